@@ -1,0 +1,108 @@
+# conenatd — plain GNU make. `make` builds into $(BUILD)/; see README.md for the targets.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CXX     ?= g++
+ifeq ($(origin CXX),default)
+CXX := g++
+endif
+OPT      ?= -O2
+CXXFLAGS ?= $(OPT) -g
+CXXFLAGS += -std=c++20 -Wall -Wextra -Wshadow -Wno-missing-field-initializers -Iinclude -MMD -MP
+CXXFLAGS += $(EXTRA_CXXFLAGS)
+LDFLAGS  += $(EXTRA_LDFLAGS)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# The pure translation core: no syscalls, no kernel or netfilter headers, no Boost.
+CORE_SRC := $(wildcard src/core/*/*.cpp)
+CORE_OBJ := $(CORE_SRC:%.cpp=$(BUILD)/obj/%.o)
+CORE_LIB := $(BUILD)/libconenat_core.a
+
+TEST_SUPPORT_SRC := $(wildcard tests/support/*.cpp)
+UNIT_SRC := $(wildcard tests/unit/*.cpp) $(TEST_SUPPORT_SRC)
+UNIT_OBJ := $(UNIT_SRC:%.cpp=$(BUILD)/obj/%.o)
+UNIT_BIN := $(BUILD)/unit_tests
+
+BENCH_SRC := $(wildcard bench/core/*.cpp)
+BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
+BENCH_BIN := $(BUILD)/core_bench
+
+.PHONY: all unit test deps sanitize fuzz bench check-core clean install
+all: $(CORE_LIB) $(UNIT_BIN) $(BENCH_BIN)
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CXX     $<")
+	$(Q)$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(CORE_LIB): $(CORE_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# The unit tests link the core and nothing else: this proves the core needs no system library.
+$(UNIT_BIN): $(UNIT_OBJ) $(CORE_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(CXXFLAGS) $(LDFLAGS) $(UNIT_OBJ) $(CORE_LIB) -o $@
+
+$(BENCH_BIN): $(BENCH_OBJ) $(CORE_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(CXXFLAGS) $(LDFLAGS) $(BENCH_OBJ) $(CORE_LIB) -o $@
+
+deps:
+	$(Q)scripts/deps.sh test
+
+# Unit tests only (no root needed).
+unit: $(UNIT_BIN) check-core
+	$(Q)$(UNIT_BIN)
+
+# Everything: installs missing Debian packages (as root), builds, runs unit + end-to-end tests.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/run-tests.sh $(BUILD)
+
+# Proves the core is pure: no forbidden include, and no undefined symbol that is a syscall,
+# a clock read, or from libmnl / libnetfilter_* / libnftnl / Boost.
+check-core: $(CORE_LIB)
+	$(Q)scripts/check-core.sh $(CORE_LIB)
+
+# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+sanitize:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize OPT=-O1 \
+	  EXTRA_CXXFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" unit
+
+# libFuzzer over every parser and the translator, FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.cpp,%,$(wildcard tests/fuzz/fuzz_*.cpp))
+fuzz:
+	$(Q)scripts/deps.sh dev
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz CXX=clang++-14 OPT=-O1 \
+	  EXTRA_CXXFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" \
+	  $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+	$(Q)for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(BUILD)/fuzz/corpus/$$t; \
+	  echo "  FUZZ    $$t ($(FUZZ_SECONDS) s)"; \
+	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    $(BUILD)/fuzz/corpus/$$t tests/fuzz/seeds 2>$(BUILD)/fuzz/$$t.log \
+	    || { tail -50 $(BUILD)/fuzz/$$t.log; exit 1; }; \
+	  grep -E "stat::number_of_executed_units|cov:" $(BUILD)/fuzz/$$t.log | tail -2; \
+	done
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(CORE_LIB) $(BUILD)/obj/tests/support/packet_builder.o
+	$(Q)$(CXX) $(CXXFLAGS) -fsanitize=fuzzer,address,undefined $^ -o $@
+
+bench: $(BENCH_BIN)
+	$(Q)$(BENCH_BIN)
+
+install: all
+	install -D -m 0755 $(BUILD)/conenatd $(DESTDIR)$(PREFIX)/sbin/conenatd
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,70 @@
+// Chooses external address:port pairs (RFC 4787 REQ-2/3/4, RFC 6056, RFC 7422, RFC 7597)
+// and tracks which are in use, per protocol. Never hands out one external endpoint twice.
+#pragma once
+
+#include "conenat/core/nat/port_set.hpp"
+#include "conenat/core/nat/random.hpp"
+#include "conenat/core/types.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace conenat::core {
+
+struct PoolConfig {
+    std::vector<Ipv4> external_addrs;    // at least one
+    PortSet ports = PortSet::from_ranges({{1024, 65535}});
+    std::uint32_t block_size = 0;        // > 0: deterministic per-host port blocks (RFC 7422)
+    Ipv4 internal_base = 0;              // with block_size: host offset = host - internal_base
+    bool preserve_port = true;           // keep the internal port when allowed and free
+    bool preserve_parity = true;         // RFC 4787 REQ-4
+    std::uint32_t quarantine_ms = 120000; // CGN-8: a released port stays unused this long
+    std::uint32_t quarantine_max = 4096;  // CGN-8: at most this many ports in quarantine
+};
+
+// RFC 7422 block of one internal host: ports ports.at(first_index .. first_index+count-1)
+// on external_addrs[addr_index].
+struct PortBlock {
+    std::uint32_t addr_index = 0;
+    std::uint32_t first_index = 0;
+    std::uint32_t count = 0;
+};
+
+class PortAllocator {
+public:
+    PortAllocator(PoolConfig config, std::uint64_t seed);
+
+    const PoolConfig& config() const { return m_config; }
+    // Paired pooling: the external address index of internal `host`, the same on every call
+    // and across restarts (a stable hash, or the host's block when blocks are configured).
+    std::uint32_t address_index_for(Ipv4 host) const;
+    // The host's block (f1 of RFC 7422); nullopt when blocks are off or the host has none.
+    std::optional<PortBlock> block_for(Ipv4 host) const;
+    // The internal host owning external `ext` (f2 of RFC 7422); nullopt when blocks are off.
+    std::optional<Ipv4> host_for(Endpoint ext) const;
+
+    // A free external endpoint for `internal` on `proto`: on its paired address, inside its
+    // block if any; the internal port if allowed and free, else a random free port of the
+    // same parity (any parity as a last resort). nullopt when none is free.
+    std::optional<Endpoint> allocate(Proto proto, Endpoint internal, TimeMs now);
+    // Marks `ext` used (state rebuilt from the kernel). False if it is not in the pool or taken.
+    bool claim(Proto proto, Endpoint ext);
+    // Frees `ext`; with `quarantine` it stays unusable for quarantine_ms (CGN-8).
+    void release(Proto proto, Endpoint ext, TimeMs now, bool quarantine);
+    bool in_use(Proto proto, Endpoint ext) const;
+    std::uint32_t used(Proto proto) const;      // endpoints in use, quarantined ones included
+    std::uint32_t capacity() const;             // external endpoints per protocol
+
+private:
+    // implementation-defined members (bitmaps per protocol x address, quarantine ring, rng)
+    struct Quarantined { std::uint8_t proto; std::uint32_t addr_index; std::uint16_t port; TimeMs since; };
+    PoolConfig m_config;
+    Random m_rng;
+    std::vector<std::uint64_t> m_bits[3]; // [proto slot][addr_index * 1024 + port / 64]
+    std::uint32_t m_used[3] = {};
+    std::vector<Quarantined> m_quarantine; // ring of capacity quarantine_max
+    std::uint32_t m_q_head = 0, m_q_count = 0;
+};
+
+} // namespace conenat::core
