@@ -40,6 +40,9 @@ $(BUILD)/obj/%.o: %.cpp
 	@$(if $(Q),echo "  CXX     $<")
 	$(Q)$(CXX) $(CXXFLAGS) -c $< -o $@
 
+# Tests include their support code rooted at the tree: "tests/support/...".
+$(BUILD)/obj/tests/%.o: CXXFLAGS += -I.
+
 $(CORE_LIB): $(CORE_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^

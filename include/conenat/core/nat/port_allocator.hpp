@@ -6,8 +6,10 @@
 #include "conenat/core/nat/random.hpp"
 #include "conenat/core/types.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace conenat::core {
@@ -57,13 +59,36 @@ public:
     std::uint32_t capacity() const;             // external endpoints per protocol
 
 private:
-    // implementation-defined members (bitmaps per protocol x address, quarantine ring, rng)
-    struct Quarantined { std::uint8_t proto; std::uint32_t addr_index; std::uint16_t port; TimeMs since; };
+    // A quarantined endpoint: `index` is its port's index in the PortSet.
+    struct Quarantined {
+        TimeMs since;
+        std::uint32_t addr_index;
+        std::uint32_t index;
+        std::uint8_t slot;
+    };
+    struct IndexRange { std::uint32_t lo = 0, hi = 0; }; // [lo, hi) of PortSet indices
+
+    std::optional<std::uint32_t> find_addr(Ipv4 addr) const;
+    std::size_t word_base(unsigned slot, std::uint32_t addr_index) const;
+    bool test(unsigned slot, std::uint32_t addr_index, std::uint32_t index) const;
+    void take(unsigned slot, std::uint32_t addr_index, std::uint32_t index);
+    void free_now(unsigned slot, std::uint32_t addr_index, std::uint32_t index);
+    void expire(TimeMs now);
+    void pop_quarantine();
+    std::optional<std::uint32_t> draw(const std::uint64_t* used, IndexRange r, int parity);
+    std::optional<std::uint32_t> scan(const std::uint64_t* used, IndexRange r, int parity);
+
     PoolConfig m_config;
     Random m_rng;
-    std::vector<std::uint64_t> m_bits[3]; // [proto slot][addr_index * 1024 + port / 64]
+    std::uint32_t m_words = 0;           // bitmap words per (protocol, address)
+    std::uint32_t m_blocks_per_addr = 0; // RFC 7422 blocks per external address
+    std::uint32_t m_low_count = 0;       // ports below 1024: the class split of RFC 4787 REQ-3a
+    std::vector<std::uint64_t> m_odd;    // bit i set: ports.at(i) is odd
+    std::vector<std::uint64_t> m_used_bits;       // [slot][addr_index][word], bit per PortSet index
+    std::vector<std::uint64_t> m_quarantine_bits; // same layout; subset of m_used_bits
+    std::vector<std::pair<Ipv4, std::uint32_t>> m_addr_lookup; // sorted (address, index)
     std::uint32_t m_used[3] = {};
-    std::vector<Quarantined> m_quarantine; // ring of capacity quarantine_max
+    std::vector<Quarantined> m_ring; // FIFO of capacity quarantine_max
     std::uint32_t m_q_head = 0, m_q_count = 0;
 };
 

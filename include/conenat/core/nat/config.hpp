@@ -1,0 +1,70 @@
+// What the owner chooses: mapping and filtering behaviour per protocol (RFC 4787 §4.1, §5),
+// timers, the external pool and limits. An aggregate with the RFCs' defaults.
+#pragma once
+
+#include "conenat/core/nat/port_allocator.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace conenat::core {
+
+// RFC 4787 terms; used for both mapping (EIM/ADM/APDM) and filtering (EIF/ADF/APDF).
+enum class Behaviour : std::uint8_t { EndpointIndependent, AddressDependent, AddressAndPortDependent };
+
+struct Policy {
+    Behaviour mapping = Behaviour::EndpointIndependent;
+    Behaviour filtering = Behaviour::EndpointIndependent;
+    friend bool operator==(const Policy&, const Policy&) = default;
+};
+
+enum class NatType : std::uint8_t { FullCone, RestrictedCone, PortRestrictedCone, Symmetric };
+
+// full-cone = EIM+EIF, restricted-cone = EIM+ADF, port-restricted-cone = EIM+APDF, symmetric = APDM+APDF.
+Policy policy_of(NatType type);
+std::optional<NatType> parse_nat_type(std::string_view name);
+std::optional<Behaviour> parse_behaviour(std::string_view name); // "endpoint-independent", "eim", "eif", ...
+std::string_view to_string(NatType type);
+std::string_view to_string(Behaviour b);
+
+struct Timeouts {
+    std::uint32_t udp_ms = 300'000;             // RFC 4787 REQ-5: >= 120 s, default >= 300 s
+    std::uint32_t tcp_established_ms = 7'440'000; // RFC 5382 REQ-5: 2 h 4 min
+    std::uint32_t tcp_transitory_ms = 240'000;  // RFC 5382 REQ-5 / RFC 7857 §2.1: 4 min
+    std::uint32_t icmp_ms = 60'000;             // RFC 5508 REQ-2: >= 60 s
+    std::uint32_t tcp_syn_hold_ms = 6'000;      // RFC 5382 REQ-4: hold an unsolicited SYN >= 6 s
+};
+constexpr std::uint32_t kMinUdpTimeoutMs = 120'000; // RFC 4787 REQ-5
+
+// ICMP error sent to the sender of a packet for which no mapping can be created.
+enum class ExhaustedReply : std::uint8_t {
+    None,
+    HostUnreachable,  // 3/1, RFC 6888 REQ-11
+    AdminProhibited,  // 3/13, RFC 5508 REQ-8 (default)
+};
+
+// What an unsolicited inbound SYN gets once its hold time is over (RFC 5382 REQ-4).
+enum class SynReply : std::uint8_t { None, PortUnreachable };
+
+struct NatConfig {
+    Policy udp{}, tcp{}, icmp{};
+    Timeouts timeouts{};
+    PoolConfig pool{};
+    std::uint32_t max_mappings = 1u << 16;  // global cap (all protocols)
+    std::uint32_t max_sessions = 1u << 17;  // filter permits + TCP connections
+    std::uint32_t per_host_mappings = 0;    // RFC 6888 REQ-4 quota; 0 = only the global cap
+    std::uint32_t max_held_syns = 256;      // unsolicited SYNs held at once (RFC 5382 REQ-4)
+    ExhaustedReply on_exhausted = ExhaustedReply::AdminProhibited;
+    SynReply on_unsolicited_syn = SynReply::PortUnreachable;
+    std::uint32_t rst_window = 1u << 24;    // inbound RST seq must fall this close past the last ACK sent
+    Ipv4 icmp_source = 0;                    // source of ICMP errors sent inside; 0: the host's external address
+
+    const Policy& policy(Proto p) const { return p == Proto::Udp ? udp : p == Proto::Tcp ? tcp : icmp; }
+    void set_type(NatType t) { udp = tcp = icmp = policy_of(t); }
+};
+
+// Empty when `c` is usable; otherwise what is wrong, naming the setting.
+std::string_view validate(const NatConfig& c);
+
+} // namespace conenat::core

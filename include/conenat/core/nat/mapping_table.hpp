@@ -1,0 +1,139 @@
+// The NAT's state: mappings (one record holding the internal and external endpoints,
+// reachable from inside and from outside, as VPP's nat44-ei sessions) and sessions (filter
+// permits and TCP connections of a mapping). Timers run on the caller's clock.
+#pragma once
+
+#include "conenat/core/nat/config.hpp"
+#include "conenat/core/nat/counters.hpp"
+#include "conenat/core/nat/port_allocator.hpp"
+#include "conenat/core/nat/slab.hpp"
+#include "conenat/core/nat/tcp_state.hpp"
+
+#include <cstdint>
+
+namespace conenat::core {
+
+using MappingId = std::uint32_t;
+using SessionId = std::uint32_t;
+
+struct Mapping {
+    Ipv4 int_addr = 0, ext_addr = 0, rem_addr = 0; // rem_*: the remote part of the key (ADM/APDM)
+    std::uint16_t int_port = 0, ext_port = 0, rem_port = 0;
+    Proto proto = Proto::Udp;
+    std::uint8_t list = 0;      // deadline list, or kParked
+    std::uint32_t sessions = 0; // live sessions and external references keep it alive
+    TimeMs deadline = 0;
+    std::uint32_t list_prev = kNil, list_next = kNil, in2out_next = kNil, out2in_next = kNil;
+
+    Endpoint internal() const { return {int_addr, int_port}; }
+    Endpoint external() const { return {ext_addr, ext_port}; }
+};
+
+struct Session {
+    MappingId mapping = kNil;
+    Ipv4 rem_addr = 0;
+    std::uint16_t rem_port = 0; // 0: an address-only permit (ADF), or ICMP
+    std::uint8_t list = 0;
+    TcpState tcp = TcpState::None;
+    TimeMs deadline = 0;
+    std::uint32_t list_prev = kNil, list_next = kNil, hash_next = kNil;
+    std::uint32_t tcp_track = 0; // SynOut: inside ISN + 1; later: last ACK sent by inside
+};
+
+// Told about every mapping created and removed (RFC 6888 §4 logging).
+class MappingObserver {
+public:
+    virtual ~MappingObserver() = default;
+    virtual void mapping_created(const Mapping& m, TimeMs now) = 0;
+    virtual void mapping_removed(const Mapping& m, TimeMs now) = 0;
+};
+
+class MappingTable {
+public:
+    MappingTable(const NatConfig& config, std::uint64_t seed);
+
+    const NatConfig& config() const { return m_config; }
+    Counters& counters() { return m_counters; }
+    const Counters& counters() const { return m_counters; }
+    PortAllocator& ports() { return m_ports; }
+    void set_observer(MappingObserver* o) { m_observer = o; }
+
+    // The live mapping an outbound packet internal -> remote uses, or kNil.
+    MappingId find_outbound(Proto p, Endpoint internal, Endpoint remote, TimeMs now);
+    // The live mapping owning external endpoint `external`, or kNil.
+    MappingId find_inbound(Proto p, Endpoint external, TimeMs now);
+    // A new mapping for internal -> remote with a freshly allocated external endpoint. On
+    // failure returns kNil and sets `why` (quota, cap, ports); nothing existing is evicted.
+    MappingId create(Proto p, Endpoint internal, Endpoint remote, TimeMs now, Counter& why);
+    // A new mapping with a given external endpoint (state rebuilt from the kernel).
+    MappingId adopt(Proto p, Endpoint internal, Endpoint remote, Endpoint external, TimeMs now, Counter& why);
+
+    // Outbound traffic through `m` to `remote` (RFC 4787 REQ-6): refreshes the mapping and the
+    // filter permit for `remote`, creating it. False when the permit cannot be stored.
+    bool refresh_outbound(MappingId m, Endpoint remote, TimeMs now);
+    // Filtering (RFC 4787 §5): may a packet from `remote` enter through `m`? Never refreshes.
+    bool permits(MappingId m, Endpoint remote, TimeMs now);
+
+    // TCP connections of a mapping (keyed by the remote endpoint).
+    SessionId find_connection(MappingId m, Endpoint remote, TimeMs now);
+    SessionId open_connection(MappingId m, Endpoint remote, TcpState state, TimeMs now); // kNil at the cap
+    // Moves `s` to `state`; re-arms its timer only when `refresh` (outbound) or the timeout class changes.
+    void set_connection_state(SessionId s, TcpState state, TimeMs now, bool refresh);
+
+    // External references (e.g. kernel conntrack entries) keep a mapping alive.
+    void hold(MappingId m) { ++m_mappings[m].sessions; }
+    void release(MappingId m, TimeMs now);
+
+    // Removes expired records, at most `budget`; returns how many went.
+    std::uint32_t expire(TimeMs now, std::uint32_t budget = 0xffffffffu);
+
+    const Mapping& mapping(MappingId m) const { return m_mappings[m]; }
+    Session& session(SessionId s) { return m_sessions[s]; }
+    std::uint32_t mapping_count() const { return m_mappings.live(); }
+    std::uint32_t session_count() const { return m_sessions.live(); }
+    std::size_t memory_bytes() const; // every table, preallocated
+
+private:
+    enum : std::uint8_t { kMapUdp, kMapTcp, kMapIcmp, kMapLists, kParked = 0xff };
+    enum : std::uint8_t { kPermitUdp, kPermitTcp, kPermitIcmp, kTcpTrans, kTcpEst, kSessionLists };
+    struct Host {
+        Ipv4 addr = 0;
+        std::uint32_t count = 0, list_next = kNil, hash_next = kNil;
+    };
+
+    Endpoint mapping_remote(Proto p, Endpoint remote) const;
+    bool permits_implied(Proto p) const;
+    std::uint32_t mapping_timeout(Proto p) const;
+    std::uint32_t session_timeout(std::uint8_t list) const;
+    std::uint64_t in2out_hash(const Mapping& m) const;
+    std::uint64_t out2in_hash(Proto p, Endpoint ext) const;
+    std::uint64_t session_hash(MappingId m, Endpoint remote) const;
+    bool alive(const Mapping& m, TimeMs now) const { return m.deadline > now || m.sessions > 0; }
+    Counter admit(Proto p, Ipv4 host) const;
+    MappingId insert(Proto p, Endpoint internal, Endpoint remote, Endpoint external, TimeMs now);
+    void arm_mapping(MappingId m, TimeMs now);
+    void arm_session(SessionId s, std::uint8_t list, TimeMs now);
+    SessionId find_session(MappingId m, Endpoint remote, TimeMs now);
+    SessionId add_session(MappingId m, Endpoint remote, std::uint8_t list, TimeMs now);
+    void destroy_mapping(MappingId m, TimeMs now);
+    void destroy_session(SessionId s, TimeMs now);
+    void count_host(Ipv4 host, int delta);
+    std::uint32_t host_count(Ipv4 host) const;
+
+    NatConfig m_config;
+    std::uint64_t m_seed;
+    Counters m_counters;
+    PortAllocator m_ports;
+    MappingObserver* m_observer = nullptr;
+    Slab<Mapping> m_mappings;
+    HashIndex<Mapping, &Mapping::in2out_next> m_in2out;
+    HashIndex<Mapping, &Mapping::out2in_next> m_out2in;
+    DeadlineList<Mapping> m_mapping_lists[kMapLists];
+    Slab<Session> m_sessions;
+    HashIndex<Session, &Session::hash_next> m_session_index;
+    DeadlineList<Session> m_session_lists[kSessionLists];
+    Slab<Host> m_hosts;
+    HashIndex<Host, &Host::hash_next> m_host_index;
+};
+
+} // namespace conenat::core

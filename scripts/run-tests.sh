@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test: the core's unit tests, then each end-to-end script in tests/e2e/
+# (exit 0 = pass, 77 = skipped with a reason, anything else = fail). Ends with one line
+# "tests: N passed, N failed, N skipped".
+set -uo pipefail
+build=${1:-build}
+cd "$(dirname "$0")/.."
+passed=0 failed=0 skipped=0
+
+scripts/check-core.sh "$build/libconenat_core.a" || failed=$((failed + 1))
+
+out=$("$build/unit_tests" 2>&1); rc=$?
+echo "$out" | tail -n 4
+line=$(echo "$out" | grep -E '^\[doctest\] test cases:' | tail -n 1)
+p=$(echo "$line" | sed -E 's/.*\| *([0-9]+) passed.*/\1/')
+f=$(echo "$line" | sed -E 's/.*\| *([0-9]+) failed.*/\1/')
+passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+[ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ] && failed=$((failed + 1))
+
+for t in tests/e2e/*.sh; do
+  [ -e "$t" ] || continue
+  name=$(basename "$t" .sh)
+  echo "== e2e $name"
+  BUILD="$build" timeout 900 bash "$t"; rc=$?
+  case $rc in
+    0)  passed=$((passed + 1)); echo "-- $name: passed" ;;
+    77) skipped=$((skipped + 1)); echo "-- $name: skipped" ;;
+    *)  failed=$((failed + 1)); echo "-- $name: FAILED (exit $rc)" ;;
+  esac
+done
+
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ $failed -eq 0 ]

@@ -1,0 +1,75 @@
+// Outbound (inside -> outside) half of the translator.
+#include "conenat/core/nat/translator.hpp"
+
+#include "flow_key.hpp"
+
+#include "conenat/core/packet/checksum.hpp"
+#include "conenat/core/packet/icmp_build.hpp"
+#include "conenat/core/packet/rewrite.hpp"
+
+namespace conenat::core {
+
+Outcome Translator::flow_out(std::span<std::uint8_t> pkt, PacketView& v, TimeMs now, std::span<std::uint8_t> reply) {
+    const Proto p = flow_proto(v);
+    // RFC 4787 §4.2.1 leaves port 0 undefined: never map it.
+    if (p != Proto::Icmp && (v.src.port == 0 || v.dst.port == 0)) return {Action::Drop, Counter::drop_port_zero};
+    if (p == Proto::Icmp && v.icmp_type != icmp::EchoRequest) return {Action::Drop, Counter::drop_unsupported};
+    const Endpoint remote = remote_of(p, v.dst);
+    MappingId m = m_table.find_outbound(p, v.src, remote, now);
+    if (m == kNil) {
+        if (p == Proto::Tcp && (v.tcp_flags & tcp_flag::Rst)) return {Action::Drop, Counter::drop_tcp_no_session};
+        Counter why{};
+        m = m_table.create(p, v.src, remote, now, why);
+        if (m == kNil) return refuse(why, pkt, v, reply);
+    }
+    Outcome o{Action::ToOutside, Counter::translated_out};
+    if (p == Proto::Tcp) {
+        o = tcp_out(pkt, v, m, remote, now);
+        if (o.action == Action::Drop) return o;
+    }
+    if (!m_table.refresh_outbound(m, remote, now)) return {Action::Drop, Counter::drop_session_cap};
+    rewrite_source(pkt, v, m_table.mapping(m).external());
+    m_table.counters().add(Counter::translated_out);
+    return o;
+}
+
+Outcome Translator::tcp_out(std::span<std::uint8_t> pkt, const PacketView& v, MappingId m, Endpoint remote, TimeMs now) {
+    const std::uint8_t flags = v.tcp_flags;
+    const std::uint8_t* tcp = pkt.data() + v.l4_off;
+    SessionId s = m_table.find_connection(m, remote, now);
+    if (s == kNil) {
+        if (flags & tcp_flag::Rst) return {Action::Drop, Counter::drop_tcp_no_session};
+        // A connection we did not see open (e.g. after a restart) is picked up as transitory.
+        s = m_table.open_connection(m, remote, (flags & tcp_flag::Syn) ? TcpState::SynOut : TcpState::Trans, now);
+        if (s == kNil) return {Action::Drop, Counter::drop_session_cap};
+    } else {
+        m_table.set_connection_state(s, tcp_next(m_table.session(s).tcp, Direction::Outbound, flags), now, true);
+    }
+    Session& session = m_table.session(s);
+    if (session.tcp == TcpState::SynOut && (flags & tcp_flag::Syn))
+        session.tcp_track = load32(tcp + 4) + 1; // the SYN-ACK (or RST) must acknowledge ISN + 1
+    else if (flags & tcp_flag::Ack)
+        session.tcp_track = load32(tcp + 8);
+    Outcome o{Action::ToOutside, Counter::translated_out};
+    // RFC 5382 REQ-4: an outbound SYN of a held connection completes a simultaneous open.
+    if (flags & tcp_flag::Syn) {
+        o.token = m_holds.release(m_table.mapping(m).external(), remote);
+        if (o.token) m_table.counters().add(Counter::syn_released);
+    }
+    return o;
+}
+
+// RFC 5508 REQ-5: an error from inside about an inbound packet; never refreshes (RFC 7857 §7.1).
+Outcome Translator::error_out(std::span<std::uint8_t> pkt, PacketView& v, TimeMs now) {
+    const Proto p = Proto(v.inner.proto);
+    const MappingId m = m_table.find_outbound(p, v.inner.dst, remote_of(p, v.inner.src), now);
+    if (m == kNil) return {Action::Drop, Counter::drop_icmp_no_mapping};
+    const Mapping& map = m_table.mapping(m);
+    rewrite_inner_destination(pkt, v, map.external());
+    rewrite_source_addr(pkt, v, map.ext_addr);
+    m_table.counters().add(Counter::icmp_errors_translated);
+    m_table.counters().add(Counter::translated_out);
+    return {Action::ToOutside, Counter::translated_out};
+}
+
+} // namespace conenat::core

@@ -1,0 +1,319 @@
+#include "conenat/core/nat/mapping_table.hpp"
+
+namespace conenat::core {
+
+namespace {
+
+int granularity(Behaviour b) { return int(b); } // EI < AD < APD
+
+std::uint64_t proto_word(Proto p, Endpoint e) {
+    return std::uint64_t(p) << 48 | std::uint64_t(e.addr) << 16 | e.port;
+}
+
+} // namespace
+
+MappingTable::MappingTable(const NatConfig& config, std::uint64_t seed)
+    : m_config(config), m_seed(seed), m_ports(config.pool, seed ^ 0x5bd1e995u),
+      m_mappings(config.max_mappings), m_in2out(config.max_mappings), m_out2in(config.max_mappings),
+      m_sessions(config.max_sessions), m_session_index(config.max_sessions),
+      m_hosts(config.per_host_mappings ? config.max_mappings : 0),
+      m_host_index(config.per_host_mappings ? config.max_mappings : 0) {}
+
+// RFC 4787 §4.1: the remote part of the mapping key depends on the mapping behaviour.
+Endpoint MappingTable::mapping_remote(Proto p, Endpoint remote) const {
+    switch (m_config.policy(p).mapping) {
+    case Behaviour::EndpointIndependent: return {};
+    case Behaviour::AddressDependent: return {remote.addr, 0};
+    case Behaviour::AddressAndPortDependent: return remote;
+    }
+    return {};
+}
+
+// When the mapping key is at least as specific as the filter, the key itself is the permit.
+bool MappingTable::permits_implied(Proto p) const {
+    const Policy& pol = m_config.policy(p);
+    return granularity(pol.mapping) >= granularity(pol.filtering);
+}
+
+std::uint32_t MappingTable::mapping_timeout(Proto p) const {
+    const Timeouts& t = m_config.timeouts;
+    return p == Proto::Udp ? t.udp_ms : p == Proto::Icmp ? t.icmp_ms : t.tcp_transitory_ms;
+}
+
+std::uint32_t MappingTable::session_timeout(std::uint8_t list) const {
+    const Timeouts& t = m_config.timeouts;
+    switch (list) {
+    case kPermitUdp: return t.udp_ms;
+    case kPermitIcmp: return t.icmp_ms;
+    case kTcpEst: return t.tcp_established_ms;
+    default: return t.tcp_transitory_ms;
+    }
+}
+
+std::uint64_t MappingTable::in2out_hash(const Mapping& m) const {
+    return hash_words(proto_word(m.proto, m.internal()), std::uint64_t(m.rem_addr) << 16 | m.rem_port, m_seed);
+}
+
+std::uint64_t MappingTable::out2in_hash(Proto p, Endpoint ext) const {
+    return hash_words(proto_word(p, ext), 0, m_seed);
+}
+
+std::uint64_t MappingTable::session_hash(MappingId m, Endpoint remote) const {
+    return hash_words(std::uint64_t(m) << 16 | remote.port, remote.addr, m_seed);
+}
+
+MappingId MappingTable::find_outbound(Proto p, Endpoint internal, Endpoint remote, TimeMs now) {
+    Mapping key;
+    key.proto = p;
+    key.int_addr = internal.addr;
+    key.int_port = internal.port;
+    const Endpoint r = mapping_remote(p, remote);
+    key.rem_addr = r.addr;
+    key.rem_port = r.port;
+    const MappingId id = m_in2out.find(m_mappings, in2out_hash(key), [&](const Mapping& m) {
+        return m.proto == p && m.int_addr == key.int_addr && m.int_port == key.int_port &&
+               m.rem_addr == key.rem_addr && m.rem_port == key.rem_port;
+    });
+    if (id == kNil || alive(m_mappings[id], now)) return id;
+    destroy_mapping(id, now);
+    return kNil;
+}
+
+MappingId MappingTable::find_inbound(Proto p, Endpoint external, TimeMs now) {
+    const MappingId id = m_out2in.find(m_mappings, out2in_hash(p, external), [&](const Mapping& m) {
+        return m.proto == p && m.ext_addr == external.addr && m.ext_port == external.port;
+    });
+    if (id == kNil || alive(m_mappings[id], now)) return id;
+    destroy_mapping(id, now);
+    return kNil;
+}
+
+// RFC 6888 REQ-4 / REQ-11: refuse, never evict, when a limit is reached.
+Counter MappingTable::admit(Proto, Ipv4 host) const {
+    if (m_mappings.live() >= m_mappings.capacity()) return Counter::drop_mapping_cap;
+    if (m_config.per_host_mappings && host_count(host) >= m_config.per_host_mappings)
+        return Counter::drop_host_quota;
+    return Counter::translated_out;
+}
+
+MappingId MappingTable::create(Proto p, Endpoint internal, Endpoint remote, TimeMs now, Counter& why) {
+    why = admit(p, internal.addr);
+    if (why != Counter::translated_out) return kNil;
+    if (m_config.pool.block_size && !m_ports.block_for(internal.addr)) {
+        why = Counter::drop_no_port_block;
+        return kNil;
+    }
+    const auto ext = m_ports.allocate(p, internal, now);
+    if (!ext) {
+        why = Counter::drop_ports_exhausted;
+        return kNil;
+    }
+    return insert(p, internal, remote, *ext, now);
+}
+
+MappingId MappingTable::adopt(Proto p, Endpoint internal, Endpoint remote, Endpoint external, TimeMs now,
+                              Counter& why) {
+    why = admit(p, internal.addr);
+    if (why != Counter::translated_out) return kNil;
+    if (!m_ports.claim(p, external)) {
+        why = Counter::drop_ports_exhausted;
+        return kNil;
+    }
+    return insert(p, internal, remote, external, now);
+}
+
+MappingId MappingTable::insert(Proto p, Endpoint internal, Endpoint remote, Endpoint external, TimeMs now) {
+    const MappingId id = m_mappings.alloc();
+    Mapping& m = m_mappings[id];
+    m.proto = p;
+    m.int_addr = internal.addr;
+    m.int_port = internal.port;
+    const Endpoint r = mapping_remote(p, remote);
+    m.rem_addr = r.addr;
+    m.rem_port = r.port;
+    m.ext_addr = external.addr;
+    m.ext_port = external.port;
+    m.list = kParked;
+    m_in2out.insert(m_mappings, in2out_hash(m), id);
+    m_out2in.insert(m_mappings, out2in_hash(p, external), id);
+    arm_mapping(id, now);
+    count_host(internal.addr, +1);
+    m_counters.add(Counter::mappings_created);
+    if (m_observer) m_observer->mapping_created(m, now);
+    return id;
+}
+
+void MappingTable::arm_mapping(MappingId id, TimeMs now) {
+    Mapping& m = m_mappings[id];
+    const std::uint8_t list = std::uint8_t(m.proto == Proto::Udp ? kMapUdp : m.proto == Proto::Tcp ? kMapTcp : kMapIcmp);
+    if (m.list != kParked) m_mapping_lists[m.list].remove(m_mappings, id);
+    m.list = list;
+    m.deadline = now + mapping_timeout(m.proto);
+    m_mapping_lists[list].push_back(m_mappings, id);
+}
+
+void MappingTable::arm_session(SessionId id, std::uint8_t list, TimeMs now) {
+    Session& s = m_sessions[id];
+    m_session_lists[s.list].remove(m_sessions, id);
+    s.list = list;
+    s.deadline = now + session_timeout(list);
+    m_session_lists[list].push_back(m_sessions, id);
+}
+
+bool MappingTable::refresh_outbound(MappingId id, Endpoint remote, TimeMs now) {
+    const Proto p = m_mappings[id].proto;
+    arm_mapping(id, now);
+    const Behaviour f = m_config.policy(p).filtering;
+    // TCP under APDF: the connection itself is the permit.
+    if (permits_implied(p) || (p == Proto::Tcp && f == Behaviour::AddressAndPortDependent)) return true;
+    const Endpoint key{remote.addr, f == Behaviour::AddressDependent ? std::uint16_t(0) : remote.port};
+    const std::uint8_t list = std::uint8_t(p == Proto::Udp ? kPermitUdp : p == Proto::Tcp ? kPermitTcp : kPermitIcmp);
+    const SessionId s = find_session(id, key, now);
+    if (s != kNil) {
+        arm_session(s, list, now);
+        return true;
+    }
+    return add_session(id, key, list, now) != kNil;
+}
+
+bool MappingTable::permits(MappingId id, Endpoint remote, TimeMs now) {
+    const Mapping& m = m_mappings[id];
+    const Behaviour f = m_config.policy(m.proto).filtering;
+    switch (f) {
+    case Behaviour::EndpointIndependent: return true;
+    case Behaviour::AddressDependent:
+        if (permits_implied(m.proto)) return m.rem_addr == remote.addr;
+        return find_session(id, {remote.addr, 0}, now) != kNil;
+    case Behaviour::AddressAndPortDependent:
+        if (permits_implied(m.proto)) return m.rem_addr == remote.addr && m.rem_port == remote.port;
+        return find_session(id, remote, now) != kNil;
+    }
+    return false;
+}
+
+SessionId MappingTable::find_session(MappingId m, Endpoint remote, TimeMs now) {
+    const SessionId id = m_session_index.find(m_sessions, session_hash(m, remote), [&](const Session& s) {
+        return s.mapping == m && s.rem_addr == remote.addr && s.rem_port == remote.port;
+    });
+    if (id == kNil || m_sessions[id].deadline > now) return id;
+    destroy_session(id, now);
+    return kNil;
+}
+
+SessionId MappingTable::add_session(MappingId m, Endpoint remote, std::uint8_t list, TimeMs now) {
+    const SessionId id = m_sessions.alloc();
+    if (id == kNil) {
+        m_counters.add(Counter::drop_session_cap);
+        return kNil;
+    }
+    Session& s = m_sessions[id];
+    s.mapping = m;
+    s.rem_addr = remote.addr;
+    s.rem_port = remote.port;
+    s.list = list;
+    s.deadline = now + session_timeout(list);
+    m_session_lists[list].push_back(m_sessions, id);
+    m_session_index.insert(m_sessions, session_hash(m, remote), id);
+    ++m_mappings[m].sessions;
+    m_counters.add(Counter::sessions_created);
+    return id;
+}
+
+SessionId MappingTable::find_connection(MappingId m, Endpoint remote, TimeMs now) {
+    const SessionId id = find_session(m, remote, now);
+    return id != kNil && m_sessions[id].tcp != TcpState::None ? id : kNil;
+}
+
+SessionId MappingTable::open_connection(MappingId m, Endpoint remote, TcpState state, TimeMs now) {
+    const SessionId id = add_session(m, remote, tcp_long_lived(state) ? kTcpEst : kTcpTrans, now);
+    if (id != kNil) m_sessions[id].tcp = state;
+    return id;
+}
+
+void MappingTable::set_connection_state(SessionId id, TcpState state, TimeMs now, bool refresh) {
+    Session& s = m_sessions[id];
+    const std::uint8_t list = tcp_long_lived(state) ? kTcpEst : kTcpTrans;
+    s.tcp = state;
+    if (refresh || list != s.list) arm_session(id, list, now);
+}
+
+void MappingTable::release(MappingId id, TimeMs now) {
+    Mapping& m = m_mappings[id];
+    if (--m.sessions == 0 && m.list == kParked) destroy_mapping(id, now);
+}
+
+std::uint32_t MappingTable::expire(TimeMs now, std::uint32_t budget) {
+    std::uint32_t done = 0;
+    for (auto& list : m_session_lists)
+        for (SessionId s; done < budget && (s = list.front()) != kNil && m_sessions[s].deadline <= now; ++done)
+            destroy_session(s, now);
+    for (auto& list : m_mapping_lists)
+        for (MappingId m; done < budget && (m = list.front()) != kNil && m_mappings[m].deadline <= now; ++done) {
+            if (m_mappings[m].sessions == 0) {
+                destroy_mapping(m, now);
+            } else { // sessions outlive the mapping's own timer: park it until the last one goes
+                list.remove(m_mappings, m);
+                m_mappings[m].list = kParked;
+            }
+        }
+    return done;
+}
+
+void MappingTable::destroy_session(SessionId id, TimeMs now) {
+    Session& s = m_sessions[id];
+    m_session_lists[s.list].remove(m_sessions, id);
+    m_session_index.erase(m_sessions, session_hash(s.mapping, {s.rem_addr, s.rem_port}), id);
+    const MappingId m = s.mapping;
+    m_sessions.free(id);
+    m_counters.add(Counter::sessions_removed);
+    Mapping& map = m_mappings[m];
+    if (--map.sessions == 0 && (map.list == kParked || map.deadline <= now)) destroy_mapping(m, now);
+}
+
+void MappingTable::destroy_mapping(MappingId id, TimeMs now) {
+    Mapping& m = m_mappings[id];
+    if (m.sessions) { // an expired mapping still referenced: its sessions remove it later
+        if (m.list != kParked) m_mapping_lists[m.list].remove(m_mappings, id);
+        m.list = kParked;
+        return;
+    }
+    if (m.list != kParked) m_mapping_lists[m.list].remove(m_mappings, id);
+    m_in2out.erase(m_mappings, in2out_hash(m), id);
+    m_out2in.erase(m_mappings, out2in_hash(m.proto, m.external()), id);
+    // RFC 6888 REQ-8: quarantine freed ports, except TCP (fully tracked) and ADF/APDF mappings.
+    const bool quarantine = m.proto != Proto::Tcp && m_config.policy(m.proto).filtering == Behaviour::EndpointIndependent;
+    m_ports.release(m.proto, m.external(), now, quarantine);
+    count_host(m.int_addr, -1);
+    m_counters.add(Counter::mappings_removed);
+    if (m_observer) m_observer->mapping_removed(m, now);
+    m_mappings.free(id);
+}
+
+std::uint32_t MappingTable::host_count(Ipv4 host) const {
+    const std::uint32_t id = m_host_index.find(m_hosts, hash_words(host, 0, m_seed), [&](const Host& h) { return h.addr == host; });
+    return id == kNil ? 0 : m_hosts[id].count;
+}
+
+void MappingTable::count_host(Ipv4 host, int delta) {
+    if (!m_config.per_host_mappings) return;
+    const std::uint64_t hash = hash_words(host, 0, m_seed);
+    std::uint32_t id = m_host_index.find(m_hosts, hash, [&](const Host& h) { return h.addr == host; });
+    if (id == kNil) {
+        if (delta < 0) return;
+        id = m_hosts.alloc(); // capacity == max_mappings: cannot run out
+        m_hosts[id].addr = host;
+        m_host_index.insert(m_hosts, hash, id);
+    }
+    m_hosts[id].count += std::uint32_t(delta);
+    if (m_hosts[id].count == 0) {
+        m_host_index.erase(m_hosts, hash, id);
+        m_hosts.free(id);
+    }
+}
+
+std::size_t MappingTable::memory_bytes() const {
+    return m_mappings.bytes() + m_in2out.bytes() + m_out2in.bytes() + m_sessions.bytes() + m_session_index.bytes() +
+           m_hosts.bytes() + m_host_index.bytes();
+}
+
+} // namespace conenat::core

@@ -1,0 +1,80 @@
+// Inbound (outside -> inside) half of the translator.
+#include "conenat/core/nat/translator.hpp"
+
+#include "flow_key.hpp"
+
+#include "conenat/core/packet/checksum.hpp"
+#include "conenat/core/packet/icmp_build.hpp"
+#include "conenat/core/packet/rewrite.hpp"
+
+namespace conenat::core {
+
+namespace {
+
+bool unsolicited_syn(const PacketView& v) {
+    return v.kind == PacketKind::Tcp && (v.tcp_flags & (tcp_flag::Syn | tcp_flag::Ack | tcp_flag::Rst)) == tcp_flag::Syn;
+}
+
+} // namespace
+
+Outcome Translator::flow_in(std::span<std::uint8_t> pkt, PacketView& v, TimeMs now) {
+    const Proto p = flow_proto(v);
+    if (p != Proto::Icmp && (v.src.port == 0 || v.dst.port == 0)) return {Action::Drop, Counter::drop_port_zero};
+    if (p == Proto::Icmp && v.icmp_type != icmp::EchoReply) return {Action::Drop, Counter::drop_unsupported};
+    const Endpoint remote = remote_of(p, v.src);
+    const MappingId m = m_table.find_inbound(p, v.dst, now);
+    if (m == kNil) return unsolicited_syn(v) ? hold(v, now) : Outcome{Action::Drop, Counter::drop_no_mapping};
+    Outcome o{Action::ToInside, Counter::translated_in};
+    if (p == Proto::Tcp) {
+        o = tcp_in(pkt, v, m, remote, now);
+        if (o.action != Action::ToInside) return o;
+    } else if (!m_table.permits(m, remote, now)) {
+        return {Action::Drop, Counter::drop_filtered}; // RFC 7857 §7: and never refreshes
+    }
+    rewrite_destination(pkt, v, m_table.mapping(m).internal());
+    m_table.counters().add(Counter::translated_in);
+    return o;
+}
+
+Outcome Translator::tcp_in(std::span<std::uint8_t> pkt, const PacketView& v, MappingId m, Endpoint remote, TimeMs now) {
+    const std::uint8_t flags = v.tcp_flags;
+    const SessionId s = m_table.find_connection(m, remote, now);
+    if (s != kNil) {
+        Session& session = m_table.session(s);
+        const std::uint8_t* tcp = pkt.data() + v.l4_off;
+        // RFC 7857 §2.2: an RST changes state only if it belongs to the connection (an off-path
+        // RST is still forwarded: the end host judges it too).
+        bool genuine = true;
+        if (flags & tcp_flag::Rst) {
+            if (session.tcp == TcpState::SynOut)
+                genuine = (flags & tcp_flag::Ack) && load32(tcp + 8) == session.tcp_track;
+            else
+                genuine = std::uint32_t(load32(tcp + 4) - session.tcp_track) < m_table.config().rst_window;
+        }
+        if (genuine) m_table.set_connection_state(s, tcp_next(session.tcp, Direction::Inbound, flags), now, false);
+        return {Action::ToInside, Counter::translated_in};
+    }
+    if (!unsolicited_syn(v)) return {Action::Drop, Counter::drop_tcp_no_session};
+    // RFC 5382 REQ-4: a SYN the filter refuses is held, not answered.
+    if (!m_table.permits(m, remote, now)) return hold(v, now);
+    if (m_table.open_connection(m, remote, TcpState::SynIn, now) == kNil)
+        return {Action::Drop, Counter::drop_session_cap};
+    return {Action::ToInside, Counter::translated_in};
+}
+
+// RFC 5508 REQ-4: an error about one of our outbound packets; restored, never refreshing.
+Outcome Translator::error_in(std::span<std::uint8_t> pkt, PacketView& v, TimeMs now) {
+    const Proto p = Proto(v.inner.proto);
+    const MappingId m = m_table.find_inbound(p, v.inner.src, now);
+    // The quoted packet must be one the mapping could have sent: off-path errors are dropped.
+    if (m == kNil || !m_table.permits(m, remote_of(p, v.inner.dst), now))
+        return {Action::Drop, Counter::drop_icmp_no_mapping};
+    const Mapping& map = m_table.mapping(m);
+    rewrite_inner_source(pkt, v, map.internal());
+    rewrite_destination_addr(pkt, v, map.int_addr);
+    m_table.counters().add(Counter::icmp_errors_translated);
+    m_table.counters().add(Counter::translated_in);
+    return {Action::ToInside, Counter::translated_in};
+}
+
+} // namespace conenat::core

@@ -1,0 +1,98 @@
+#include "conenat/core/nat/translator.hpp"
+
+#include "conenat/core/packet/icmp_build.hpp"
+
+#include <algorithm>
+
+namespace conenat::core {
+
+namespace {
+
+// Records removed per packet: keeps stale state from piling up between the engine's sweeps
+// without ever making one packet pay for a mass expiry.
+constexpr std::uint32_t kExpireBudget = 8;
+
+Counter unusable(const PacketView& v) {
+    switch (v.kind) {
+    case PacketKind::Malformed:
+        return v.defect == Defect::BadIpChecksum || v.defect == Defect::BadIcmpChecksum ||
+                       v.defect == Defect::BadInnerChecksum
+                   ? Counter::drop_bad_checksum
+                   : Counter::drop_malformed;
+    case PacketKind::Other: return Counter::drop_unsupported;
+    case PacketKind::Fragment: return Counter::drop_fragment;
+    default: return Counter::translated_out; // usable
+    }
+}
+
+} // namespace
+
+Translator::Translator(const NatConfig& config, std::uint64_t seed)
+    : m_table(config, seed), m_holds(config.max_held_syns) {}
+
+Outcome Translator::process(std::span<std::uint8_t> pkt, Direction dir, TimeMs now, std::span<std::uint8_t> reply) {
+    m_table.expire(now, kExpireBudget);
+    PacketView v = parse_ipv4(pkt);
+    Outcome o;
+    if (const Counter bad = unusable(v); bad != Counter::translated_out)
+        o.reason = bad;
+    else
+        o = dir == Direction::Outbound ? outbound(pkt, v, now, reply) : inbound(pkt, v, now);
+    if (o.action == Action::Drop || o.action == Action::Hold) m_table.counters().add(o.reason);
+    return o;
+}
+
+Outcome Translator::outbound(std::span<std::uint8_t> pkt, PacketView& v, TimeMs now, std::span<std::uint8_t> reply) {
+    Outcome o = v.kind == PacketKind::IcmpError ? error_out(pkt, v, now) : flow_out(pkt, v, now, reply);
+    if (o.action != Action::ToOutside || !is_external(v.dst.addr)) return o;
+    // Hairpinning (RFC 4787 REQ-9, RFC 5382 REQ-8, RFC 5508 REQ-7): the packet, now with the
+    // sender's external endpoint as source, goes back in as if it came from outside.
+    Outcome in = inbound(pkt, v, now);
+    if (in.action == Action::ToInside) m_table.counters().add(Counter::hairpinned);
+    if (in.action != Action::Hold) in.token = o.token;
+    return in;
+}
+
+Outcome Translator::inbound(std::span<std::uint8_t> pkt, PacketView& v, TimeMs now) {
+    return v.kind == PacketKind::IcmpError ? error_in(pkt, v, now) : flow_in(pkt, v, now);
+}
+
+bool Translator::is_external(Ipv4 addr) const {
+    const auto& addrs = m_table.config().pool.external_addrs;
+    return std::find(addrs.begin(), addrs.end(), addr) != addrs.end();
+}
+
+// RFC 6888 REQ-11 / RFC 5508 REQ-8: drop the packet, and tell the sender if configured.
+Outcome Translator::refuse(Counter why, std::span<std::uint8_t> pkt, const PacketView& v, std::span<std::uint8_t> reply) {
+    Outcome o{Action::Drop, why};
+    const NatConfig& c = m_table.config();
+    if (c.on_exhausted == ExhaustedReply::None || reply.empty()) return o;
+    const std::uint8_t code =
+        c.on_exhausted == ExhaustedReply::HostUnreachable ? icmp::CodeHostUnreachable : icmp::CodeAdminProhibited;
+    const Ipv4 from =
+        c.icmp_source ? c.icmp_source : c.pool.external_addrs[m_table.ports().address_index_for(v.src.addr)];
+    o.reply_len = std::uint16_t(build_icmp_error(pkt, v, reply, icmp::DestUnreachable, code, from));
+    if (o.reply_len) m_table.counters().add(Counter::replies_built);
+    return o;
+}
+
+Outcome Translator::hold(const PacketView& v, TimeMs now) {
+    const std::uint32_t token = m_holds.add(v.dst, v.src, now + m_table.config().timeouts.tcp_syn_hold_ms);
+    if (!token) return {Action::Drop, Counter::drop_syn_hold_full};
+    return {Action::Hold, Counter::syn_held, 0, token};
+}
+
+std::uint32_t Translator::next_expired_hold(TimeMs now) {
+    const std::uint32_t token = m_holds.pop_expired(now);
+    if (token) m_table.counters().add(Counter::syn_hold_expired);
+    return token;
+}
+
+std::size_t Translator::unsolicited_syn_reply(std::span<const std::uint8_t> held, std::span<std::uint8_t> out) const {
+    if (m_table.config().on_unsolicited_syn == SynReply::None) return 0;
+    const PacketView v = parse_ipv4(held);
+    if (v.kind != PacketKind::Tcp) return 0;
+    return build_icmp_error(held, v, out, icmp::DestUnreachable, icmp::CodePortUnreachable, v.dst.addr);
+}
+
+} // namespace conenat::core
