@@ -33,6 +33,7 @@ BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_BIN := $(BUILD)/core_bench
 
 .PHONY: all unit test deps sanitize fuzz bench check-core clean install
+$(BUILD)/obj/tests/%.o $(BUILD)/obj/bench/%.o: CXXFLAGS += -Itests/support
 all: $(CORE_LIB) $(UNIT_BIN) $(BENCH_BIN)
 
 $(BUILD)/obj/%.o: %.cpp
@@ -96,7 +97,8 @@ fuzz:
 	  grep -E "stat::number_of_executed_units|cov:" $(BUILD)/fuzz/$$t.log | tail -2; \
 	done
 
-$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(CORE_LIB) $(BUILD)/obj/tests/support/packet_builder.o
+# Runs inside the sub-make above, where $(BUILD) already ends in /fuzz.
+$(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(CORE_LIB) $(BUILD)/obj/tests/support/packet_builder.o
 	$(Q)$(CXX) $(CXXFLAGS) -fsanitize=fuzzer,address,undefined $^ -o $@
 
 bench: $(BENCH_BIN)

@@ -51,7 +51,10 @@ Outcome Translator::tcp_in(std::span<std::uint8_t> pkt, const PacketView& v, Map
             else
                 genuine = std::uint32_t(load32(tcp + 4) - session.tcp_track) < m_table.config().rst_window;
         }
-        if (genuine) m_table.set_connection_state(s, tcp_next(session.tcp, Direction::Inbound, flags), now, false);
+        if (!genuine) return {Action::ToInside, Counter::translated_in};
+        if ((flags & tcp_flag::Syn) && session.tcp == TcpState::SynOut)
+            session.tcp_track = load32(tcp + 4) + 1; // from now on RSTs are judged by their sequence number
+        m_table.set_connection_state(s, tcp_next(session.tcp, Direction::Inbound, flags), now, false);
         return {Action::ToInside, Counter::translated_in};
     }
     if (!unsolicited_syn(v)) return {Action::Drop, Counter::drop_tcp_no_session};
