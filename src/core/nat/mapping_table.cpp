@@ -6,6 +6,12 @@ namespace {
 
 int granularity(Behaviour b) { return int(b); } // EI < AD < APD
 
+// A refresh moves a record to the tail of its deadline list only when its deadline advanced
+// by at least this much; otherwise it just rewrites the deadline. Lists stay sorted within
+// this tolerance, so a sweep may free a record up to this late; lookups always judge by the
+// exact deadline. Without it every packet would touch three other records' cache lines.
+constexpr TimeMs kRelinkGranularityMs = 1000;
+
 std::uint64_t proto_word(Proto p, Endpoint e) {
     return std::uint64_t(p) << 48 | std::uint64_t(e.addr) << 16 | e.port;
 }
@@ -146,17 +152,27 @@ MappingId MappingTable::insert(Proto p, Endpoint internal, Endpoint remote, Endp
 void MappingTable::arm_mapping(MappingId id, TimeMs now) {
     Mapping& m = m_mappings[id];
     const std::uint8_t list = std::uint8_t(m.proto == Proto::Udp ? kMapUdp : m.proto == Proto::Tcp ? kMapTcp : kMapIcmp);
+    const TimeMs deadline = now + mapping_timeout(m.proto);
+    if (m.list == list && deadline < m.deadline + kRelinkGranularityMs) {
+        m.deadline = deadline;
+        return;
+    }
     if (m.list != kParked) m_mapping_lists[m.list].remove(m_mappings, id);
     m.list = list;
-    m.deadline = now + mapping_timeout(m.proto);
+    m.deadline = deadline;
     m_mapping_lists[list].push_back(m_mappings, id);
 }
 
 void MappingTable::arm_session(SessionId id, std::uint8_t list, TimeMs now) {
     Session& s = m_sessions[id];
+    const TimeMs deadline = now + session_timeout(list);
+    if (s.list == list && deadline < s.deadline + kRelinkGranularityMs) {
+        s.deadline = deadline;
+        return;
+    }
     m_session_lists[s.list].remove(m_sessions, id);
     s.list = list;
-    s.deadline = now + session_timeout(list);
+    s.deadline = deadline;
     m_session_lists[list].push_back(m_sessions, id);
 }
 
@@ -240,6 +256,32 @@ void MappingTable::set_connection_state(SessionId id, TcpState state, TimeMs now
 void MappingTable::release(MappingId id, TimeMs now) {
     Mapping& m = m_mappings[id];
     if (--m.sessions == 0 && m.list == kParked) destroy_mapping(id, now);
+}
+
+void MappingTable::prefetch(Direction dir, Proto p, Endpoint local, Endpoint remote, int step) const {
+    std::uint64_t hash;
+    const std::uint32_t* bucket;
+    if (dir == Direction::Outbound) {
+        const Endpoint r = mapping_remote(p, remote);
+        hash = hash_words(proto_word(p, local), std::uint64_t(r.addr) << 16 | r.port, m_seed);
+        bucket = m_in2out.bucket(hash);
+    } else {
+        hash = out2in_hash(p, local);
+        bucket = m_out2in.bucket(hash);
+    }
+    if (step == 0) return __builtin_prefetch(bucket);
+    const MappingId m = *bucket; // most chains are one record long
+    if (m == kNil) return;
+    if (step == 1) { // a 48-byte record may straddle two cache lines
+        __builtin_prefetch(m_mappings.data() + m);
+        __builtin_prefetch(reinterpret_cast<const char*>(m_mappings.data() + m) + sizeof(Mapping) - 1);
+    }
+    if (permits_implied(p) && p != Proto::Tcp) return;
+    const Behaviour f = m_config.policy(p).filtering;
+    const Endpoint key{remote.addr, f == Behaviour::AddressDependent ? std::uint16_t(0) : remote.port};
+    const std::uint32_t* sbucket = m_session_index.bucket(session_hash(m, key));
+    if (step == 1) return __builtin_prefetch(sbucket);
+    if (*sbucket != kNil) __builtin_prefetch(m_sessions.data() + *sbucket);
 }
 
 std::uint32_t MappingTable::expire(TimeMs now, std::uint32_t budget) {

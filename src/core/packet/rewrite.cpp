@@ -129,8 +129,8 @@ void rewrite_inner(std::span<std::uint8_t> pkt, PacketView& view, Endpoint to, s
     store16(l4 + id_off, to.port);
     icmp.replace16(old_port, to.port);
 
-    // The quoted transport checksum is fixed only when quoted, and covers the quoted
-    // pseudo-header addresses (TCP/UDP) but not for ICMP.
+    // The quoted transport checksum is fixed only when it lies in the quoted bytes (an 8-byte
+    // quote of TCP misses it). For TCP/UDP it covers the quoted pseudo-header addresses.
     const std::size_t check_off =
         is_icmp ? IcmpCheck : (in.proto == std::uint8_t(Proto::Tcp) ? TcpCheck : UdpCheck);
     if (check_off + 2 <= std::min<std::size_t>(in.l4_len, view.ip_len - in.l4_off)) {
@@ -148,6 +148,23 @@ void rewrite_inner(std::span<std::uint8_t> pkt, PacketView& view, Endpoint to, s
         }
     }
     icmp.store();
+}
+
+// Address-only rewrite: IP header checksum, plus the pseudo-header in a TCP/UDP checksum.
+void rewrite_addr(std::span<std::uint8_t> pkt, PacketView& view, Ipv4 to, std::size_t addr_off) {
+    std::uint8_t* l4 = pkt.data() + view.l4_off;
+    const std::uint32_t old_addr = set_ip_addr(pkt.data(), addr_off, to);
+    if (view.kind == PacketKind::Tcp) {
+        CheckField check(l4 + TcpCheck);
+        check.replace32(old_addr, to);
+        check.store();
+    } else if (view.kind == PacketKind::Udp) {
+        CheckField check(l4 + UdpCheck);
+        if (check.old_value() != 0) {
+            check.replace32(old_addr, to);
+            check.store_udp();
+        }
+    }
 }
 
 } // namespace
@@ -187,27 +204,6 @@ void rewrite_inner_destination(std::span<std::uint8_t> pkt, PacketView& view, En
     if (view.inner.proto == std::uint8_t(Proto::Icmp))
         view.inner.src.port = to.port;
 }
-
-namespace {
-
-// Address-only rewrite: IP header checksum, plus the pseudo-header in a TCP/UDP checksum.
-void rewrite_addr(std::span<std::uint8_t> pkt, PacketView& view, Ipv4 to, std::size_t addr_off) {
-    std::uint8_t* l4 = pkt.data() + view.l4_off;
-    const std::uint32_t old_addr = set_ip_addr(pkt.data(), addr_off, to);
-    if (view.kind == PacketKind::Tcp) {
-        CheckField check(l4 + TcpCheck);
-        check.replace32(old_addr, to);
-        check.store();
-    } else if (view.kind == PacketKind::Udp) {
-        CheckField check(l4 + UdpCheck);
-        if (check.old_value() != 0) {
-            check.replace32(old_addr, to);
-            check.store_udp();
-        }
-    }
-}
-
-} // namespace
 
 void rewrite_source_addr(std::span<std::uint8_t> pkt, PacketView& view, Ipv4 to) {
     if (!fits(pkt, view))

@@ -84,6 +84,14 @@ public:
     void hold(MappingId m) { ++m_mappings[m].sessions; }
     void release(MappingId m, TimeMs now);
 
+    // Warms the cache for the lookups of a packet of flow (local, remote), `local` being the
+    // internal endpoint outbound and the external one inbound. A batch runs step 0 (index
+    // bucket), 1 (mapping record, session bucket) and 2 (session record) over all its packets
+    // before translating them, so the memory latencies overlap. Changes no state.
+    void prefetch(Direction dir, Proto p, Endpoint local, Endpoint remote, int step) const;
+    // Whether the tables outgrew the caches, so that prefetching pays for itself.
+    bool worth_prefetching() const { return m_mappings.live() > 16384; }
+
     // Removes expired records, at most `budget`; returns how many went.
     std::uint32_t expire(TimeMs now, std::uint32_t budget = 0xffffffffu);
 

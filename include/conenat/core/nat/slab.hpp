@@ -34,6 +34,7 @@ public:
     T& operator[](std::uint32_t i) { return m_items[i]; }
     const T& operator[](std::uint32_t i) const { return m_items[i]; }
     std::uint32_t live() const { return m_live; }
+    const T* data() const { return m_items.data(); }
     std::uint32_t capacity() const { return std::uint32_t(m_items.size()); }
     std::size_t bytes() const { return m_items.capacity() * sizeof(T); }
 
@@ -47,9 +48,11 @@ private:
 template <typename T, std::uint32_t T::*Next>
 class HashIndex {
 public:
+    // Twice as many buckets as records: chains stay about one record long, so a lookup is
+    // one bucket and one record (both prefetchable).
     explicit HashIndex(std::uint32_t capacity) {
-        std::uint32_t n = 16;
-        while (n < capacity) n <<= 1;
+        std::uint64_t n = 16;
+        while (n < 2ull * capacity) n <<= 1;
         m_buckets.assign(n, kNil);
         m_mask = n - 1;
     }
@@ -72,6 +75,7 @@ public:
             }
     }
     std::size_t bytes() const { return m_buckets.capacity() * sizeof(std::uint32_t); }
+    const std::uint32_t* bucket(std::uint64_t hash) const { return &m_buckets[hash & m_mask]; }
 
 private:
     std::vector<std::uint32_t> m_buckets;

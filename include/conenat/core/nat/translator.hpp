@@ -26,6 +26,13 @@ struct Outcome {
     std::uint32_t token = 0;                  // Hold: this packet's token; otherwise a released held SYN (0: none)
 };
 
+// One packet of a batch, translated in place; `reply` as for Translator::process.
+struct PacketRef {
+    std::span<std::uint8_t> bytes;
+    std::span<std::uint8_t> reply = {};
+    Outcome outcome = {};
+};
+
 class Translator {
 public:
     Translator(const NatConfig& config, std::uint64_t seed);
@@ -33,6 +40,9 @@ public:
     // Translates `pkt` in place. When a flow is refused and the config asks for it, an ICMP
     // error for the sender is written to `reply` (>= 576 bytes to be sure it fits).
     Outcome process(std::span<std::uint8_t> pkt, Direction dir, TimeMs now, std::span<std::uint8_t> reply = {});
+    // The same for a batch of packets of one direction, with the table lookups of the whole
+    // batch prefetched first: the way engines should call it.
+    void process_batch(std::span<PacketRef> batch, Direction dir, TimeMs now);
     // Runs the timers. Engines call it at least every second.
     void expire(TimeMs now) { m_table.expire(now); }
     // The next held SYN whose hold time is over (0: none). The engine drops that packet, or
@@ -45,6 +55,8 @@ public:
     const Counters& counters() const { return m_table.counters(); }
 
 private:
+    Outcome process_parsed(std::span<std::uint8_t> pkt, PacketView& v, Direction dir, TimeMs now,
+                           std::span<std::uint8_t> reply);
     Outcome outbound(std::span<std::uint8_t> pkt, PacketView& v, TimeMs now, std::span<std::uint8_t> reply);
     Outcome inbound(std::span<std::uint8_t> pkt, PacketView& v, TimeMs now);
     Outcome flow_out(std::span<std::uint8_t> pkt, PacketView& v, TimeMs now, std::span<std::uint8_t> reply);
