@@ -33,16 +33,14 @@ BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_BIN := $(BUILD)/core_bench
 
 .PHONY: all unit test deps sanitize fuzz bench check-core clean install
-$(BUILD)/obj/tests/%.o $(BUILD)/obj/bench/%.o: CXXFLAGS += -Itests/support
+# Tests and benchmarks include their support code rooted at the tree: "tests/support/...".
+$(BUILD)/obj/tests/%.o $(BUILD)/obj/bench/%.o: CXXFLAGS += -I.
 all: $(CORE_LIB) $(UNIT_BIN) $(BENCH_BIN)
 
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CXX     $<")
 	$(Q)$(CXX) $(CXXFLAGS) -c $< -o $@
-
-# Tests include their support code rooted at the tree: "tests/support/...".
-$(BUILD)/obj/tests/%.o: CXXFLAGS += -I.
 
 $(CORE_LIB): $(CORE_OBJ)
 	@$(if $(Q),echo "  AR      $@")
@@ -66,7 +64,7 @@ unit: $(UNIT_BIN) check-core
 
 # Everything: installs missing Debian packages (as root), builds, runs unit + end-to-end tests.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) all
 	$(Q)scripts/run-tests.sh $(BUILD)
 
 # Proves the core is pure: no forbidden include, and no undefined symbol that is a syscall,
@@ -76,7 +74,7 @@ check-core: $(CORE_LIB)
 
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize:
-	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize OPT=-O1 \
+	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) BUILD=$(BUILD)/sanitize OPT=-O1 \
 	  EXTRA_CXXFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" unit
 
@@ -91,7 +89,7 @@ fuzz:
 	$(Q)for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(BUILD)/fuzz/corpus/$$t; \
 	  echo "  FUZZ    $$t ($(FUZZ_SECONDS) s)"; \
-	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$t- \
 	    $(BUILD)/fuzz/corpus/$$t tests/fuzz/seeds 2>$(BUILD)/fuzz/$$t.log \
 	    || { tail -50 $(BUILD)/fuzz/$$t.log; exit 1; }; \
 	  grep -E "stat::number_of_executed_units|cov:" $(BUILD)/fuzz/$$t.log | tail -2; \

@@ -3,7 +3,7 @@
 // Packets visit the flows in random order: the worst case for caches.
 #include "conenat/core/nat/translator.hpp"
 #include "conenat/core/packet/checksum.hpp"
-#include "packet_builder.hpp"
+#include "tests/support/packet_builder.hpp"
 
 #include <algorithm>
 #include <chrono>

@@ -1,4 +1,4 @@
-#include "scenario.hpp"
+#include "tests/support/scenario.hpp"
 
 #include <doctest/doctest.h>
 

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "conenat/core/nat/translator.hpp"
-#include "packet_builder.hpp"
+#include "tests/support/packet_builder.hpp"
 
 #include <functional>
 #include <string>

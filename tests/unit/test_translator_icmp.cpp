@@ -1,5 +1,5 @@
 // RFC 5508 (ICMP) conformance of the translator, as packet fixtures.
-#include "scenario.hpp"
+#include "tests/support/scenario.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 // RFC 6888 limits and exhaustion, and bad input, at the translator.
-#include "scenario.hpp"
+#include "tests/support/scenario.hpp"
 
 #include <doctest/doctest.h>
 

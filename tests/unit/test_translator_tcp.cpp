@@ -1,5 +1,5 @@
 // RFC 5382 (TCP) and RFC 7857 §2 conformance of the translator, as packet fixtures.
-#include "scenario.hpp"
+#include "tests/support/scenario.hpp"
 
 #include <doctest/doctest.h>
 

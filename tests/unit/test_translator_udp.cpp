@@ -1,5 +1,5 @@
 // RFC 4787 (UDP) and RFC 7857 conformance of the translator, as packet fixtures.
-#include "scenario.hpp"
+#include "tests/support/scenario.hpp"
 
 #include <doctest/doctest.h>
 

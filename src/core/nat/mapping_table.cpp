@@ -306,6 +306,7 @@ void MappingTable::destroy_session(SessionId id, TimeMs now) {
     m_session_lists[s.list].remove(m_sessions, id);
     m_session_index.erase(m_sessions, session_hash(s.mapping, {s.rem_addr, s.rem_port}), id);
     const MappingId m = s.mapping;
+    s.mapping = kNil; // marks the slot free for consistency_error()
     m_sessions.free(id);
     m_counters.add(Counter::sessions_removed);
     Mapping& map = m_mappings[m];
@@ -328,6 +329,7 @@ void MappingTable::destroy_mapping(MappingId id, TimeMs now) {
     count_host(m.int_addr, -1);
     m_counters.add(Counter::mappings_removed);
     if (m_observer) m_observer->mapping_removed(m, now);
+    m.proto = Proto(0); // marks the slot free for consistency_error()
     m_mappings.free(id);
 }
 
@@ -351,6 +353,42 @@ void MappingTable::count_host(Ipv4 host, int delta) {
         m_host_index.erase(m_hosts, hash, id);
         m_hosts.free(id);
     }
+}
+
+std::string MappingTable::consistency_error() const {
+    std::vector<std::uint32_t> sessions_of(m_mappings.capacity(), 0);
+    std::uint32_t live_sessions = 0;
+    for (SessionId id = 0; id < m_sessions.capacity(); ++id) {
+        const Session& s = m_sessions[id];
+        if (s.mapping == kNil || s.list >= kSessionLists) continue; // free slot
+        if (s.mapping >= m_mappings.capacity() || m_mappings[s.mapping].proto == Proto(0))
+            return "session " + std::to_string(id) + " belongs to a dead mapping";
+        const Endpoint r{s.rem_addr, s.rem_port};
+        const SessionId found = m_session_index.find(m_sessions, session_hash(s.mapping, r), [&](const Session& o) {
+            return o.mapping == s.mapping && o.rem_addr == r.addr && o.rem_port == r.port;
+        });
+        if (found != id) return "session " + std::to_string(id) + " is not reachable through its index";
+        ++sessions_of[s.mapping];
+        ++live_sessions;
+    }
+    if (live_sessions != m_sessions.live()) return "session count is off";
+    std::uint32_t live = 0;
+    for (MappingId id = 0; id < m_mappings.capacity(); ++id) {
+        const Mapping& m = m_mappings[id];
+        if (m.proto == Proto(0)) continue;
+        const std::string name = "mapping " + std::to_string(id);
+        if (m_in2out.find(m_mappings, in2out_hash(m), [&](const Mapping& o) { return &o == &m; }) != id)
+            return name + " is not reachable from inside";
+        const MappingId owner = m_out2in.find(m_mappings, out2in_hash(m.proto, m.external()), [&](const Mapping& o) {
+            return o.proto == m.proto && o.ext_addr == m.ext_addr && o.ext_port == m.ext_port;
+        });
+        if (owner != id) return name + " shares its external endpoint with mapping " + std::to_string(owner);
+        if (!m_ports.in_use(m.proto, m.external())) return name + " holds a port the allocator thinks free";
+        if (m.sessions < sessions_of[id]) return name + " counts fewer sessions than it has";
+        ++live;
+    }
+    if (live != m_mappings.live()) return "mapping count is off";
+    return {};
 }
 
 std::size_t MappingTable::memory_bytes() const {

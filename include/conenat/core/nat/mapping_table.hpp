@@ -10,6 +10,7 @@
 #include "conenat/core/nat/tcp_state.hpp"
 
 #include <cstdint>
+#include <string>
 
 namespace conenat::core {
 
@@ -19,7 +20,7 @@ using SessionId = std::uint32_t;
 struct Mapping {
     Ipv4 int_addr = 0, ext_addr = 0, rem_addr = 0; // rem_*: the remote part of the key (ADM/APDM)
     std::uint16_t int_port = 0, ext_port = 0, rem_port = 0;
-    Proto proto = Proto::Udp;
+    Proto proto{};              // 0 marks a free slot
     std::uint8_t list = 0;      // deadline list, or kParked
     std::uint32_t sessions = 0; // live sessions and external references keep it alive
     TimeMs deadline = 0;
@@ -94,6 +95,10 @@ public:
 
     // Removes expired records, at most `budget`; returns how many went.
     std::uint32_t expire(TimeMs now, std::uint32_t budget = 0xffffffffu);
+
+    // Empty when every live record is reachable through its indices, owns its external port,
+    // and no external endpoint has two owners; otherwise the first violation. O(capacity).
+    std::string consistency_error() const;
 
     const Mapping& mapping(MappingId m) const { return m_mappings[m]; }
     Session& session(SessionId s) { return m_sessions[s]; }
