@@ -23,10 +23,22 @@ CORE_SRC := $(wildcard src/core/*/*.cpp)
 CORE_OBJ := $(CORE_SRC:%.cpp=$(BUILD)/obj/%.o)
 CORE_LIB := $(BUILD)/libconenat_core.a
 
+# I/O adapters (libmnl, libnetfilter_*, libnftnl), engines and the daemon.
+IO_OBJ     := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/io/*.cpp))
+ENGINE_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/engine/*.cpp))
+DAEMON_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/daemon/*.cpp))
+SYS_LIBS   := $(shell pkg-config --libs libmnl libnetfilter_conntrack libnetfilter_queue libnftnl 2>/dev/null) \
+              -lboost_program_options -pthread
+DAEMON_BIN := $(BUILD)/conenatd
+
 TEST_SUPPORT_SRC := $(wildcard tests/support/*.cpp)
 UNIT_SRC := $(wildcard tests/unit/*.cpp) $(TEST_SUPPORT_SRC)
 UNIT_OBJ := $(UNIT_SRC:%.cpp=$(BUILD)/obj/%.o)
 UNIT_BIN := $(BUILD)/unit_tests
+
+# Root-only adapter tests against the real kernel (run inside a namespace by tests/e2e/).
+IO_TEST_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard tests/io/*.cpp)) $(BUILD)/obj/tests/unit/main.o
+IO_TEST_BIN := $(BUILD)/io_tests
 
 BENCH_SRC := $(wildcard bench/core/*.cpp) tests/support/packet_builder.cpp
 BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
@@ -35,7 +47,7 @@ BENCH_BIN := $(BUILD)/core_bench
 .PHONY: all unit test deps sanitize fuzz bench check-core clean install
 # Tests and benchmarks include their support code rooted at the tree: "tests/support/...".
 $(BUILD)/obj/tests/%.o $(BUILD)/obj/bench/%.o: CXXFLAGS += -I.
-all: $(CORE_LIB) $(UNIT_BIN) $(BENCH_BIN)
+all: $(CORE_LIB) $(UNIT_BIN) $(BENCH_BIN) $(DAEMON_BIN) $(IO_TEST_BIN)
 
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(@D)
@@ -50,6 +62,14 @@ $(CORE_LIB): $(CORE_OBJ)
 $(UNIT_BIN): $(UNIT_OBJ) $(CORE_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CXX) $(CXXFLAGS) $(LDFLAGS) $(UNIT_OBJ) $(CORE_LIB) -o $@
+
+$(DAEMON_BIN): $(DAEMON_OBJ) $(ENGINE_OBJ) $(IO_OBJ) $(CORE_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(CXXFLAGS) $(LDFLAGS) $^ $(SYS_LIBS) -o $@
+
+$(IO_TEST_BIN): $(IO_TEST_OBJ) $(IO_OBJ) $(CORE_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(CXXFLAGS) $(LDFLAGS) $^ $(SYS_LIBS) -o $@
 
 $(BENCH_BIN): $(BENCH_OBJ) $(CORE_LIB)
 	@$(if $(Q),echo "  LD      $@")

@@ -1,0 +1,101 @@
+// The kernel fast path of the conntrack engine: conenatd's own nftables table, programmed
+// with libnftnl in ACKed batches (never by running nft/iptables). See docs in RuleSetSpec.
+#pragma once
+
+#include "conenat/core/nat/config.hpp"
+#include "conenat/util/result.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace conenat::io {
+
+// Everything the rule set depends on. The table it describes (nft syntax; `render` prints it):
+//
+// table ip <table> {
+//   map snat_udp { key: ip saddr . udp sport [. ip daddr [. udp dport]] (by udp mapping behaviour)
+//                  data: ipv4_addr . inet_service }                       -- internal -> external
+//   map snat_tcp { same for tcp }     map snat_icmp { ip saddr . icmp id [. ip daddr] : ipv4_addr . inet_service }
+//   map dnat_udp { ip daddr . udp dport : ipv4_addr . inet_service }      -- external -> internal
+//   map dnat_tcp { same for tcp }
+//   chain dnat { type nat hook prerouting priority -102;
+//     ip daddr @external [meta mark & M == M when that protocol filters] udp dport <ports>
+//        dnat ip to ip daddr . udp dport map @dnat_udp          (same for tcp)
+//   }
+//   chain dnat_queue { type nat hook prerouting priority -101;   -- first packets the dnat chain let through
+//     ip daddr @external meta l4proto {udp, tcp} th dport <ports> counter queue num <queue_in>
+//   }
+//   chain snat { type nat hook postrouting priority 98;
+//     oifname <wan> ip saddr <internal> udp: snat ip to <key> map @snat_udp      (tcp; icmp echo-request)
+//     ct status dnat ip saddr <internal> ...: the same three rules (hairpinned flows)
+//   }
+//   chain snat_queue { type nat hook postrouting priority 99;    -- first packets of unknown endpoints
+//     oifname <wan> ip saddr <internal> meta l4proto {udp, tcp} counter queue num <queue_out>
+//     oifname <wan> ip saddr <internal> icmp type echo-request counter queue num <queue_out>
+//     ct status dnat ip saddr <internal> meta l4proto {udp, tcp} counter queue num <queue_out>
+//   }
+//   chain guard { type filter hook postrouting priority 100;     -- nothing leaves with an internal source
+//     oifname <wan> ip saddr <internal> meta l4proto {udp, tcp, icmp} ct status & snat == 0 counter drop
+//   }
+// }
+// Both nat chains run before iptables' nat chains (priority -100 / 100), and a nat chain that
+// binds stops the others, so only first packets the maps cannot translate reach a queue.
+// "queue" is the native nft statement when the kernel has it, else the xt NFQUEUE target
+// (nft_compat), always with bypass off: no daemon, no new flows.
+struct RuleSetSpec {
+    std::string table = "conenatd";
+    std::string wan_if;
+    core::Ipv4 internal_net = 0;
+    std::uint8_t internal_prefix = 24;
+    std::vector<core::Ipv4> external_addrs;
+    std::vector<core::PortRange> ports;     // the external port set, as intervals
+    core::Behaviour udp_mapping{}, tcp_mapping{}, icmp_mapping{};
+    bool udp_filters = false, tcp_filters = false; // dnat needs the permit mark
+    std::uint32_t permit_mark = 0x00100000; // mark bit set by the queue verdict on permitted packets
+    std::uint16_t queue_out = 0, queue_in = 1;
+    bool native_queue = false;              // nft `queue` statement (else xt NFQUEUE)
+};
+
+// One mapping's map elements: snat (key from internal [+ remote], by the protocol's mapping
+// behaviour) -> external, and for UDP/TCP dnat external -> internal.
+struct MappingElement {
+    core::Proto proto = core::Proto::Udp;
+    core::Endpoint internal, remote, external; // remote: only the parts the mapping key uses
+};
+
+// Counters of the rule set (from its `counter` statements).
+struct RuleCounters {
+    std::uint64_t queued_out = 0, queued_in = 0, guard_drops = 0;
+};
+
+class Nftables {
+public:
+    static Result<Nftables> open();
+    Nftables(Nftables&&) noexcept;
+    Nftables& operator=(Nftables&&) noexcept;
+    ~Nftables();
+
+    // Whether this kernel has the native nft queue statement (probed once in a scratch table).
+    bool has_native_queue();
+    // Replaces any table of that name with the rule set of `spec`, in one ACKed batch.
+    Status install(const RuleSetSpec& spec);
+    // Deletes the table (absent is fine). Everything of ours goes with it.
+    Status remove(const std::string& table);
+    // Adds / deletes the elements of these mappings in ACKed batches (split to fit messages).
+    Status add(std::span<const MappingElement> mappings);
+    Status remove_elements(std::span<const MappingElement> mappings);
+    Result<RuleCounters> counters();
+    // The nft-syntax text of the rule set (for --print-rules and the docs).
+    static std::string render(const RuleSetSpec& spec);
+
+private:
+    struct Impl;
+    explicit Nftables(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> m_impl;
+    RuleSetSpec m_spec; // of the installed table: element layouts follow it
+};
+
+} // namespace conenat::io
