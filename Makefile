@@ -23,6 +23,8 @@ CORE_SRC := $(wildcard src/core/*/*.cpp)
 CORE_OBJ := $(CORE_SRC:%.cpp=$(BUILD)/obj/%.o)
 CORE_LIB := $(BUILD)/libconenat_core.a
 
+# Pure utilities (text parsers, Result), linked by the unit tests and the daemon.
+UTIL_OBJ   := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/util/*.cpp))
 # I/O adapters (libmnl, libnetfilter_*, libnftnl), engines and the daemon.
 IO_OBJ     := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/io/*.cpp))
 ENGINE_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/engine/*.cpp))
@@ -59,15 +61,15 @@ $(CORE_LIB): $(CORE_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 # The unit tests link the core and nothing else: this proves the core needs no system library.
-$(UNIT_BIN): $(UNIT_OBJ) $(CORE_LIB)
+$(UNIT_BIN): $(UNIT_OBJ) $(UTIL_OBJ) $(CORE_LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CXX) $(CXXFLAGS) $(LDFLAGS) $(UNIT_OBJ) $(CORE_LIB) -o $@
+	$(Q)$(CXX) $(CXXFLAGS) $(LDFLAGS) $(UNIT_OBJ) $(UTIL_OBJ) $(CORE_LIB) -o $@
 
-$(DAEMON_BIN): $(DAEMON_OBJ) $(ENGINE_OBJ) $(IO_OBJ) $(CORE_LIB)
+$(DAEMON_BIN): $(DAEMON_OBJ) $(ENGINE_OBJ) $(IO_OBJ) $(UTIL_OBJ) $(CORE_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CXX) $(CXXFLAGS) $(LDFLAGS) $^ $(SYS_LIBS) -o $@
 
-$(IO_TEST_BIN): $(IO_TEST_OBJ) $(IO_OBJ) $(CORE_LIB)
+$(IO_TEST_BIN): $(IO_TEST_OBJ) $(IO_OBJ) $(UTIL_OBJ) $(CORE_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CXX) $(CXXFLAGS) $(LDFLAGS) $^ $(SYS_LIBS) -o $@
 
@@ -116,7 +118,7 @@ fuzz:
 	done
 
 # Runs inside the sub-make above, where $(BUILD) already ends in /fuzz.
-$(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(CORE_LIB) $(BUILD)/obj/tests/support/packet_builder.o
+$(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(UTIL_OBJ) $(CORE_LIB) $(BUILD)/obj/tests/support/packet_builder.o
 	$(Q)$(CXX) $(CXXFLAGS) -fsanitize=fuzzer,address,undefined $^ -o $@
 
 bench: $(BENCH_BIN)

@@ -165,12 +165,13 @@ void MappingTable::arm_mapping(MappingId id, TimeMs now) {
 
 void MappingTable::arm_session(SessionId id, std::uint8_t list, TimeMs now) {
     Session& s = m_sessions[id];
+    if (s.refs) return; // held by a kernel flow: no timer until it ends
     const TimeMs deadline = now + session_timeout(list);
     if (s.list == list && deadline < s.deadline + kRelinkGranularityMs) {
         s.deadline = deadline;
         return;
     }
-    m_session_lists[s.list].remove(m_sessions, id);
+    if (s.list != kParked) m_session_lists[s.list].remove(m_sessions, id);
     s.list = list;
     s.deadline = deadline;
     m_session_lists[list].push_back(m_sessions, id);
@@ -183,13 +184,70 @@ bool MappingTable::refresh_outbound(MappingId id, Endpoint remote, TimeMs now) {
     // TCP under APDF: the connection itself is the permit.
     if (permits_implied(p) || (p == Proto::Tcp && f == Behaviour::AddressAndPortDependent)) return true;
     const Endpoint key{remote.addr, f == Behaviour::AddressDependent ? std::uint16_t(0) : remote.port};
-    const std::uint8_t list = std::uint8_t(p == Proto::Udp ? kPermitUdp : p == Proto::Tcp ? kPermitTcp : kPermitIcmp);
+    const std::uint8_t list = permit_list(p);
     const SessionId s = find_session(id, key, now);
     if (s != kNil) {
         arm_session(s, list, now);
         return true;
     }
     return add_session(id, key, list, now) != kNil;
+}
+
+std::uint8_t MappingTable::permit_list(Proto p) const {
+    return std::uint8_t(p == Proto::Udp ? kPermitUdp : p == Proto::Tcp ? kPermitTcp : kPermitIcmp);
+}
+
+void MappingTable::hold_session(SessionId id) {
+    Session& s = m_sessions[id];
+    if (s.refs++ == 0 && s.list != kParked) {
+        m_session_lists[s.list].remove(m_sessions, id);
+        s.list = kParked;
+    }
+}
+
+void MappingTable::unhold_session(SessionId id, TimeMs now) {
+    Session& s = m_sessions[id];
+    if (s.refs == 0 || --s.refs) return;
+    s.list = kParked;
+    arm_session(id, permit_list(m_mappings[s.mapping].proto), now);
+}
+
+bool MappingTable::flow_begin(MappingId m, Endpoint remote, TimeMs now) {
+    SessionId s = find_session(m, remote, now);
+    if (s == kNil) s = add_session(m, remote, permit_list(m_mappings[m].proto), now);
+    if (s == kNil) return false;
+    m_sessions[s].tcp_track = m_epoch;
+    if (m_sessions[s].refs) return true; // already live (a resync saw it again)
+    hold_session(s);
+    // ADF: the flow also holds the address permit its replies' siblings need.
+    if (remote.port && m_config.policy(m_mappings[m].proto).filtering == Behaviour::AddressDependent &&
+        !permits_implied(m_mappings[m].proto)) {
+        SessionId a = find_session(m, {remote.addr, 0}, now);
+        if (a == kNil) a = add_session(m, {remote.addr, 0}, permit_list(m_mappings[m].proto), now);
+        if (a != kNil) hold_session(a);
+    }
+    return true;
+}
+
+void MappingTable::flow_end(MappingId m, Endpoint remote, TimeMs now) {
+    const SessionId s = find_session(m, remote, now);
+    if (s == kNil || m_sessions[s].refs == 0) return; // not a flow we know
+    if (remote.port && m_config.policy(m_mappings[m].proto).filtering == Behaviour::AddressDependent &&
+        !permits_implied(m_mappings[m].proto)) {
+        const SessionId a = find_session(m, {remote.addr, 0}, now);
+        if (a != kNil) unhold_session(a, now);
+    }
+    unhold_session(s, now);
+    arm_mapping(m, now); // RFC 4787 REQ-5: the mapping's timer runs from the end of its last flow
+}
+
+void MappingTable::resync_end(TimeMs now) {
+    for (SessionId id = 0; id < m_sessions.capacity(); ++id) {
+        const Session& s = m_sessions[id];
+        if (s.mapping == kNil || s.refs == 0 || s.tcp_track == m_epoch) continue;
+        const bool flow = s.rem_port != 0 || m_mappings[s.mapping].proto == Proto::Icmp;
+        if (flow) flow_end(s.mapping, {s.rem_addr, s.rem_port}, now);
+    }
 }
 
 bool MappingTable::permits(MappingId id, Endpoint remote, TimeMs now) {
@@ -211,7 +269,7 @@ SessionId MappingTable::find_session(MappingId m, Endpoint remote, TimeMs now) {
     const SessionId id = m_session_index.find(m_sessions, session_hash(m, remote), [&](const Session& s) {
         return s.mapping == m && s.rem_addr == remote.addr && s.rem_port == remote.port;
     });
-    if (id == kNil || m_sessions[id].deadline > now) return id;
+    if (id == kNil || m_sessions[id].refs || m_sessions[id].deadline > now) return id;
     destroy_session(id, now);
     return kNil;
 }
@@ -251,11 +309,6 @@ void MappingTable::set_connection_state(SessionId id, TcpState state, TimeMs now
     const std::uint8_t list = tcp_long_lived(state) ? kTcpEst : kTcpTrans;
     s.tcp = state;
     if (refresh || list != s.list) arm_session(id, list, now);
-}
-
-void MappingTable::release(MappingId id, TimeMs now) {
-    Mapping& m = m_mappings[id];
-    if (--m.sessions == 0 && m.list == kParked) destroy_mapping(id, now);
 }
 
 void MappingTable::prefetch(Direction dir, Proto p, Endpoint local, Endpoint remote, int step) const {
@@ -303,7 +356,7 @@ std::uint32_t MappingTable::expire(TimeMs now, std::uint32_t budget) {
 
 void MappingTable::destroy_session(SessionId id, TimeMs now) {
     Session& s = m_sessions[id];
-    m_session_lists[s.list].remove(m_sessions, id);
+    if (s.list != kParked) m_session_lists[s.list].remove(m_sessions, id);
     m_session_index.erase(m_sessions, session_hash(s.mapping, {s.rem_addr, s.rem_port}), id);
     const MappingId m = s.mapping;
     s.mapping = kNil; // marks the slot free for consistency_error()
@@ -360,7 +413,7 @@ std::string MappingTable::consistency_error() const {
     std::uint32_t live_sessions = 0;
     for (SessionId id = 0; id < m_sessions.capacity(); ++id) {
         const Session& s = m_sessions[id];
-        if (s.mapping == kNil || s.list >= kSessionLists) continue; // free slot
+        if (s.mapping == kNil) continue; // free slot
         if (s.mapping >= m_mappings.capacity() || m_mappings[s.mapping].proto == Proto(0))
             return "session " + std::to_string(id) + " belongs to a dead mapping";
         const Endpoint r{s.rem_addr, s.rem_port};

@@ -34,11 +34,14 @@ struct Session {
     MappingId mapping = kNil;
     Ipv4 rem_addr = 0;
     std::uint16_t rem_port = 0; // 0: an address-only permit (ADF), or ICMP
-    std::uint8_t list = 0;
+    std::uint8_t list = 0;      // deadline list, or kParked while flows hold it
     TcpState tcp = TcpState::None;
+    std::uint32_t refs = 0;     // live kernel flows holding it (conntrack engine)
     TimeMs deadline = 0;
     std::uint32_t list_prev = kNil, list_next = kNil, hash_next = kNil;
-    std::uint32_t tcp_track = 0; // SynOut: inside ISN + 1; later: last ACK sent by inside
+    // TCP connection: in SynOut the inside ISN + 1, later the last ACK the inside sent.
+    // Kernel flow: the resync epoch in which it was last seen.
+    std::uint32_t tcp_track = 0;
 };
 
 // Told about every mapping created and removed (RFC 6888 §4 logging).
@@ -81,9 +84,14 @@ public:
     // Moves `s` to `state`; re-arms its timer only when `refresh` (outbound) or the timeout class changes.
     void set_connection_state(SessionId s, TcpState state, TimeMs now, bool refresh);
 
-    // External references (e.g. kernel conntrack entries) keep a mapping alive.
-    void hold(MappingId m) { ++m_mappings[m].sessions; }
-    void release(MappingId m, TimeMs now);
+    // Kernel flows (conntrack engine): a conntrack entry of mapping `m` with `remote` keeps the
+    // mapping and its filter permit alive; when it ends, their timers start. False at the cap.
+    bool flow_begin(MappingId m, Endpoint remote, TimeMs now);
+    void flow_end(MappingId m, Endpoint remote, TimeMs now);
+    // Resync after lost events: flow_begin() for every entry of a fresh dump between these two;
+    // flows not seen since resync_begin() end in resync_end().
+    void resync_begin() { ++m_epoch; }
+    void resync_end(TimeMs now);
 
     // Warms the cache for the lookups of a packet of flow (local, remote), `local` being the
     // internal endpoint outbound and the external one inbound. A batch runs step 0 (index
@@ -126,6 +134,9 @@ private:
     MappingId insert(Proto p, Endpoint internal, Endpoint remote, Endpoint external, TimeMs now);
     void arm_mapping(MappingId m, TimeMs now);
     void arm_session(SessionId s, std::uint8_t list, TimeMs now);
+    std::uint8_t permit_list(Proto p) const;
+    void hold_session(SessionId s);
+    void unhold_session(SessionId s, TimeMs now);
     SessionId find_session(MappingId m, Endpoint remote, TimeMs now);
     SessionId add_session(MappingId m, Endpoint remote, std::uint8_t list, TimeMs now);
     void destroy_mapping(MappingId m, TimeMs now);
@@ -145,6 +156,7 @@ private:
     Slab<Session> m_sessions;
     HashIndex<Session, &Session::hash_next> m_session_index;
     DeadlineList<Session> m_session_lists[kSessionLists];
+    std::uint32_t m_epoch = 0;
     Slab<Host> m_hosts;
     HashIndex<Host, &Host::hash_next> m_host_index;
 };

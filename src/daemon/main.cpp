@@ -1,0 +1,79 @@
+// conenatd: options -> checks -> pid file -> (daemonize) -> engine -> wait for a signal.
+#include "conenat/daemon/log.hpp"
+#include "conenat/daemon/options.hpp"
+#include "conenat/daemon/process.hpp"
+#include "conenat/daemon/system.hpp"
+#include "conenat/engine/engine.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <unistd.h>
+
+using namespace conenat;
+using namespace conenat::daemon;
+
+namespace {
+
+void write_stats(const std::string& path, const std::string& text) {
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << text;
+        if (!out) return;
+    }
+    std::rename(tmp.c_str(), path.c_str()); // readers never see half a file
+}
+
+std::unique_ptr<engine::Engine> make_engine(const Options& o) { return engine::make_conntrack_engine(o); }
+
+} // namespace
+
+int main(int argc, char** argv) {
+    ParseResult parsed = parse_options(argc, argv);
+    if (!parsed.options) return parsed.exit_code;
+    Options o = std::move(*parsed.options);
+    log_init(o.log_level, false);
+    if (Status s = resolve_system(o); !s) {
+        std::fprintf(stderr, "conenatd: %s\n", s.error().c_str());
+        return 2;
+    }
+    if (o.print_rules) {
+        std::fputs(engine::conntrack_rules_text(o).c_str(), stdout);
+        return 0;
+    }
+    auto pid = PidFile::acquire(o.pid_file);
+    if (!pid) {
+        std::fprintf(stderr, "conenatd: %s\n", pid.error().c_str());
+        return 1;
+    }
+    if (!o.foreground) {
+        if (Status s = daemonize(); !s) {
+            std::fprintf(stderr, "conenatd: %s\n", s.error().c_str());
+            return 1;
+        }
+        log_init(o.log_level, true);
+    }
+    if (Status s = pid->write_pid(); !s) LOG_WARN("%s", s.error().c_str());
+    block_signals(); // before any thread starts: only this thread takes them
+    auto engine = make_engine(o);
+    if (Status s = engine->start(); !s) {
+        LOG_ERROR("cannot start: %s", s.error().c_str());
+        engine->stop();
+        notify_ready(1);
+        return 1;
+    }
+    notify_ready(0);
+    LOG_NOTICE("running (pid %d)", int(::getpid()));
+    for (;;) {
+        const int sig = wait_signal(1000);
+        if (!o.stats_file.empty()) write_stats(o.stats_file, engine->stats());
+        if (sig) {
+            LOG_NOTICE("signal %d: stopping", sig);
+            break;
+        }
+    }
+    engine->stop();
+    if (!o.stats_file.empty()) write_stats(o.stats_file, engine->stats());
+    LOG_NOTICE("stopped");
+    return 0;
+}

@@ -1,0 +1,215 @@
+// Command line and config file. The only translation unit that includes Boost.
+#include "conenat/daemon/options.hpp"
+
+#include "conenat/util/text.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <stdexcept>
+
+namespace conenat::daemon {
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr const char* kUsage = "usage: conenatd [options]\n"
+                               "Gives this router the NAT type you choose (RFC 4787), for UDP, TCP and ICMP.\n";
+
+// A bad value: the message names the option, as the user typed it.
+struct BadOption : std::runtime_error {
+    BadOption(const std::string& option, const std::string& why) : std::runtime_error("--" + option + ": " + why) {}
+};
+
+template <typename T>
+T number(const po::variables_map& vm, const char* name, std::uint64_t min, std::uint64_t max) {
+    const std::string& s = vm[name].as<std::string>();
+    const auto v = text::parse_uint(s, min, max);
+    if (!v) throw BadOption(name, "expected a number in " + std::to_string(min) + ".." + std::to_string(max) + ", got '" + s + "'");
+    return T(*v);
+}
+
+core::Behaviour behaviour(const po::variables_map& vm, const char* name) {
+    const std::string& s = vm[name].as<std::string>();
+    const auto b = core::parse_behaviour(s);
+    if (!b) throw BadOption(name, "expected endpoint-independent, address-dependent or address-and-port-dependent, got '" + s + "'");
+    return *b;
+}
+
+po::options_description describe() {
+    po::options_description d("options (config file keys are the same names, without --)");
+    d.add_options()
+        ("help,h", "print this help")
+        ("version", "print the version")
+        ("config", po::value<std::string>(), "read options from FILE (key = value lines)")
+        ("engine", po::value<std::string>()->default_value("conntrack"), "conntrack (kernel NAT, default) | queue | tun")
+        ("nat-type", po::value<std::string>()->default_value("full-cone"),
+         "full-cone | restricted-cone | port-restricted-cone | symmetric")
+        ("mapping", po::value<std::string>(), "override mapping: endpoint-independent | address-dependent | address-and-port-dependent")
+        ("filtering", po::value<std::string>(), "override filtering: the same three behaviours")
+        ("external-if", po::value<std::string>(), "WAN interface (required)")
+        ("internal-net", po::value<std::string>(), "LAN prefix, e.g. 10.0.0.0/24 (required)")
+        ("external-ip", po::value<std::vector<std::string>>()->composing(), "external address (repeatable; default: the WAN interface's)")
+        ("ports", po::value<std::string>(), "external port ranges, e.g. 20000-29999 (default 1024-65535)")
+        ("port-block-size", po::value<std::string>(), "give each LAN host its own block of N ports (RFC 7422)")
+        ("map-e", po::value<std::string>(), "MAP-E port set: psid=P,psid-len=K,offset=A (RFC 7597)")
+        ("per-host-limit", po::value<std::string>(), "mappings per LAN host (0: none)")
+        ("max-mappings", po::value<std::string>(), "mappings in all (default 65536)")
+        ("udp-timeout", po::value<std::string>(), "seconds (default 300, at least 120)")
+        ("tcp-established-timeout", po::value<std::string>(), "seconds (default 7440)")
+        ("tcp-transitory-timeout", po::value<std::string>(), "seconds (default 240)")
+        ("icmp-timeout", po::value<std::string>(), "seconds (default 60)")
+        ("exhausted-reply", po::value<std::string>()->default_value("admin-prohibited"),
+         "ICMP error for a flow that gets no mapping: admin-prohibited (3/13) | host-unreachable (3/1) | none")
+        ("foreground", po::bool_switch(), "stay in the foreground, log to stderr")
+        ("pid-file", po::value<std::string>()->default_value("/run/conenatd.pid"), "pid file (locked)")
+        ("stats-file", po::value<std::string>(), "write counters to FILE every second")
+        ("log-level", po::value<std::string>()->default_value("info"), "error | warning | notice | info | debug")
+        ("rules", po::value<std::string>()->default_value("auto"), "auto: install and remove the rules | manual: the user does")
+        ("print-rules", po::bool_switch(), "print the rules and exit")
+        ("table", po::value<std::string>()->default_value("conenatd"), "name of the nftables table")
+        ("queue-out", po::value<std::string>()->default_value("0"), "NFQUEUE number for outbound first packets")
+        ("queue-in", po::value<std::string>()->default_value("1"), "NFQUEUE number for inbound first packets")
+        ("mark", po::value<std::string>()->default_value("0x00100000"), "packet mark bit for permitted inbound packets")
+        ("event-buffer", po::value<std::string>()->default_value("8388608"), "conntrack event socket buffer, bytes")
+        ("resync-interval", po::value<std::string>()->default_value("120"), "seconds between conntrack resyncs")
+        ("queues", po::value<std::string>()->default_value("1"), "queue engine: worker queues")
+        ("tun-name", po::value<std::string>()->default_value("conenat0"), "tun engine: device name");
+    return d;
+}
+
+Options build(const po::variables_map& vm) {
+    Options o;
+    const std::string engine = vm["engine"].as<std::string>();
+    if (engine == "conntrack") o.engine = EngineKind::Conntrack;
+    else if (engine == "queue" || engine == "tun") throw BadOption("engine", "'" + engine + "' is not in this build yet");
+    else throw BadOption("engine", "expected conntrack, queue or tun, got '" + engine + "'");
+
+    const std::string type = vm["nat-type"].as<std::string>();
+    const auto t = core::parse_nat_type(type);
+    if (!t) throw BadOption("nat-type", "expected full-cone, restricted-cone, port-restricted-cone or symmetric, got '" + type + "'");
+    o.nat.set_type(*t);
+    if (vm.count("mapping")) o.nat.udp.mapping = o.nat.tcp.mapping = o.nat.icmp.mapping = behaviour(vm, "mapping");
+    if (vm.count("filtering")) o.nat.udp.filtering = o.nat.tcp.filtering = o.nat.icmp.filtering = behaviour(vm, "filtering");
+
+    if (!vm.count("external-if")) throw BadOption("external-if", "required (the WAN interface)");
+    o.external_if = vm["external-if"].as<std::string>();
+    if (o.external_if.empty() || o.external_if.size() > 15) throw BadOption("external-if", "not an interface name: '" + o.external_if + "'");
+    if (!vm.count("internal-net")) throw BadOption("internal-net", "required (the LAN prefix, e.g. 10.0.0.0/24)");
+    std::string why;
+    const auto net = text::parse_cidr(vm["internal-net"].as<std::string>(), &why);
+    if (!net) throw BadOption("internal-net", why + ": '" + vm["internal-net"].as<std::string>() + "'");
+    o.internal_net = net->addr;
+    o.internal_prefix = net->len;
+
+    o.nat.pool.external_addrs.clear();
+    if (vm.count("external-ip"))
+        for (const std::string& a : vm["external-ip"].as<std::vector<std::string>>()) {
+            const auto addr = text::parse_ipv4(a);
+            if (!addr) throw BadOption("external-ip", "not an IPv4 address: '" + a + "'");
+            o.nat.pool.external_addrs.push_back(*addr);
+        }
+    if (vm.count("ports") && vm.count("map-e")) throw BadOption("map-e", "cannot be combined with --ports");
+    if (vm.count("ports")) {
+        const auto ranges = text::parse_port_ranges(vm["ports"].as<std::string>(), &why);
+        if (!ranges) throw BadOption("ports", why);
+        o.nat.pool.ports = core::PortSet::from_ranges(*ranges);
+    }
+    if (vm.count("map-e")) {
+        auto set = text::parse_map_e(vm["map-e"].as<std::string>(), &why);
+        if (!set) throw BadOption("map-e", why);
+        o.nat.pool.ports = std::move(*set);
+    }
+    if (o.nat.pool.ports.empty()) throw BadOption(vm.count("map-e") ? "map-e" : "ports", "the port set is empty");
+    if (vm.count("port-block-size")) {
+        o.nat.pool.block_size = number<std::uint32_t>(vm, "port-block-size", 1, 65535);
+        o.nat.pool.internal_base = o.internal_net;
+        if (o.nat.pool.block_size > o.nat.pool.ports.size())
+            throw BadOption("port-block-size", "larger than the port set (" + std::to_string(o.nat.pool.ports.size()) + " ports)");
+    }
+    if (vm.count("per-host-limit")) o.nat.per_host_mappings = number<std::uint32_t>(vm, "per-host-limit", 0, 1u << 20);
+    if (vm.count("max-mappings")) o.nat.max_mappings = number<std::uint32_t>(vm, "max-mappings", 1, 1u << 26);
+    o.nat.max_sessions = o.nat.max_mappings * 4;
+    const std::uint64_t day_s = 24 * 3600; // timers stay far below the clock's range
+    if (vm.count("udp-timeout")) o.nat.timeouts.udp_ms = 1000 * number<std::uint32_t>(vm, "udp-timeout", 120, day_s);
+    if (vm.count("tcp-established-timeout"))
+        o.nat.timeouts.tcp_established_ms = 1000 * number<std::uint32_t>(vm, "tcp-established-timeout", 1, day_s);
+    if (vm.count("tcp-transitory-timeout"))
+        o.nat.timeouts.tcp_transitory_ms = 1000 * number<std::uint32_t>(vm, "tcp-transitory-timeout", 1, day_s);
+    if (vm.count("icmp-timeout")) o.nat.timeouts.icmp_ms = 1000 * number<std::uint32_t>(vm, "icmp-timeout", 1, day_s);
+    const std::string reply = vm["exhausted-reply"].as<std::string>();
+    if (reply == "admin-prohibited") o.nat.on_exhausted = core::ExhaustedReply::AdminProhibited;
+    else if (reply == "host-unreachable") o.nat.on_exhausted = core::ExhaustedReply::HostUnreachable;
+    else if (reply == "none") o.nat.on_exhausted = core::ExhaustedReply::None;
+    else throw BadOption("exhausted-reply", "expected admin-prohibited, host-unreachable or none, got '" + reply + "'");
+
+    o.foreground = vm["foreground"].as<bool>();
+    o.pid_file = vm["pid-file"].as<std::string>();
+    if (vm.count("stats-file")) o.stats_file = vm["stats-file"].as<std::string>();
+    const std::string level = vm["log-level"].as<std::string>();
+    if (level == "error") o.log_level = LogLevel::Error;
+    else if (level == "warning") o.log_level = LogLevel::Warning;
+    else if (level == "notice") o.log_level = LogLevel::Notice;
+    else if (level == "info") o.log_level = LogLevel::Info;
+    else if (level == "debug") o.log_level = LogLevel::Debug;
+    else throw BadOption("log-level", "expected error, warning, notice, info or debug, got '" + level + "'");
+    const std::string rules = vm["rules"].as<std::string>();
+    if (rules != "auto" && rules != "manual") throw BadOption("rules", "expected auto or manual, got '" + rules + "'");
+    o.rules_auto = rules == "auto";
+    o.print_rules = vm["print-rules"].as<bool>();
+    o.table = vm["table"].as<std::string>();
+    if (o.table.empty() || o.table.size() > 64) throw BadOption("table", "must be 1..64 characters");
+    o.queue_out = number<std::uint16_t>(vm, "queue-out", 0, 65535);
+    o.queue_in = number<std::uint16_t>(vm, "queue-in", 0, 65535);
+    if (o.queue_in == o.queue_out) throw BadOption("queue-in", "must differ from --queue-out");
+    o.permit_mark = number<std::uint32_t>(vm, "mark", 1, 0xffffffffu);
+    if (o.permit_mark & (o.permit_mark - 1)) throw BadOption("mark", "must be a single bit, e.g. 0x00100000");
+    o.event_buffer = number<std::size_t>(vm, "event-buffer", 4096, 1u << 30);
+    o.resync_interval_s = number<std::uint32_t>(vm, "resync-interval", 1, 86400);
+    o.queues = number<unsigned>(vm, "queues", 1, 64);
+    o.tun_name = vm["tun-name"].as<std::string>();
+    if (o.tun_name.empty() || o.tun_name.size() > 15) throw BadOption("tun-name", "not an interface name: '" + o.tun_name + "'");
+    return o;
+}
+
+} // namespace
+
+ParseResult parse_options(int argc, char** argv) {
+    const po::options_description desc = describe();
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+        if (vm.count("config")) {
+            const std::string file = vm["config"].as<std::string>();
+            std::ifstream in(file);
+            if (!in) throw BadOption("config", "cannot read '" + file + "'");
+            po::store(po::parse_config_file(in, desc), vm);
+        }
+        po::notify(vm);
+        if (vm.count("help")) {
+            std::cout << kUsage << desc << "\n";
+            return {std::nullopt, 0};
+        }
+        if (vm.count("version")) {
+            std::cout << "conenatd 0.1\n";
+            return {std::nullopt, 0};
+        }
+        Options o = build(vm);
+        if (const std::string_view bad = core::validate(o.nat); !bad.empty()) {
+            // validate() names the setting itself; external addresses come later from the interface.
+            if (!o.nat.pool.external_addrs.empty() || bad.substr(0, 11) != "external-ip")
+                throw std::runtime_error("--" + std::string(bad));
+        }
+        return {std::move(o), 0};
+    } catch (const po::error& e) {
+        std::fprintf(stderr, "conenatd: %s\n%s", e.what(), "try 'conenatd --help'\n");
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "conenatd: %s\n", e.what());
+    }
+    return {std::nullopt, 2};
+}
+
+} // namespace conenat::daemon

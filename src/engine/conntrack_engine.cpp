@@ -1,0 +1,186 @@
+#include "conntrack_engine.hpp"
+
+#include "conenat/daemon/log.hpp"
+#include "conenat/engine/clock.hpp"
+#include "conenat/util/text.hpp"
+
+#include <algorithm>
+#include <random>
+#include <sstream>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+namespace conenat::engine {
+
+using namespace conenat::core;
+using daemon::Options;
+
+io::RuleSetSpec conntrack_rule_spec(const Options& o) {
+    io::RuleSetSpec s;
+    s.table = o.table;
+    s.wan_if = o.external_if;
+    s.internal_net = o.internal_net;
+    s.internal_prefix = o.internal_prefix;
+    s.external_addrs = o.nat.pool.external_addrs;
+    s.ports = o.nat.pool.ports.ranges();
+    s.udp_mapping = o.nat.udp.mapping;
+    s.tcp_mapping = o.nat.tcp.mapping;
+    s.icmp_mapping = o.nat.icmp.mapping;
+    s.udp_filters = o.nat.udp.filtering != Behaviour::EndpointIndependent;
+    s.tcp_filters = o.nat.tcp.filtering != Behaviour::EndpointIndependent;
+    s.permit_mark = o.permit_mark;
+    s.queue_out = o.queue_out;
+    s.queue_in = o.queue_in;
+    return s;
+}
+
+std::string conntrack_rules_text(const Options& o) { return io::Nftables::render(conntrack_rule_spec(o)); }
+
+std::unique_ptr<Engine> make_conntrack_engine(const Options& options) { return std::make_unique<ConntrackEngine>(options); }
+
+namespace {
+std::uint64_t seed() {
+    std::random_device rd; // the kernel's entropy: port choice must not be predictable (RFC 6056)
+    return std::uint64_t(rd()) << 32 | rd();
+}
+} // namespace
+
+ConntrackEngine::ConntrackEngine(const Options& options)
+    : m_options(options),
+      m_internal_mask(options.internal_prefix ? ~Ipv4(0) << (32 - options.internal_prefix) : 0),
+      m_spec(conntrack_rule_spec(options)), m_table(options.nat, seed()), m_holds(options.nat.max_held_syns) {
+    m_table.set_observer(this);
+}
+
+ConntrackEngine::~ConntrackEngine() { stop(); }
+
+bool ConntrackEngine::external(Ipv4 a) const {
+    const auto& addrs = m_options.nat.pool.external_addrs;
+    return std::find(addrs.begin(), addrs.end(), a) != addrs.end();
+}
+
+void ConntrackEngine::mapping_created(const Mapping& m, TimeMs) {
+    m_to_add.push_back({m.proto, m.internal(), {m.rem_addr, m.rem_port}, m.external()});
+    // RFC 6888 §4: protocol, subscriber, external address and port (no destination, REQ-12).
+    LOG_DEBUG("mapping created: %s %s -> %s", m.proto == Proto::Udp ? "udp" : m.proto == Proto::Tcp ? "tcp" : "icmp",
+              text::format_endpoint(m.internal()).c_str(), text::format_endpoint(m.external()).c_str());
+}
+
+void ConntrackEngine::mapping_removed(const Mapping& m, TimeMs) {
+    const io::MappingElement e{m.proto, m.internal(), {m.rem_addr, m.rem_port}, m.external()};
+    // Not yet in the kernel: forget it; otherwise delete it.
+    const auto pending = std::find_if(m_to_add.begin(), m_to_add.end(), [&](const io::MappingElement& a) {
+        return a.proto == e.proto && a.internal == e.internal && a.external == e.external && a.remote == e.remote;
+    });
+    if (pending != m_to_add.end()) m_to_add.erase(pending);
+    else m_to_remove.push_back(e);
+    LOG_DEBUG("mapping removed: %s %s -> %s", m.proto == Proto::Udp ? "udp" : m.proto == Proto::Tcp ? "tcp" : "icmp",
+              text::format_endpoint(m.internal()).c_str(), text::format_endpoint(m.external()).c_str());
+}
+
+// Deletions first: a port freed and handed out again in the same round must not collide.
+Status ConntrackEngine::flush_elements() {
+    Status result;
+    if (!m_to_remove.empty()) {
+        if (Status s = m_nft->remove_elements(m_to_remove); !s) {
+            ++m_nft_errors;
+            LOG_ERROR("nftables: %s", s.error().c_str());
+            result = s;
+        }
+        m_elements_removed += m_to_remove.size();
+        m_to_remove.clear();
+    }
+    if (!m_to_add.empty()) {
+        if (Status s = m_nft->add(m_to_add); !s) {
+            ++m_nft_errors;
+            LOG_ERROR("nftables: %s", s.error().c_str());
+            result = s;
+        }
+        m_elements_added += m_to_add.size();
+        m_to_add.clear();
+    }
+    return result;
+}
+
+Status ConntrackEngine::start() {
+    auto nft = io::Nftables::open();
+    if (!nft) return Error{"nftables: " + nft.error()};
+    m_nft.emplace(std::move(nft.value()));
+    if (m_options.rules_auto) {
+        m_spec.native_queue = m_nft->has_native_queue();
+        CONENAT_TRY(m_nft->install(m_spec));
+        m_installed = true;
+        LOG_INFO("installed table ip %s (queue %s)", m_spec.table.c_str(), m_spec.native_queue ? "native" : "xt NFQUEUE");
+    }
+    // Bind the queues before anything else: first packets wait there until the threads run.
+    auto qout = io::NfQueue::open(m_options.queue_out, m_options.queue_maxlen);
+    if (!qout) return Error{"NFQUEUE " + std::to_string(m_options.queue_out) + ": " + qout.error()};
+    m_queue_out.emplace(std::move(qout.value()));
+    auto qin = io::NfQueue::open(m_options.queue_in, m_options.queue_maxlen);
+    if (!qin) return Error{"NFQUEUE " + std::to_string(m_options.queue_in) + ": " + qin.error()};
+    m_queue_in.emplace(std::move(qin.value()));
+    auto raw = io::RawIpSocket::open();
+    if (!raw) return Error{"raw socket: " + raw.error()};
+    m_raw.emplace(std::move(raw.value()));
+    // conntrackd's order: subscribe first, then dump, so no flow falls in between.
+    auto events = io::ConntrackEvents::open(m_options.event_buffer);
+    if (!events) return Error{"conntrack events: " + events.error()};
+    m_events.emplace(std::move(events.value()));
+    m_stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (m_stop_fd < 0) return Error{"eventfd failed"};
+    resync(now_ms());
+    m_started = true;
+    m_event_thread = std::thread([this] { event_loop(); });
+    m_queue_thread = std::thread([this] { queue_loop(); });
+    LOG_INFO("conntrack engine: %u mappings rebuilt from the conntrack table", m_table.mapping_count());
+    return {};
+}
+
+void ConntrackEngine::stop() {
+    if (m_started) {
+        const std::uint64_t one = 1;
+        (void)!::write(m_stop_fd, &one, sizeof one);
+        if (m_event_thread.joinable()) m_event_thread.join();
+        if (m_queue_thread.joinable()) m_queue_thread.join();
+        m_started = false;
+    }
+    if (m_queue_in) { // nothing stays in a queue we are about to leave
+        for (HeldSyn& h : m_holds)
+            if (h.used) m_queue_in->verdict(h.packet_id, io::Verdict::Drop), h.used = false;
+        (void)m_queue_in->flush();
+    }
+    m_queue_out.reset();
+    m_queue_in.reset();
+    if (m_installed && m_nft) {
+        if (Status s = m_nft->remove(m_spec.table); !s) LOG_ERROR("removing table: %s", s.error().c_str());
+        else LOG_INFO("removed table ip %s", m_spec.table.c_str());
+        m_installed = false;
+    }
+    if (m_stop_fd >= 0) ::close(m_stop_fd), m_stop_fd = -1;
+}
+
+std::string ConntrackEngine::stats() {
+    std::ostringstream out;
+    {
+        std::lock_guard lock(m_mutex);
+        for (std::size_t i = 0; i < std::size_t(Counter::count_); ++i)
+            out << to_string(Counter(i)) << ' ' << m_table.counters().get(Counter(i)) << '\n';
+        out << "mappings " << m_table.mapping_count() << '\n' << "sessions " << m_table.session_count() << '\n';
+        if (m_nft)
+            if (auto c = m_nft->counters(); c)
+                out << "nft_queued_out " << c->queued_out << '\n' << "nft_queued_in " << c->queued_in << '\n'
+                    << "nft_guard_drops " << c->guard_drops << '\n';
+    }
+    const std::pair<const char*, const std::atomic<std::uint64_t>*> own[] = {
+        {"queued_out", &m_queued_out}, {"queued_in", &m_queued_in}, {"verdict_repeat", &m_repeat},
+        {"verdict_drop", &m_dropped}, {"syn_holds", &m_held}, {"syn_hold_expired", &m_hold_expired},
+        {"events_new", &m_events_new}, {"events_destroy", &m_events_destroy}, {"events_ignored", &m_events_ignored},
+        {"events_lost", &m_events_lost}, {"resyncs", &m_resyncs}, {"nft_errors", &m_nft_errors},
+        {"elements_added", &m_elements_added}, {"elements_removed", &m_elements_removed},
+        {"icmp_replies_sent", &m_replies_sent}};
+    for (const auto& [name, value] : own) out << name << ' ' << value->load() << '\n';
+    out << "event_buffer " << m_event_buffer.load() << '\n';
+    return out.str();
+}
+
+} // namespace conenat::engine

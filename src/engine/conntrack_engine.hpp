@@ -1,0 +1,96 @@
+// The conntrack engine: the kernel translates; conenatd decides. One thread follows conntrack
+// NEW/DESTROY events and keeps the mapping table; one takes the first packets that the
+// nftables maps cannot translate yet (NFQUEUE), applies the mapping/filtering policy, programs
+// the maps (libnftnl, ACKed) and returns the packet to the kernel (NF_REPEAT).
+#pragma once
+
+#include "conenat/core/nat/mapping_table.hpp"
+#include "conenat/core/packet/parse.hpp"
+#include "conenat/engine/engine.hpp"
+#include "conenat/io/conntrack.hpp"
+#include "conenat/io/nfqueue.hpp"
+#include "conenat/io/nftables.hpp"
+
+#include <array>
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace conenat::engine {
+
+io::RuleSetSpec conntrack_rule_spec(const daemon::Options& o);
+
+class ConntrackEngine final : public Engine, private core::MappingObserver {
+public:
+    explicit ConntrackEngine(const daemon::Options& options);
+    ~ConntrackEngine() override;
+    Status start() override;
+    void stop() override;
+    std::string stats() override;
+
+private:
+    // What a conntrack entry means to us.
+    struct FlowKey {
+        core::Proto proto{};
+        core::Endpoint internal, remote, external;
+        bool outbound = true; // started inside
+    };
+    // An unsolicited SYN waiting out RFC 5382 REQ-4's 6 seconds in the queue.
+    struct HeldSyn {
+        std::uint32_t packet_id = 0;
+        core::Endpoint external, remote;
+        core::TimeMs deadline = 0;
+        bool released = false, used = false;
+        std::uint16_t len = 0;
+        std::array<std::uint8_t, 128> bytes{};
+    };
+
+    void mapping_created(const core::Mapping& m, core::TimeMs now) override;
+    void mapping_removed(const core::Mapping& m, core::TimeMs now) override;
+
+    // events thread (conntrack_events.cpp)
+    void event_loop();
+    std::size_t classify(const io::FlowEvent& e, FlowKey (&keys)[2]) const;
+    void apply(const io::FlowEvent& e, core::TimeMs now);
+    void apply(const FlowKey& k, bool destroy, core::TimeMs now);
+    void resync(core::TimeMs now);
+
+    // queue thread (conntrack_queue.cpp)
+    void queue_loop();
+    io::Verdict decide_out(const io::QueuedPacket& p, core::TimeMs now);
+    std::optional<io::Verdict> decide_in(const io::QueuedPacket& p, core::TimeMs now);
+    bool hold(const io::QueuedPacket& p, const core::PacketView& v, core::TimeMs now);
+    void expire_holds(core::TimeMs now);
+    void refuse(std::span<const std::uint8_t> pkt, const core::PacketView& v);
+
+    // shared, under m_mutex
+    Status flush_elements();
+    bool internal(core::Ipv4 a) const { return (a & m_internal_mask) == m_options.internal_net; }
+    bool external(core::Ipv4 a) const;
+
+    daemon::Options m_options;
+    core::Ipv4 m_internal_mask = 0;
+    io::RuleSetSpec m_spec;
+
+    std::mutex m_mutex; // the table, the maps' pending elements, the nft socket, the holds
+    core::MappingTable m_table;
+    std::optional<io::Nftables> m_nft;
+    std::vector<io::MappingElement> m_to_add, m_to_remove;
+    std::vector<HeldSyn> m_holds;
+    std::vector<std::vector<std::uint8_t>> m_replies; // ICMP errors to send (queue thread)
+
+    std::optional<io::ConntrackEvents> m_events;
+    std::optional<io::NfQueue> m_queue_out, m_queue_in;
+    std::optional<io::RawIpSocket> m_raw;
+    int m_stop_fd = -1;
+    std::thread m_event_thread, m_queue_thread;
+    bool m_started = false, m_installed = false;
+
+    std::atomic<std::uint64_t> m_queued_out{0}, m_queued_in{0}, m_repeat{0}, m_dropped{0}, m_held{0}, m_hold_expired{0},
+        m_events_new{0}, m_events_destroy{0}, m_events_ignored{0}, m_events_lost{0}, m_resyncs{0}, m_nft_errors{0},
+        m_elements_added{0}, m_elements_removed{0}, m_replies_sent{0}, m_event_buffer{0};
+};
+
+} // namespace conenat::engine

@@ -1,0 +1,124 @@
+// The events thread: conntrack NEW/DESTROY -> the mapping table.
+#include "conntrack_engine.hpp"
+
+#include "conenat/daemon/log.hpp"
+#include "conenat/engine/clock.hpp"
+#include "conenat/util/text.hpp"
+
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <poll.h>
+
+namespace conenat::engine {
+
+using namespace conenat::core;
+
+namespace {
+Endpoint remote_of(Proto p, Endpoint e) { return {e.addr, p == Proto::Icmp ? std::uint16_t(0) : e.port}; }
+} // namespace
+
+// Outbound: inside -> outside with source NAT to one of our addresses (the sender's side).
+// Inbound: to one of our addresses, destination-NATed inside (the receiver's side). A
+// hairpinned flow is both. The remote is what each side's mapping sees: the kernel map keys
+// use the destination after DNAT (reply.src), and the receiver sees the sender's external
+// endpoint (reply.dst).
+std::size_t ConntrackEngine::classify(const io::FlowEvent& e, FlowKey (&keys)[2]) const {
+    const io::FlowTuple &o = e.orig, &r = e.reply;
+    std::size_t n = 0;
+    if (internal(o.src.addr) && external(r.dst.addr) && !(o.src == r.dst))
+        keys[n++] = {o.proto, o.src, remote_of(o.proto, r.src), r.dst, true};
+    if (external(o.dst.addr) && internal(r.src.addr) && !(o.dst == r.src))
+        keys[n++] = {o.proto, r.src, remote_of(o.proto, r.dst), o.dst, false};
+    return n;
+}
+
+// Called with m_mutex held.
+void ConntrackEngine::apply(const io::FlowEvent& e, TimeMs now) {
+    if (e.portid && m_events && e.portid == m_events->portid()) return; // our own ctnetlink writes
+    FlowKey keys[2];
+    const std::size_t n = classify(e, keys);
+    if (n == 0) ++m_events_ignored;
+    (e.type == io::FlowEvent::Destroy ? m_events_destroy : m_events_new) += n ? 1 : 0;
+    for (std::size_t i = 0; i < n; ++i) apply(keys[i], e.type == io::FlowEvent::Destroy, now);
+}
+
+void ConntrackEngine::apply(const FlowKey& k, bool destroy, TimeMs now) {
+    MappingId m = k.outbound ? m_table.find_outbound(k.proto, k.internal, k.remote, now)
+                             : m_table.find_inbound(k.proto, k.external, now);
+    if (destroy) {
+        if (m != kNil && m_table.mapping(m).external() == k.external) m_table.flow_end(m, k.remote, now);
+        return;
+    }
+    if (m == kNil && k.outbound) { // a flow from before us (restart, kill -9): take its mapping over
+        Counter why{};
+        m = m_table.adopt(k.proto, k.internal, k.remote, k.external, now, why);
+        if (m == kNil) {
+            LOG_DEBUG("flow %s -> %s not adopted: %s", text::format_endpoint(k.internal).c_str(),
+                      text::format_endpoint(k.external).c_str(), std::string(to_string(why)).c_str());
+            return;
+        }
+    }
+    if (m == kNil || m_table.mapping(m).external() != k.external || m_table.mapping(m).internal() != k.internal) {
+        ++m_events_ignored;
+        return;
+    }
+    m_table.flow_begin(m, k.remote, now);
+    // RFC 5382 REQ-4: an outbound SYN of a connection whose inbound SYN is held: drop that one.
+    if (k.outbound && k.proto == Proto::Tcp)
+        for (HeldSyn& h : m_holds)
+            if (h.used && h.external == k.external && h.remote == k.remote) h.released = true;
+}
+
+void ConntrackEngine::resync(TimeMs now) {
+    std::vector<io::FlowEvent> entries;
+    if (Status s = io::dump_conntrack([&](const io::FlowEvent& e) { entries.push_back(e); }); !s) {
+        LOG_ERROR("conntrack dump: %s", s.error().c_str());
+        return;
+    }
+    std::lock_guard lock(m_mutex);
+    m_table.resync_begin();
+    for (const io::FlowEvent& e : entries) apply(e, now);
+    m_table.resync_end(now);
+    (void)flush_elements();
+    ++m_resyncs;
+    LOG_DEBUG("resync: %zu conntrack entries, %u mappings", entries.size(), m_table.mapping_count());
+}
+
+void ConntrackEngine::event_loop() {
+    std::vector<io::FlowEvent> batch;
+    TimeMs last_expire = now_ms(), last_resync = last_expire;
+    m_event_buffer = m_events->buffer_size();
+    for (;;) {
+        pollfd fds[2] = {{m_events->fd(), POLLIN, 0}, {m_stop_fd, POLLIN, 0}};
+        ::poll(fds, 2, 250);
+        if (fds[1].revents) return;
+        batch.clear();
+        auto read = m_events->read([&](const io::FlowEvent& e) { batch.push_back(e); });
+        const TimeMs now = now_ms();
+        {
+            std::lock_guard lock(m_mutex);
+            for (const io::FlowEvent& e : batch) apply(e, now);
+            if (now - last_expire >= 1000) {
+                m_table.expire(now);
+                last_expire = now;
+            }
+            (void)flush_elements();
+        }
+        if (!read) {
+            LOG_ERROR("conntrack events: %s", read.error().c_str());
+        } else if (read.value() == io::ConntrackEvents::Read::Lost) {
+            // Events were dropped: grow the buffer and rebuild from a dump, never drift.
+            ++m_events_lost;
+            m_event_buffer = m_events->grow_buffer();
+            LOG_WARN("conntrack events lost (ENOBUFS): buffer now %zu bytes, resyncing", std::size_t(m_event_buffer));
+            resync(now);
+            last_resync = now;
+        } else if (now - last_resync >= TimeMs(m_options.resync_interval_s) * 1000) {
+            // Entries created before we subscribed never send DESTROY (kernel-facts): a periodic
+            // dump ends them, and catches any drift.
+            resync(now);
+            last_resync = now;
+        }
+    }
+}
+
+} // namespace conenat::engine

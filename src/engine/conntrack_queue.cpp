@@ -1,0 +1,196 @@
+// The queue thread: first packets the kernel maps could not translate. Outbound: create the
+// mapping, program the maps, NF_REPEAT (the nat hook runs again and now translates). Inbound:
+// apply the filter; a permitted packet gets the permit mark and NF_REPEAT.
+#include "conntrack_engine.hpp"
+
+#include "conenat/daemon/log.hpp"
+#include "conenat/engine/clock.hpp"
+#include "conenat/core/packet/icmp_build.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <poll.h>
+
+namespace conenat::engine {
+
+using namespace conenat::core;
+
+namespace {
+
+constexpr std::size_t kBatch = 64;
+
+Proto flow_proto(const PacketView& v) {
+    return v.kind == PacketKind::Udp ? Proto::Udp : v.kind == PacketKind::Tcp ? Proto::Tcp : Proto::Icmp;
+}
+Endpoint remote_of(Proto p, Endpoint e) { return {e.addr, p == Proto::Icmp ? std::uint16_t(0) : e.port}; }
+bool translatable(const PacketView& v) {
+    return v.kind == PacketKind::Udp || v.kind == PacketKind::Tcp ||
+           (v.kind == PacketKind::IcmpQuery && v.icmp_type == icmp::EchoRequest);
+}
+bool bare_syn(const PacketView& v) {
+    return v.kind == PacketKind::Tcp && (v.tcp_flags & (tcp_flag::Syn | tcp_flag::Ack | tcp_flag::Rst)) == tcp_flag::Syn;
+}
+
+} // namespace
+
+// RFC 6888 REQ-11 / RFC 5508 REQ-8: tell the sender, when configured.
+void ConntrackEngine::refuse(std::span<const std::uint8_t> pkt, const PacketView& v) {
+    const NatConfig& c = m_options.nat;
+    if (c.on_exhausted == ExhaustedReply::None) return;
+    std::vector<std::uint8_t> reply(576);
+    const std::uint8_t code =
+        c.on_exhausted == ExhaustedReply::HostUnreachable ? icmp::CodeHostUnreachable : icmp::CodeAdminProhibited;
+    const Ipv4 from = c.icmp_source ? c.icmp_source : c.pool.external_addrs[m_table.ports().address_index_for(v.src.addr)];
+    reply.resize(build_icmp_error(pkt, v, reply, icmp::DestUnreachable, code, from));
+    if (!reply.empty()) m_replies.push_back(std::move(reply));
+}
+
+// Outbound first packet of an internal endpoint the snat map does not know (m_mutex held).
+io::Verdict ConntrackEngine::decide_out(const io::QueuedPacket& p, TimeMs now) {
+    const PacketView v = parse_ipv4(p.bytes);
+    if (!translatable(v)) {
+        m_table.counters().add(v.kind == PacketKind::Malformed ? Counter::drop_malformed : Counter::drop_unsupported);
+        return io::Verdict::Drop;
+    }
+    const Proto proto = flow_proto(v);
+    if (proto != Proto::Icmp && (v.src.port == 0 || v.dst.port == 0)) {
+        m_table.counters().add(Counter::drop_port_zero);
+        return io::Verdict::Drop;
+    }
+    const Endpoint remote = remote_of(proto, v.dst);
+    if (m_table.find_outbound(proto, v.src, remote, now) == kNil) {
+        Counter why{};
+        if (m_table.create(proto, v.src, remote, now, why) == kNil) {
+            m_table.counters().add(why);
+            refuse(p.bytes, v);
+            return io::Verdict::Drop;
+        }
+    }
+    m_table.counters().add(Counter::translated_out);
+    return io::Verdict::Repeat;
+}
+
+// Inbound first packet the dnat chain did not take (m_mutex held). nullopt: held.
+std::optional<io::Verdict> ConntrackEngine::decide_in(const io::QueuedPacket& p, TimeMs now) {
+    const PacketView v = parse_ipv4(p.bytes);
+    if (v.kind != PacketKind::Udp && v.kind != PacketKind::Tcp) {
+        m_table.counters().add(v.kind == PacketKind::Malformed ? Counter::drop_malformed : Counter::drop_unsupported);
+        return io::Verdict::Drop;
+    }
+    const Proto proto = flow_proto(v);
+    if (v.src.port == 0 || v.dst.port == 0) {
+        m_table.counters().add(Counter::drop_port_zero);
+        return io::Verdict::Drop;
+    }
+    Endpoint remote = v.src;
+    if (internal(v.src.addr)) { // hairpin: the receiver sees the sender's external endpoint
+        MappingId s = m_table.find_outbound(proto, v.src, v.dst, now);
+        Counter why{};
+        if (s == kNil) s = m_table.create(proto, v.src, v.dst, now, why);
+        if (s == kNil) {
+            m_table.counters().add(why);
+            return io::Verdict::Drop;
+        }
+        remote = m_table.mapping(s).external();
+    }
+    const MappingId m = m_table.find_inbound(proto, v.dst, now);
+    if (m != kNil && m_table.permits(m, remote, now)) {
+        m_table.counters().add(Counter::translated_in);
+        return io::Verdict::Repeat;
+    }
+    // RFC 5382 REQ-4: an unsolicited SYN is held, not answered, for 6 s.
+    if (bare_syn(v) && hold(p, v, now)) return std::nullopt;
+    m_table.counters().add(m == kNil ? Counter::drop_no_mapping : Counter::drop_filtered);
+    return io::Verdict::Drop;
+}
+
+bool ConntrackEngine::hold(const io::QueuedPacket& p, const PacketView& v, TimeMs now) {
+    for (const HeldSyn& h : m_holds)
+        if (h.used && h.external == v.dst && h.remote == v.src) return false; // a retransmission: drop it
+    const auto free = std::find_if(m_holds.begin(), m_holds.end(), [](const HeldSyn& h) { return !h.used; });
+    if (free == m_holds.end()) {
+        m_table.counters().add(Counter::drop_syn_hold_full);
+        return false;
+    }
+    *free = HeldSyn{};
+    free->used = true;
+    free->packet_id = p.id;
+    free->external = v.dst;
+    free->remote = v.src;
+    free->deadline = now + m_options.nat.timeouts.tcp_syn_hold_ms;
+    free->len = std::uint16_t(std::min(p.bytes.size(), free->bytes.size()));
+    std::memcpy(free->bytes.data(), p.bytes.data(), free->len);
+    m_table.counters().add(Counter::syn_held);
+    ++m_held;
+    return true;
+}
+
+// Held SYNs whose connection was opened from inside are dropped silently; the others, once their
+// 6 s are over, are dropped and answered with ICMP 3/3 when configured (m_mutex held).
+void ConntrackEngine::expire_holds(TimeMs now) {
+    for (HeldSyn& h : m_holds) {
+        if (!h.used || (!h.released && h.deadline > now)) continue;
+        m_queue_in->verdict(h.packet_id, io::Verdict::Drop);
+        ++m_dropped;
+        h.used = false;
+        if (h.released) {
+            m_table.counters().add(Counter::syn_released);
+            continue;
+        }
+        ++m_hold_expired;
+        m_table.counters().add(Counter::syn_hold_expired);
+        if (m_options.nat.on_unsolicited_syn == SynReply::None) continue;
+        const std::span<const std::uint8_t> held(h.bytes.data(), h.len);
+        const PacketView v = parse_ipv4(held);
+        std::vector<std::uint8_t> reply(576);
+        reply.resize(build_icmp_error(held, v, reply, icmp::DestUnreachable, icmp::CodePortUnreachable, v.dst.addr));
+        if (!reply.empty()) m_replies.push_back(std::move(reply));
+    }
+}
+
+void ConntrackEngine::queue_loop() {
+    io::QueuedPacket out[kBatch], in[kBatch];
+    std::vector<std::vector<std::uint8_t>> replies;
+    for (;;) {
+        pollfd fds[3] = {{m_queue_out->fd(), POLLIN, 0}, {m_queue_in->fd(), POLLIN, 0}, {m_stop_fd, POLLIN, 0}};
+        ::poll(fds, 3, 100);
+        if (fds[2].revents) return;
+        const auto n_out = m_queue_out->receive(out);
+        const auto n_in = m_queue_in->receive(in);
+        const std::size_t no = n_out ? n_out.value() : 0, ni = n_in ? n_in.value() : 0;
+        m_queued_out += no;
+        m_queued_in += ni;
+        const TimeMs now = now_ms();
+        {
+            std::lock_guard lock(m_mutex);
+            io::Verdict vo[kBatch], vi[kBatch];
+            bool decided_in[kBatch] = {};
+            for (std::size_t i = 0; i < no; ++i) vo[i] = decide_out(out[i], now);
+            for (std::size_t i = 0; i < ni; ++i)
+                if (const auto v = decide_in(in[i], now)) vi[i] = *v, decided_in[i] = true;
+            // The maps must hold the new elements before the packets go round again.
+            const bool programmed = flush_elements().ok();
+            // A repeated packet carries the mark: the queue chains skip it, so it can never loop.
+            for (std::size_t i = 0; i < no; ++i) {
+                const io::Verdict v = programmed ? vo[i] : io::Verdict::Drop;
+                m_queue_out->verdict(out[i].id, v, v == io::Verdict::Repeat ? std::optional(out[i].mark | m_options.permit_mark) : std::nullopt);
+                ++(v == io::Verdict::Repeat ? m_repeat : m_dropped);
+            }
+            for (std::size_t i = 0; i < ni; ++i) {
+                if (!decided_in[i]) continue;
+                const io::Verdict v = programmed ? vi[i] : io::Verdict::Drop;
+                m_queue_in->verdict(in[i].id, v, v == io::Verdict::Repeat ? std::optional(in[i].mark | m_options.permit_mark) : std::nullopt);
+                ++(v == io::Verdict::Repeat ? m_repeat : m_dropped);
+            }
+            expire_holds(now);
+            replies.swap(m_replies);
+        }
+        if (Status s = m_queue_out->flush(); !s) LOG_ERROR("NFQUEUE verdicts: %s", s.error().c_str());
+        if (Status s = m_queue_in->flush(); !s) LOG_ERROR("NFQUEUE verdicts: %s", s.error().c_str());
+        for (const auto& r : replies)
+            if (m_raw->send(r)) ++m_replies_sent;
+        replies.clear();
+    }
+}
+
+} // namespace conenat::engine

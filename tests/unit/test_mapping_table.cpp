@@ -1,0 +1,92 @@
+// The mapping table as the conntrack engine drives it: kernel flows hold mappings and permits.
+#include "conenat/core/nat/mapping_table.hpp"
+#include "tests/support/packet_builder.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace conenat::core;
+using conenat::test::ep;
+using conenat::test::ip;
+
+namespace {
+
+NatConfig config(NatType t) {
+    NatConfig c;
+    c.set_type(t);
+    c.pool.external_addrs = {ip("198.51.100.254")};
+    c.max_mappings = 64;
+    c.max_sessions = 128;
+    return c;
+}
+
+} // namespace
+
+TEST_SUITE("mapping table: kernel flows") {
+
+TEST_CASE("UDP-5: a live kernel flow keeps its mapping past every timer; its end starts the timer") {
+    MappingTable t(config(NatType::FullCone), 1);
+    Counter why{};
+    const MappingId m = t.create(Proto::Udp, ep("10.0.0.2:5000"), ep("203.0.113.5:7000"), 0, why);
+    REQUIRE(m != kNil);
+    REQUIRE(t.flow_begin(m, ep("203.0.113.5:7000"), 0));
+    t.expire(10'000'000);
+    CHECK(t.find_inbound(Proto::Udp, ep("198.51.100.254:5000"), 10'000'000) == m);
+    t.flow_end(m, ep("203.0.113.5:7000"), 10'000'000);
+    t.expire(10'000'000 + 299'999);
+    CHECK(t.find_inbound(Proto::Udp, ep("198.51.100.254:5000"), 10'000'000 + 299'999) == m);
+    t.expire(10'000'000 + 300'000);
+    CHECK(t.mapping_count() == 0);
+    CHECK(t.consistency_error() == "");
+}
+
+TEST_CASE("UDP-8: flows are the filter permits: APDF per endpoint, ADF per address") {
+    SUBCASE("port-restricted") {
+        MappingTable t(config(NatType::PortRestrictedCone), 1);
+        Counter why{};
+        const MappingId m = t.create(Proto::Udp, ep("10.0.0.2:5000"), ep("203.0.113.5:7000"), 0, why);
+        REQUIRE(t.flow_begin(m, ep("203.0.113.5:7000"), 0));
+        CHECK(t.permits(m, ep("203.0.113.5:7000"), 1));
+        CHECK_FALSE(t.permits(m, ep("203.0.113.5:7001"), 1));
+    }
+    SUBCASE("restricted: one flow to Y admits Y's other ports until the flow has ended + timeout") {
+        MappingTable t(config(NatType::RestrictedCone), 1);
+        Counter why{};
+        const MappingId m = t.create(Proto::Udp, ep("10.0.0.2:5000"), ep("203.0.113.5:7000"), 0, why);
+        REQUIRE(t.flow_begin(m, ep("203.0.113.5:7000"), 0));
+        t.expire(5'000'000);
+        CHECK(t.permits(m, ep("203.0.113.5:9999"), 5'000'000));
+        CHECK_FALSE(t.permits(m, ep("203.0.113.6:7000"), 5'000'000));
+        t.flow_end(m, ep("203.0.113.5:7000"), 5'000'000);
+        CHECK(t.permits(m, ep("203.0.113.5:9999"), 5'000'000 + 299'999));
+        t.expire(5'000'000 + 300'000);
+        CHECK(t.mapping_count() == 0);
+        CHECK(t.session_count() == 0);
+    }
+}
+
+TEST_CASE("resync: flows missing from a fresh dump end; the ones present stay") {
+    MappingTable t(config(NatType::PortRestrictedCone), 1);
+    Counter why{};
+    const MappingId m = t.create(Proto::Udp, ep("10.0.0.2:5000"), ep("203.0.113.5:7000"), 0, why);
+    REQUIRE(t.flow_begin(m, ep("203.0.113.5:7000"), 0));
+    REQUIRE(t.flow_begin(m, ep("203.0.113.6:7000"), 0));
+    t.resync_begin();
+    REQUIRE(t.flow_begin(m, ep("203.0.113.6:7000"), 100)); // still in the kernel
+    t.resync_end(100);
+    t.expire(100 + 300'000);
+    CHECK_FALSE(t.permits(m, ep("203.0.113.5:7000"), 100 + 300'000));
+    CHECK(t.permits(m, ep("203.0.113.6:7000"), 100 + 300'000));
+    CHECK(t.consistency_error() == "");
+}
+
+TEST_CASE("adopt: state rebuilt from the kernel claims the same external endpoint") {
+    MappingTable t(config(NatType::FullCone), 1);
+    Counter why{};
+    const MappingId m = t.adopt(Proto::Tcp, ep("10.0.0.2:5000"), ep("203.0.113.5:80"), ep("198.51.100.254:23456"), 0, why);
+    REQUIRE(m != kNil);
+    CHECK(t.find_inbound(Proto::Tcp, ep("198.51.100.254:23456"), 1) == m);
+    CHECK(t.adopt(Proto::Tcp, ep("10.0.0.3:5000"), ep("203.0.113.5:80"), ep("198.51.100.254:23456"), 0, why) == kNil);
+    CHECK(to_string(why) == "drop_ports_exhausted");
+}
+
+} // TEST_SUITE
