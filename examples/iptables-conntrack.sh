@@ -1,0 +1,22 @@
+#!/bin/sh
+# The NFQUEUE hooks of `conenatd --engine conntrack --rules manual`, through iptables' xt
+# NFQUEUE target (kernels without the native nft `queue` statement, e.g. no CONFIG_NFT_QUEUE).
+# Load examples/nftables-conntrack.nft first. iptables' nat chains run at -100 / 100, after
+# the conenatd chains (-102 / 98): only packets the maps did not translate get here. A packet
+# the daemon already handled carries the mark and is never queued twice. No --queue-bypass:
+# without the daemon, new flows of unknown endpoints are dropped, never leaked untranslated.
+set -e
+LAN=10.0.0.0/24
+EXT=198.51.100.254
+MARK=0x00100000/0x00100000
+
+# Outbound first packets of internal endpoints that have no mapping yet.
+iptables -t nat -A POSTROUTING -o wan0 -s $LAN -p udp -m mark ! --mark $MARK -j NFQUEUE --queue-num 0
+iptables -t nat -A POSTROUTING -o wan0 -s $LAN -p tcp -m mark ! --mark $MARK -j NFQUEUE --queue-num 0
+iptables -t nat -A POSTROUTING -o wan0 -s $LAN -p icmp --icmp-type echo-request -m mark ! --mark $MARK -j NFQUEUE --queue-num 0
+# Hairpinned flows (LAN -> our external address -> LAN) whose sender has no mapping yet.
+iptables -t nat -A POSTROUTING -s $LAN -m conntrack --ctstate DNAT -p udp -m mark ! --mark $MARK -j NFQUEUE --queue-num 0
+iptables -t nat -A POSTROUTING -s $LAN -m conntrack --ctstate DNAT -p tcp -m mark ! --mark $MARK -j NFQUEUE --queue-num 0
+# Inbound first packets the filter has to judge (and unsolicited SYNs to hold, RFC 5382 REQ-4).
+iptables -t nat -A PREROUTING -d $EXT -p udp --dport 20000:29999 -m mark ! --mark $MARK -j NFQUEUE --queue-num 1
+iptables -t nat -A PREROUTING -d $EXT -p tcp --dport 20000:29999 -m mark ! --mark $MARK -j NFQUEUE --queue-num 1

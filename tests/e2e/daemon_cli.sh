@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Bad input at start-up: every bad option, config key, address, range, prefix, interface or
+# empty port set exits 2 with a message naming the option, and installs nothing. Also: the
+# pid file lock refuses a second instance, and --print-rules prints the rule set.
+#
+#   one private namespace ("router", lo and a dummy wan0): nothing else is needed
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+BIN=$BUILD/conenatd
+[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
+source tests/e2e/lib.sh
+e2e_require_root ip nft
+
+NS=cncli$$-$RANDOM
+TMP=$(mktemp -d)
+cleanup() { ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"; }
+trap cleanup EXIT INT TERM
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+ip -n "$NS" link add wan0 type dummy
+ip -n "$NS" addr add 198.51.100.254/24 dev wan0
+ip -n "$NS" link set wan0 up
+
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# expect_bad "option the message must name" args...
+expect_bad() {
+  local name=$1; shift
+  local out rc
+  out=$(ip netns exec "$NS" "$BIN" --foreground --pid-file "$TMP/pid" "$@" 2>&1); rc=$?
+  if [ $rc -ne 2 ]; then fail "exit $rc (want 2) for: $* -> $out"; return; fi
+  if ! grep -q -- "$name" <<<"$out"; then fail "message does not name $name for: $* -> $out"; fi
+  if [ -n "$(ip netns exec "$NS" nft list tables 2>/dev/null)" ]; then fail "rules installed after: $*"; fi
+}
+
+ok=(--external-if wan0 --internal-net 10.0.0.0/24)
+expect_bad --frobnicate "${ok[@]}" --frobnicate
+expect_bad --nat-type "${ok[@]}" --nat-type cone-ish
+expect_bad --mapping "${ok[@]}" --mapping sideways
+expect_bad --filtering "${ok[@]}" --filtering none
+expect_bad --external-if --internal-net 10.0.0.0/24
+expect_bad --external-if --external-if nosuch0 --internal-net 10.0.0.0/24
+expect_bad --internal-net --external-if wan0 --internal-net 10.0.0.1/24
+expect_bad --internal-net --external-if wan0 --internal-net 10.0.0.0/40
+expect_bad --internal-net --external-if wan0 --internal-net ten
+expect_bad --external-ip "${ok[@]}" --external-ip 198.51.100.300
+expect_bad --external-ip "${ok[@]}" --external-ip 10.0.0.5
+expect_bad --ports "${ok[@]}" --ports 30000-20000
+expect_bad --ports "${ok[@]}" --ports 0-10
+expect_bad --ports "${ok[@]}" --ports 70000
+expect_bad --map-e "${ok[@]}" --map-e psid=300,psid-len=8,offset=4
+expect_bad --map-e "${ok[@]}" --map-e psid=1,psid-len=8,offset=4 --ports 2000-3000
+expect_bad --port-block-size "${ok[@]}" --ports 20000-20099 --port-block-size 200
+expect_bad --udp-timeout "${ok[@]}" --udp-timeout 60
+expect_bad --log-level "${ok[@]}" --log-level loud
+expect_bad --rules "${ok[@]}" --rules sometimes
+expect_bad --mark "${ok[@]}" --mark 0x3
+expect_bad --engine "${ok[@]}" --engine magic
+printf 'nat-type = full-cone\nexternal-if = wan0\ninternal-net = 10.0.0.0/24\ncolour = blue\n' >"$TMP/bad.conf"
+expect_bad colour --config "$TMP/bad.conf"
+printf 'external-if = wan0\ninternal-net = 10.0.0.0/24\nports = 40000-30000\n' >"$TMP/bad2.conf"
+expect_bad --ports --config "$TMP/bad2.conf"
+expect_bad --config --config "$TMP/missing.conf"
+
+# --print-rules: the rule set, nothing installed.
+out=$(ip netns exec "$NS" "$BIN" "${ok[@]}" --print-rules 2>&1) || fail "--print-rules failed: $out"
+grep -q "table ip conenatd" <<<"$out" || fail "--print-rules printed no table: $out"
+[ -z "$(ip netns exec "$NS" nft list tables)" ] || fail "--print-rules installed rules"
+
+# A port set overlapping the router's own local port range is warned about.
+out=$(ip netns exec "$NS" "$BIN" "${ok[@]}" --ports 32768-40000 --print-rules 2>&1)
+grep -q "ip_local_port_range" <<<"$out" || fail "no warning about ip_local_port_range: $out"
+
+# The pid file is locked: a second instance refuses, saying why.
+ip netns exec "$NS" "$BIN" "${ok[@]}" --foreground --pid-file "$TMP/run.pid" --stats-file "$TMP/stats" 2>"$TMP/first.log" &
+first=$!
+wait_for 50 0.1 test -s "$TMP/run.pid" || fail "first instance wrote no pid file: $(cat "$TMP/first.log")"
+out=$(ip netns exec "$NS" "$BIN" "${ok[@]}" --foreground --pid-file "$TMP/run.pid" 2>&1); rc=$?
+[ $rc -ne 0 ] && grep -q "already running" <<<"$out" || fail "second instance: exit $rc: $out"
+kill -TERM "$first"; wait "$first"; rc=$?
+[ $rc -eq 0 ] || fail "first instance exited $rc on SIGTERM: $(cat "$TMP/first.log")"
+[ -z "$(ip netns exec "$NS" nft list tables)" ] || fail "rules left after SIGTERM"
+[ ! -e "$TMP/run.pid" ] || fail "pid file left after SIGTERM"
+
+if [ $failures -gt 0 ]; then echo "daemon_cli: $failures failure(s)"; exit 1; fi
+echo "daemon_cli: all bad inputs refused with exit 2 and nothing installed"
