@@ -26,7 +26,7 @@ for a in "$@"; do
 done
 
 daemon=${CONENATD:-${BUILD:-build}/conenatd}
-e2e_require_root
+e2e_require_root "${LAB_TOOLS[@]}"
 if [ "$mode" = daemon ] && [ ! -x "$daemon" ]; then
   echo "demo: $daemon not found: build it first (make), or run with --baseline" >&2
   exit 1
@@ -92,9 +92,6 @@ nat_stop() {
         res="table-left"
         lab_exec "$LAB_RT" nft delete table ip conenatd 2>/dev/null || true
       fi
-      if [ "$verbose" = 1 ] && [ -s "$LAB_DIR/conenatd.$type.stats" ]; then
-        echo "  stats ($type): $(tr '\n' ' ' <"$LAB_DIR/conenatd.$type.stats")" >&2
-      fi
       # The next row starts from a clean router: no conntrack entry of this one lingers.
       lab_conntrack_flush ;;
   esac
@@ -105,11 +102,11 @@ lab_trap
 lab_up >/dev/null 2>&1 || { echo "demo: could not build the lab" >&2; exit 1; }
 lab_start_stun
 
-fmt="%-21s | %-50s | %-21s | %-8s | %s\n"
+fmt="%-21s | %-55s | %-21s | %-8s | %s\n"
 echo "NAT under test: $mode$([ "$mode" = daemon ] && echo " ($daemon)")"
 # shellcheck disable=SC2059
 printf "$fmt" "configured" "natdiscovery mapping/filtering" "stun" "stop" "verdict"
-printf "%s\n" "----------------------+----------------------------------------------------+-----------------------+----------+--------"
+printf "%s\n" "----------------------+---------------------------------------------------------+-----------------------+----------+--------"
 bad=0
 for t in "${types[@]}"; do
   if ! nat_start "$t"; then
@@ -133,6 +130,9 @@ for t in "${types[@]}"; do
   [ "$verdict" = ok ] || bad=$((bad + 1))
   # shellcheck disable=SC2059
   printf "$fmt" "$t" "$m / $f" "$st" "$stop" "$verdict"
+  if [ "$verbose" = 1 ] && [ -s "$LAB_DIR/conenatd.$t.stats" ]; then
+    echo "    stats: $(tr '\n' ' ' <"$LAB_DIR/conenatd.$t.stats")"
+  fi
 done
 [ "$mode" = baseline ] && echo "(baseline: MASQUERADE is EIM + APDF whatever the row says; expected port-restricted-cone everywhere)"
 if [ $bad -ne 0 ]; then

@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/e2e/lib.sh
 . "$here/lib.sh"
-e2e_require_root
+e2e_require_root "${LAB_TOOLS[@]}"
 
 lab_trap
 lab_up

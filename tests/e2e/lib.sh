@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # LAB_* variables are this library's interface to its callers
 # End-to-end lab for conenatd: network namespaces joined by veth pairs, sourced by every
 # tests/e2e/*.sh script, scripts/demo.sh and bench/e2e/bench.sh. Needs root.
 #
@@ -20,6 +21,7 @@
 #
 # API (every function returns non-zero on failure; long waits are bounded):
 #   e2e_require_root [tool...]      exit 77 "skipped: ..." unless root with ip netns and the tools
+#                                   ("${LAB_TOOLS[@]}": everything the lab itself needs)
 #   lab_up / lab_down / lab_trap    create / destroy (idempotent) / destroy on EXIT, INT, TERM
 #   lab_exec NS cmd...              run a command inside a namespace
 #   lab_bg NS NAME cmd...           start a background process in NS, log $LAB_DIR/NAME.log; sets
@@ -68,12 +70,13 @@ LAB_PY=/usr/bin/python3
 LAB_HELPER="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/labtool.py"
 export LAB_PY LAB_HELPER
 
-LAB_REQUIRED_TOOLS=(ip iptables nft conntrack turnserver turnutils_natdiscovery stun stund socat
-                    timeout ping "$LAB_PY")
+# What lab_up, the probes and the classifiers run. Scripts pass it to e2e_require_root.
+LAB_TOOLS=(iptables nft conntrack turnserver turnutils_natdiscovery stun socat timeout ping ss "$LAB_PY")
 
 lab_log() { echo "lab: $*" >&2; }
 
-# Exit 77 (skipped) with the reason when this machine cannot run the lab.
+# Exit 77 (skipped) with the reason unless root, with ip netns and every TOOL given
+# (for the whole lab: e2e_require_root "${LAB_TOOLS[@]}").
 e2e_require_root() {
   if [ "$(id -u)" -ne 0 ]; then
     echo "skipped: needs root (network namespaces, veth and netfilter; running as uid $(id -u))"
@@ -84,7 +87,7 @@ e2e_require_root() {
     exit 77
   fi
   local t missing=()
-  for t in "${LAB_REQUIRED_TOOLS[@]}" "$@"; do
+  for t in ip "$@"; do
     command -v "$t" >/dev/null 2>&1 || missing+=("$t")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -312,6 +315,7 @@ lab_start_stun() {
 
 # stund (RFC 3489) on A1/A2 with ports 3478/3479. Not both at once with coturn: same ports.
 lab_start_stund() {
+  command -v stund >/dev/null || { lab_log "stund missing (Debian package stun-server)"; return 1; }
   lab_bg "$LAB_INET" stund stund -h "$LAB_A1" -a "$LAB_A2" -p "$LAB_STUN_P1" -o "$LAB_STUN_P2"
   LAB_STUND_PID=$LAB_BG_PID
   if ! wait_for 50 0.1 lab_udp_listening "$LAB_INET" "$LAB_A2" "$LAB_STUN_P2"; then
@@ -440,3 +444,9 @@ tcp_connect() {
   local ns=$1 dst=$2 port=$3 t=${4:-2} src=${5:-}
   lab_exec "$ns" "$LAB_PY" "$LAB_HELPER" tcp-connect "$dst" "$port" "$t" "$src"
 }
+
+# Run directly (e.g. by a loop over tests/e2e/*.sh) instead of sourced: not a test.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  echo "skipped: tests/e2e/lib.sh is the lab library; source it from a test"
+  exit 77
+fi

@@ -16,6 +16,8 @@ struct QueuedPacket {
     std::uint8_t hook = 0;      // NF_INET_* hook the packet was queued from
     std::uint32_t mark = 0;
     std::span<std::uint8_t> bytes; // the IPv4 packet (up to the copy range); valid until the next receive()
+    std::uint32_t length = 0;      // the whole packet's length (> bytes.size() when cut at the copy range)
+    bool checksum_partial = false; // NFQA_SKB_CSUMNOTREADY: offloaded, the L4 checksum is not filled in yet
 };
 
 enum class Verdict : std::uint8_t { Accept, Drop, Repeat };

@@ -37,7 +37,7 @@ namespace conenat::io {
 //     oifname <wan> ip saddr <internal> icmp type echo-request counter queue num <queue_out>
 //     ct status dnat ip saddr <internal> meta l4proto {udp, tcp} counter queue num <queue_out>
 //   }
-//   chain guard { type filter hook postrouting priority 100;     -- nothing leaves with an internal source
+//   chain guard { type filter hook postrouting priority 110;     -- after nat: nothing leaves with an internal source
 //     oifname <wan> ip saddr <internal> meta l4proto {udp, tcp, icmp} ct status & snat == 0 counter drop
 //   }
 // }

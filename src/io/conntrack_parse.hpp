@@ -1,0 +1,18 @@
+// Internal: one ctnetlink message -> FlowEvent. Never fails loudly: anything that is not an
+// IPv4 UDP/TCP/ICMP entry with both tuples yields nullopt.
+#pragma once
+
+#include "conenat/io/conntrack.hpp"
+
+#include <optional>
+
+struct nlmsghdr;
+
+namespace conenat::io::detail {
+
+// Reads the CTA_* attributes with libmnl: libnetfilter_conntrack's nf_conntrack keeps one
+// ATTR_ICMP_ID for both directions and returns the original one, but the reply tuple's
+// identifier is the one NAT chose.
+std::optional<FlowEvent> parse_flow_event(const nlmsghdr* nlh);
+
+} // namespace conenat::io::detail

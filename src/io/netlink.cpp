@@ -1,0 +1,104 @@
+#include "netlink.hpp"
+
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <cstring>
+#include <string>
+
+namespace conenat::io::detail {
+
+Error sys_error(std::string_view what, int err) {
+    return Error{std::string(what) + ": " + std::strerror(err)};
+}
+
+void MnlSocketCloser::operator()(mnl_socket* s) const noexcept {
+    mnl_socket_close(s);
+}
+
+Result<NetlinkSocket> NetlinkSocket::open(unsigned groups) {
+    mnl_socket* s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+    if (!s)
+        return sys_error("netlink socket");
+    NetlinkSocket sock(s);
+    if (mnl_socket_bind(s, groups, MNL_SOCKET_AUTOPID) < 0)
+        return sys_error("netlink bind");
+    return sock;
+}
+
+int NetlinkSocket::fd() const {
+    return mnl_socket_get_fd(m_sock.get());
+}
+
+std::uint32_t NetlinkSocket::portid() const {
+    return mnl_socket_get_portid(m_sock.get());
+}
+
+Status NetlinkSocket::set_flag(int level, int option, int value, std::string_view what) {
+    if (setsockopt(fd(), level, option, &value, sizeof value) < 0)
+        return sys_error(what);
+    return {};
+}
+
+Status NetlinkSocket::force_rcvbuf(std::size_t bytes) {
+    return set_flag(SOL_SOCKET, SO_RCVBUFFORCE, static_cast<int>(bytes), "SO_RCVBUFFORCE");
+}
+
+Status NetlinkSocket::force_sndbuf(std::size_t bytes) {
+    return set_flag(SOL_SOCKET, SO_SNDBUFFORCE, static_cast<int>(bytes), "SO_SNDBUFFORCE");
+}
+
+Status NetlinkSocket::set_nonblocking() {
+    int flags = fcntl(fd(), F_GETFL);
+    if (flags < 0 || fcntl(fd(), F_SETFL, flags | O_NONBLOCK) < 0)
+        return sys_error("O_NONBLOCK");
+    return {};
+}
+
+Status NetlinkSocket::set_recv_timeout_ms(int ms) {
+    timeval tv{ms / 1000, (ms % 1000) * 1000};
+    if (setsockopt(fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
+        return sys_error("SO_RCVTIMEO");
+    return {};
+}
+
+long NetlinkSocket::recv(void* buf, std::size_t len, int flags) const {
+    return ::recv(fd(), buf, len, flags);
+}
+
+long NetlinkSocket::send(const void* buf, std::size_t len) const {
+    sockaddr_nl to{};
+    to.nl_family = AF_NETLINK;
+    return ::sendto(fd(), buf, len, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+}
+
+NetlinkAck parse_ack(const nlmsghdr* nlh) {
+    NetlinkAck ack;
+    ack.seq = nlh->nlmsg_seq;
+    if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(nlmsgerr))
+        return ack;
+    const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+    ack.error = -err->error;
+    if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+        return ack;
+    // The TLVs follow the echoed request: only its header with NETLINK_CAP_ACK (NLM_F_CAPPED).
+    std::size_t offset = sizeof(nlmsgerr);
+    if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+        offset += err->msg.nlmsg_len - sizeof(nlmsghdr);
+    const char* p = static_cast<const char*>(mnl_nlmsg_get_payload(nlh)) + offset;
+    const char* end = reinterpret_cast<const char*>(nlh) + nlh->nlmsg_len;
+    while (p + sizeof(nlattr) <= end) {
+        const auto* attr = reinterpret_cast<const nlattr*>(p);
+        if (!mnl_attr_ok(attr, static_cast<int>(end - p)))
+            break;
+        if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG && mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
+            ack.message = mnl_attr_get_str(attr);
+        p += MNL_ALIGN(attr->nla_len);
+    }
+    return ack;
+}
+
+} // namespace conenat::io::detail

@@ -1,0 +1,167 @@
+// Nftables::render: the rule set of nftables.hpp as nft text (pure; for --print-rules).
+#include "conenat/io/nftables.hpp"
+
+#include "nft_layout.hpp"
+#include "nft_ruleset.hpp"
+
+#include <linux/netfilter.h>
+
+#include <cstdio>
+#include <sstream>
+
+namespace conenat::io {
+
+namespace {
+using core::Proto;
+using detail::Field;
+
+std::string ipv4(core::Ipv4 a) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
+    return buf;
+}
+
+std::string hex32(std::uint32_t v) {
+    char buf[12];
+    std::snprintf(buf, sizeof buf, "0x%08x", v);
+    return buf;
+}
+
+const core::Behaviour& mapping_of(const RuleSetSpec& spec, Proto p) {
+    return p == Proto::Udp ? spec.udp_mapping : p == Proto::Tcp ? spec.tcp_mapping : spec.icmp_mapping;
+}
+
+std::string key_types(const std::vector<Field>& key) {
+    std::string s;
+    for (Field f : key)
+        s += std::string(s.empty() ? "" : " . ") + (f == Field::SrcAddr || f == Field::DstAddr ? "ipv4_addr" : "inet_service");
+    return s;
+}
+
+std::string key_exprs(const std::vector<Field>& key, Proto p) {
+    std::string s;
+    for (Field f : key)
+        s += std::string(s.empty() ? "" : " . ") + std::string(detail::expr_name(f, p));
+    return s;
+}
+
+class Renderer {
+public:
+    explicit Renderer(const RuleSetSpec& spec) : m_spec(spec) {
+        if (!spec.wan_if.empty())
+            m_oif = "oifname \"" + spec.wan_if + "\" ";
+        if (spec.internal_prefix > 0) {
+            const unsigned prefix = spec.internal_prefix > 32 ? 32 : spec.internal_prefix;
+            const core::Ipv4 mask = prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
+            m_saddr = "ip saddr " + ipv4(spec.internal_net & mask) + "/" + std::to_string(prefix) + " ";
+        }
+        for (const auto& r : spec.ports) {
+            m_ports += std::string(m_ports.empty() ? "" : ", ") + std::to_string(r.first);
+            if (r.last != r.first)
+                m_ports += "-" + std::to_string(r.last);
+        }
+        m_queue_out = "counter queue num " + std::to_string(spec.queue_out);
+        m_queue_in = "counter queue num " + std::to_string(spec.queue_in);
+    }
+
+    std::string run();
+
+private:
+    void header();
+    void maps();
+    void chain(std::string_view name, std::string_view type, std::string_view hook, int prio);
+    void rule(const std::string& text) { m_out << "\t\t" << text << "\n"; }
+    std::string dport(Proto p) const {
+        const std::string name(detail::proto_name(p));
+        return m_ports.empty() ? "meta l4proto " + name + " " : name + " dport { " + m_ports + " } ";
+    }
+
+    const RuleSetSpec& m_spec;
+    std::ostringstream m_out;
+    std::string m_oif, m_saddr, m_ports, m_queue_out, m_queue_in;
+};
+
+void Renderer::header() {
+    m_out << "# conenatd rule set (conenatd --print-rules). conenatd installs it through libnftnl.\n"
+          << "# `nft -f` accepts this text where the kernel has the nft queue statement\n"
+          << "# (CONFIG_NFT_QUEUE). Without it conenatd installs each \"queue num N\" as the xt NFQUEUE\n"
+          << "# target (nft_compat, queue N, no bypass), which the nft CLI cannot express"
+          << (m_spec.native_queue ? ".\n" : ": this rule set uses it.\n")
+          << "# snat_icmp is typeof-declared here so that nft accepts the icmp id key; conenatd declares it\n"
+          << "# as ipv4_addr . inet_service [. ipv4_addr] : ipv4_addr . inet_service (the same bytes).\n";
+}
+
+void Renderer::maps() {
+    m_out << "\tset " << detail::kSetExternal << " {\n\t\ttype ipv4_addr\n";
+    if (!m_spec.external_addrs.empty()) {
+        m_out << "\t\telements = { ";
+        for (std::size_t i = 0; i < m_spec.external_addrs.size(); ++i)
+            m_out << (i ? ", " : "") << ipv4(m_spec.external_addrs[i]);
+        m_out << " }\n";
+    }
+    m_out << "\t}\n";
+    for (Proto p : {Proto::Udp, Proto::Tcp, Proto::Icmp}) {
+        const auto key = detail::snat_key(p, mapping_of(m_spec, p));
+        m_out << "\tmap " << detail::snat_map(p) << " {\n";
+        if (p == Proto::Icmp)
+            m_out << "\t\ttypeof " << key_exprs(key, p) << " : ip daddr . th dport\n";
+        else
+            m_out << "\t\ttype " << key_types(key) << " : ipv4_addr . inet_service\n";
+        m_out << "\t}\n";
+    }
+    for (Proto p : {Proto::Udp, Proto::Tcp})
+        m_out << "\tmap " << detail::dnat_map(p) << " {\n\t\ttype " << key_types(detail::dnat_key())
+              << " : ipv4_addr . inet_service\n\t}\n";
+}
+
+void Renderer::chain(std::string_view name, std::string_view type, std::string_view hook, int prio) {
+    m_out << "\n\tchain " << name << " {\n\t\ttype " << type << " hook " << hook << " priority " << prio
+          << "; policy accept;\n";
+    const std::string chain(name);
+    if (name == detail::kChainDnat) {
+        for (Proto p : {Proto::Udp, Proto::Tcp}) {
+            const bool filters = p == Proto::Udp ? m_spec.udp_filters : m_spec.tcp_filters;
+            const std::string mark = filters ? "meta mark & " + hex32(m_spec.permit_mark) + " == " + hex32(m_spec.permit_mark) + " " : "";
+            rule("ip daddr @" + std::string(detail::kSetExternal) + " " + mark + dport(p) + "dnat ip to " +
+                 key_exprs(detail::dnat_key(), p) + " map @" + std::string(detail::dnat_map(p)));
+        }
+    } else if (name == detail::kChainDnatQueue) {
+        std::string ports = m_ports.empty() ? "" : "th dport { " + m_ports + " } ";
+        rule("ip daddr @" + std::string(detail::kSetExternal) + " meta l4proto { udp, tcp } " + ports + m_queue_in);
+    } else if (name == detail::kChainSnat) {
+        for (const std::string& prefix : {m_oif, std::string("ct status dnat ")}) {
+            for (Proto p : {Proto::Udp, Proto::Tcp, Proto::Icmp}) {
+                const auto key = detail::snat_key(p, mapping_of(m_spec, p));
+                const std::string match = p == Proto::Icmp ? "icmp type echo-request " : "meta l4proto " + std::string(detail::proto_name(p)) + " ";
+                rule(prefix + m_saddr + match + "snat ip to " + key_exprs(key, p) + " map @" + std::string(detail::snat_map(p)));
+            }
+        }
+    } else if (name == detail::kChainSnatQueue) {
+        rule(m_oif + m_saddr + "meta l4proto { udp, tcp } " + m_queue_out);
+        rule(m_oif + m_saddr + "icmp type echo-request " + m_queue_out);
+        rule("ct status dnat " + m_saddr + "meta l4proto { udp, tcp } " + m_queue_out);
+    } else if (name == detail::kChainGuard) {
+        rule(m_oif + m_saddr + "meta l4proto { udp, tcp, icmp } ct status & snat == 0 counter drop");
+    }
+    m_out << "\t}\n";
+}
+
+std::string Renderer::run() {
+    header();
+    m_out << "table ip " << m_spec.table << " {\n";
+    maps();
+    std::size_t n = 0;
+    const detail::ChainSpec* cs = detail::chains(&n);
+    for (std::size_t i = 0; i < n; ++i)
+        chain(cs[i].name, cs[i].type, cs[i].hook == NF_INET_PRE_ROUTING ? "prerouting" : "postrouting", cs[i].priority);
+    m_out << "}\n";
+    return m_out.str();
+}
+
+} // namespace
+
+std::string Nftables::render(const RuleSetSpec& spec) {
+    return Renderer(spec).run();
+}
+
+} // namespace conenat::io

@@ -1,0 +1,42 @@
+// Internal: builds one nf_tables rule expression by expression (libnftnl).
+#pragma once
+
+#include "nft_objects.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+namespace conenat::io::detail {
+
+class RuleBuilder {
+public:
+    RuleBuilder(const std::string& table, const std::string& chain);
+
+    RuleBuilder& payload(std::uint32_t base, std::uint32_t offset, std::uint32_t len, std::uint32_t dreg);
+    RuleBuilder& meta(std::uint32_t key, std::uint32_t dreg);
+    RuleBuilder& ct(std::uint32_t key, std::uint32_t dreg);
+    RuleBuilder& cmp(std::uint32_t sreg, std::uint32_t op, std::span<const std::uint8_t> data);
+    RuleBuilder& cmp_u8(std::uint32_t sreg, std::uint32_t op, std::uint8_t value);
+    RuleBuilder& cmp_u32(std::uint32_t sreg, std::uint32_t op, std::uint32_t value); // host order bytes
+    // reg = (reg & mask) ^ 0
+    RuleBuilder& mask(std::uint32_t reg, std::span<const std::uint8_t> mask);
+    RuleBuilder& lookup(std::uint32_t sreg, const std::string& set, std::optional<std::uint32_t> set_id,
+                        std::optional<std::uint32_t> dreg = std::nullopt);
+    RuleBuilder& nat(std::uint32_t type, std::uint32_t addr_reg, std::uint32_t proto_reg);
+    RuleBuilder& counter();
+    // Queue to `num` without bypass: the nft queue expression, or the xt NFQUEUE target v3.
+    RuleBuilder& queue(std::uint16_t num, bool native);
+    RuleBuilder& verdict(int verdict);
+
+    bool ok() const { return m_ok; }
+    nftnl_rule* get() const { return m_rule.get(); }
+
+private:
+    nftnl_expr* add(const char* name);
+    NftnlPtr<nftnl_rule> m_rule;
+    bool m_ok = true;
+};
+
+} // namespace conenat::io::detail

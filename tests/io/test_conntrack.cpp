@@ -1,0 +1,151 @@
+// ConntrackEvents and dump_conntrack against the real kernel (tests/e2e/io_adapters.sh).
+#include "conenat/io/conntrack.hpp"
+#include "tests/io/netns_support.hpp"
+
+#include <doctest/doctest.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+
+#include <functional>
+#include <vector>
+
+using namespace conenat;
+using namespace iotest;
+using core::Proto;
+
+namespace {
+
+io::ConntrackEvents open_events(std::size_t rcvbuf = 4u << 20) {
+    auto ev = io::ConntrackEvents::open(rcvbuf);
+    REQUIRE_MESSAGE(ev.ok(), ev.error());
+    return std::move(ev.value());
+}
+
+// Reads events for up to `timeout_ms` until one satisfies `match`.
+std::optional<io::FlowEvent> wait_event(io::ConntrackEvents& ev, int timeout_ms,
+                                        const std::function<bool(const io::FlowEvent&)>& match) {
+    std::optional<io::FlowEvent> found;
+    for (int waited = 0; waited < timeout_ms && !found; waited += 50) {
+        if (!wait_readable(ev.fd(), 50))
+            continue;
+        auto r = ev.read([&](const io::FlowEvent& e) {
+            if (!found && match(e))
+                found = e;
+        });
+        REQUIRE_MESSAGE(r.ok(), r.error());
+    }
+    return found;
+}
+
+// A source NAT to 203.0.113.1 from the nft CLI: independent of the Nftables adapter. It also
+// turns conntrack on in this namespace: the kernel only tracks where a rule set needs it.
+struct SnatTable {
+    SnatTable() {
+        REQUIRE(sh("nft add table ip cn_ct_nat && nft add chain ip cn_ct_nat post "
+                   "'{ type nat hook postrouting priority 100; }' && "
+                   "nft add rule ip cn_ct_nat post oifname wan0 ip saddr 10.0.0.0/24 snat to 203.0.113.1") == 0);
+    }
+    ~SnatTable() { sh("nft delete table ip cn_ct_nat"); }
+};
+
+} // namespace
+
+TEST_SUITE("conntrack") {
+
+TEST_CASE("a udp flow through the router: New with both tuples, then Destroy") {
+    IOTEST_REQUIRE_NETNS();
+    sh("conntrack -F");
+    SnatTable nat;
+    auto ev = open_events();
+    CHECK(ev.portid() != 0);
+
+    Fd client = udp_socket(client_ns(), {kClient, 6001});
+    Fd server = udp_socket(server_ns(), {kServer, 7101});
+    send_udp(client, {kServer, 7101}, "x");
+    REQUIRE(recv_udp(server, 2000));
+
+    auto is_ours = [](const io::FlowEvent& e) {
+        return e.orig.proto == Proto::Udp && e.orig.src == Endpoint{kClient, 6001};
+    };
+    auto created = wait_event(ev, 2000, [&](auto& e) { return e.type == io::FlowEvent::New && is_ours(e); });
+    REQUIRE(created);
+    CHECK(created->orig.dst == Endpoint{kServer, 7101});
+    CHECK(created->reply.src == Endpoint{kServer, 7101});
+    CHECK(created->reply.dst.addr == kExternal); // source NAT: reply.dst != orig.src
+    CHECK(created->reply.dst != created->orig.src);
+    CHECK((created->status & IPS_SRC_NAT));
+    CHECK(created->portid == 0); // made by the kernel
+
+    REQUIRE(sh("conntrack -D -p udp --orig-src 10.0.0.2 --sport 6001") == 0);
+    auto destroyed = wait_event(ev, 2000, [&](auto& e) { return e.type == io::FlowEvent::Destroy && is_ours(e); });
+    REQUIRE(destroyed);
+    CHECK(destroyed->reply.dst == created->reply.dst);
+    CHECK(destroyed->portid != 0); // deleted by the conntrack tool over ctnetlink
+    CHECK(destroyed->portid != ev.portid());
+}
+
+TEST_CASE("icmp flows carry the echo identifier as ports, NATed in the reply tuple") {
+    IOTEST_REQUIRE_NETNS();
+    sh("conntrack -F");
+    SnatTable nat;
+    auto ev = open_events();
+    Fd client = icmp_socket(client_ns());
+    send_echo_request(client, kServer, 0x2345, 1);
+    REQUIRE(recv_echo(client, 0, 2000));
+    auto created = wait_event(ev, 2000, [](auto& e) { return e.type == io::FlowEvent::New && e.orig.proto == Proto::Icmp; });
+    REQUIRE(created);
+    CHECK(created->orig.src == Endpoint{kClient, 0x2345});
+    CHECK(created->orig.dst == Endpoint{kServer, 0x2345});
+    CHECK(created->reply.src.addr == kServer);
+    CHECK(created->reply.dst.addr == kExternal);
+    CHECK(created->reply.dst.port == created->reply.src.port); // the identifier NAT chose
+}
+
+TEST_CASE("dump sees entries created before and after subscribing") {
+    IOTEST_REQUIRE_NETNS();
+    sh("conntrack -F");
+    SnatTable conntrack_on;
+    Fd sender = udp_socket("", {kLoopback, 6100});
+    Fd sink = udp_socket("", {kLoopback, 7200});
+    send_udp(sender, {kLoopback, 7200}, "before");
+    // Subscribe, then dump: an entry made in between is in the dump and in the events.
+    auto ev = open_events();
+    Fd sender2 = udp_socket("", {kLoopback, 6101});
+    send_udp(sender2, {kLoopback, 7200}, "after");
+
+    std::vector<io::FlowEvent> dumped;
+    auto st = io::dump_conntrack([&](const io::FlowEvent& e) { dumped.push_back(e); });
+    REQUIRE_MESSAGE(st.ok(), st.error());
+    auto has = [&](std::uint16_t sport) {
+        for (auto& e : dumped)
+            if (e.orig.proto == Proto::Udp && e.orig.src == Endpoint{kLoopback, sport} && e.type == io::FlowEvent::New)
+                return true;
+        return false;
+    };
+    CHECK(has(6100));
+    CHECK(has(6101));
+    CHECK(wait_event(ev, 2000, [](auto& e) { return e.orig.src == Endpoint{kLoopback, 6101}; }));
+}
+
+TEST_CASE("a tiny buffer and a burst of flows report Lost, and the buffer grows") {
+    IOTEST_REQUIRE_NETNS();
+    sh("conntrack -F");
+    SnatTable conntrack_on;
+    auto ev = open_events(4096);
+    CHECK(ev.buffer_size() == 4096);
+    Fd sender = udp_socket("", {kLoopback, 6200});
+    for (std::uint16_t port = 20000; port < 20500; ++port)
+        send_udp(sender, {kLoopback, port}, "burst"); // each destination port is a new flow
+    std::size_t seen = 0;
+    auto r = ev.read([&](const io::FlowEvent&) { ++seen; });
+    REQUIRE_MESSAGE(r.ok(), r.error());
+    CHECK(*r == io::ConntrackEvents::Read::Lost);
+    CHECK(seen < 500);
+    CHECK(ev.grow_buffer() == 8192);
+    CHECK(ev.buffer_size() == 8192);
+    r = ev.read([](const io::FlowEvent&) {});
+    REQUIRE(r.ok());
+    CHECK(*r == io::ConntrackEvents::Read::Drained);
+    MESSAGE("events delivered from a 4 KiB buffer out of 500 new flows: " << seen);
+}
+
+} // TEST_SUITE
