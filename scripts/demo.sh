@@ -6,7 +6,7 @@
 #   scripts/demo.sh              the daemon ($BUILD/conenatd, or $CONENATD), one run per NAT type
 #   scripts/demo.sh --baseline   plain kernel MASQUERADE in every row (always EIM + APDF)
 #   scripts/demo.sh --reference  nft emulations of each type (tests/e2e/lib.sh lab_reference_nat_on)
-#   -v                           also print the daemon's stats file after each type
+#   -v                           also print the daemon's non-zero counters after each type
 # Environment: BUILD (default build), CONENATD (daemon path), DEMO_DAEMON_ARGS (extra arguments).
 # Exit status: 0 when every row shows the expected type, 1 otherwise, 77 when it cannot run here.
 set -euo pipefail
@@ -131,7 +131,7 @@ for t in "${types[@]}"; do
   # shellcheck disable=SC2059
   printf "$fmt" "$t" "$m / $f" "$st" "$stop" "$verdict"
   if [ "$verbose" = 1 ] && [ -s "$LAB_DIR/conenatd.$t.stats" ]; then
-    echo "    stats: $(tr '\n' ' ' <"$LAB_DIR/conenatd.$t.stats")"
+    echo "    stats (non-zero): $(awk '$2 != 0 { printf "%s=%s ", $1, $2 }' "$LAB_DIR/conenatd.$t.stats")"
   fi
 done
 [ "$mode" = baseline ] && echo "(baseline: MASQUERADE is EIM + APDF whatever the row says; expected port-restricted-cone everywhere)"

@@ -14,7 +14,8 @@
 #
 # usage: bench/e2e/bench.sh [--rounds N] [--conenatd TYPE]
 #                           [--daemon-cmd CMD [--daemon-stop CMD] [--daemon-ready CMD]]
-#   --conenatd TYPE   the daemon: $BUILD/conenatd --engine conntrack --nat-type TYPE ...
+#   --conenatd TYPE   the daemon: ${CONENATD:-$BUILD/conenatd} --engine conntrack --nat-type TYPE
+#                     --external-if wan0 ... $BENCH_DAEMON_ARGS (pid and stats files in the lab dir)
 #   --daemon-cmd CMD  any shell snippet, run with bash -c in the router namespace in the
 #                     background (use `exec` for a single long-running command: it gets SIGTERM);
 #                     --daemon-stop runs in the router namespace before that SIGTERM;
@@ -30,14 +31,14 @@ cd "$(dirname "$0")/../.."
 
 rounds=${BENCH_ROUNDS:-4}
 d_cmd=${BENCH_DAEMON_CMD:-} d_stop=${BENCH_DAEMON_STOP:-} d_ready=${BENCH_DAEMON_READY:-}
-d_label=daemon
+d_label=daemon conenatd_bin='' conenatd_type=''
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds=$2; shift ;;
     --conenatd)
-      bin=$(realpath "${BUILD:-build}/conenatd")
+      bin=${CONENATD:-${BUILD:-build}/conenatd}
       [ -x "$bin" ] || { echo "bench: $bin not found: build it first" >&2; exit 1; }
-      d_cmd="exec $bin --engine conntrack --nat-type $2 --external-if wan0 --internal-net 10.0.0.0/24 --foreground"
+      conenatd_bin=$(realpath "$bin") conenatd_type=$2
       d_ready="nft list table ip conenatd"
       d_label="conenatd($2)"; shift ;;
     --daemon-cmd) d_cmd=$2; shift ;;
@@ -49,7 +50,14 @@ while [ $# -gt 0 ]; do
   shift
 done
 [[ "$rounds" =~ ^[1-9]$ ]] || { echo "bench: --rounds must be 1..9" >&2; exit 2; }
-if [ -z "$d_cmd" ]; then
+# shellcheck disable=SC2016
+if [ -n "$conenatd_bin" ]; then
+  # Single quotes: LAB_DIR exists only after lab_up; bash -c expands it (lab_up exports it).
+  # Pid and stats files in the lab dir, never /run: parallel runs must not share a lock.
+  d_cmd="exec $conenatd_bin --engine conntrack --nat-type $conenatd_type --external-if wan0"
+  d_cmd+=' --internal-net 10.0.0.0/24 --foreground --pid-file "$LAB_DIR/conenatd.pid"'
+  d_cmd+=' --stats-file "$LAB_DIR/conenatd.stats" '"${BENCH_DAEMON_ARGS:-}"
+elif [ -z "$d_cmd" ]; then
   # Until the daemon exists: the same MASQUERADE under the daemon's start/stop machinery.
   d_cmd="iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE"
   d_stop="iptables -t nat -D POSTROUTING -o wan0 -j MASQUERADE"
@@ -116,6 +124,10 @@ nat_start() {
 
 nat_stop() {
   if [ "$1" = masq ]; then lab_masquerade_off; return; fi
+  if [ -s "$LAB_DIR/conenatd.stats" ]; then   # the daemon's own view of the round
+    echo "  daemon counters (non-zero): $(awk '$2 != 0 { printf "%s=%s ", $1, $2 }' "$LAB_DIR/conenatd.stats")"
+    rm -f "$LAB_DIR/conenatd.stats"
+  fi
   [ -z "$d_stop" ] || lab_exec "$LAB_RT" bash -c "$d_stop" || true
   lab_kill "$d_pid" 5
   # Whatever the snippet left running in the router was started by this run: end it by PID.

@@ -60,8 +60,10 @@ public:
             if (r.last != r.first)
                 m_ports += "-" + std::to_string(r.last);
         }
-        m_queue_out = "counter queue num " + std::to_string(spec.queue_out);
-        m_queue_in = "counter queue num " + std::to_string(spec.queue_in);
+        // Packets the daemon sent round again carry the permit mark: never queued twice.
+        const std::string unmarked = "meta mark & " + hex32(spec.permit_mark) + " == 0 ";
+        m_queue_out = unmarked + "counter queue num " + std::to_string(spec.queue_out);
+        m_queue_in = unmarked + "counter queue num " + std::to_string(spec.queue_in);
     }
 
     std::string run();

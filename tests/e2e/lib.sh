@@ -31,6 +31,7 @@
 #   wait_for TRIES DELAY_S cmd...   retry a command until it succeeds (bounded)
 #   lab_masquerade_on / _off        plain iptables MASQUERADE on wan0 in the router (baseline)
 #   lab_conntrack_flush             forget every conntrack entry of the router
+#   lab_capture NS IFACE NAME [filter...]  tcpdump to $LAB_DIR/NAME.pcap; sets LAB_BG_PID
 #   lab_reference_nat_on TYPE [HOST] / _off   nft emulation of a NAT type for one host (UDP only):
 #                                   a known answer for the classifiers while the daemon is not there
 #   lab_start_stun / lab_start_stund   coturn (RFC 5780) / stund (RFC 3489) on A1+A2, ports 3478+3479;
@@ -251,6 +252,14 @@ lab_masquerade_on() {
 lab_masquerade_off() {
   lab_exec "$LAB_RT" iptables -t nat -D POSTROUTING -o wan0 -j MASQUERADE 2>/dev/null || true
   lab_conntrack_flush
+}
+
+# tcpdump on IFACE in NS into $LAB_DIR/NAME.pcap (e.g. lan0 and wan0 of $LAB_RT: the two sides
+# of the DUT). Sets LAB_BG_PID; returns once tcpdump listens. Stop it with lab_kill to flush.
+lab_capture() {
+  local ns=$1 ifc=$2 name=$3; shift 3
+  lab_bg "$ns" "tcpdump.$name" tcpdump -i "$ifc" -n -U -s 256 -w "$LAB_DIR/$name.pcap" "$@"
+  wait_for 50 0.1 grep -q "listening on" "$LAB_DIR/tcpdump.$name.log"
 }
 
 lab_conntrack_flush() {

@@ -95,7 +95,8 @@ TEST_CASE("render is nft syntax that nft -c accepts, the queue statement aside")
     CHECK(contains(text, "meta mark & 0x00100000 == 0x00100000"));
     CHECK(contains(text, "snat ip to ip saddr . tcp sport . ip daddr . tcp dport map @snat_tcp"));
     CHECK(contains(text, "icmp type echo-request snat ip to ip saddr . icmp id . ip daddr map @snat_icmp"));
-    CHECK(contains(text, "queue num 0"));
+    CHECK(contains(text, "meta mark & 0x00100000 == 0 counter queue num 0"));
+    CHECK(contains(text, "type filter hook postrouting priority 110;"));
     CHECK(contains(text, "# "));
 
     const std::string path = "/tmp/cn_render_" + std::to_string(getpid()) + ".nft";
@@ -124,7 +125,8 @@ TEST_CASE("has_native_queue agrees with the nft CLI and leaves nothing behind") 
     CHECK(native == cli);
     CHECK(nft.has_native_queue() == native); // cached
     CHECK(!contains(sh_out("nft list tables"), "probe"));
-    MESSAGE(std::string("native nft queue statement: ") + (native ? "yes" : "no (xt NFQUEUE through nft_compat)"));
+    const std::string note = std::string("native nft queue statement: ") + (native ? "yes" : "no (xt NFQUEUE via nft_compat)");
+    MESSAGE(note);
 }
 
 TEST_CASE("install builds the table, replaces it, and remove deletes it") {
@@ -165,6 +167,21 @@ TEST_CASE("install builds the table, replaces it, and remove deletes it") {
     CHECK(sh("nft list table ip cn_install") != 0);
     st = nft.remove("cn_install");
     CHECK_MESSAGE(st.ok(), st.error()); // absent is fine
+}
+
+TEST_CASE("errors name the object and carry the kernel's reason") {
+    IOTEST_REQUIRE_NETNS();
+    auto nft = open_nft();
+    sh("nft delete table ip conenatd"); // the default table of a fresh adapter: surely absent
+    auto st = nft.add(std::vector<io::MappingElement>{udp({kClient, 5000}, 40000)});
+    REQUIRE(!st.ok());
+    CHECK_MESSAGE(contains(st.error(), "elements of map snat_udp: No such file or directory"), st.error());
+
+    io::RuleSetSpec spec = spec_for(nft, std::string(300, 'x')); // longer than NFT_TABLE_MAXNAMELEN
+    st = nft.install(spec);
+    REQUIRE(!st.ok());
+    CHECK_MESSAGE(contains(st.error(), "nftables: table xxx"), st.error());
+    CHECK_MESSAGE(contains(st.error(), "Numerical result out of range"), st.error());
 }
 
 TEST_CASE("map elements follow the mapping behaviour; remove and re-add are forgiving") {

@@ -21,21 +21,21 @@ namespace conenat::io {
 //   map snat_tcp { same for tcp }     map snat_icmp { ip saddr . icmp id [. ip daddr] : ipv4_addr . inet_service }
 //   map dnat_udp { ip daddr . udp dport : ipv4_addr . inet_service }      -- external -> internal
 //   map dnat_tcp { same for tcp }
-//   chain dnat { type nat hook prerouting priority -102;
+//   chain dnat_map { type nat hook prerouting priority -102;
 //     ip daddr @external [meta mark & M == M when that protocol filters] udp dport <ports>
 //        dnat ip to ip daddr . udp dport map @dnat_udp          (same for tcp)
 //   }
-//   chain dnat_queue { type nat hook prerouting priority -101;   -- first packets the dnat chain let through
-//     ip daddr @external meta l4proto {udp, tcp} th dport <ports> counter queue num <queue_in>
+//   chain dnat_queue { type nat hook prerouting priority -101;   -- first packets dnat_map let through
+//     ip daddr @external meta l4proto {udp, tcp} th dport <ports> meta mark & M == 0 counter queue num <queue_in>
 //   }
-//   chain snat { type nat hook postrouting priority 98;
+//   chain snat_map { type nat hook postrouting priority 98;
 //     oifname <wan> ip saddr <internal> udp: snat ip to <key> map @snat_udp      (tcp; icmp echo-request)
 //     ct status dnat ip saddr <internal> ...: the same three rules (hairpinned flows)
 //   }
 //   chain snat_queue { type nat hook postrouting priority 99;    -- first packets of unknown endpoints
-//     oifname <wan> ip saddr <internal> meta l4proto {udp, tcp} counter queue num <queue_out>
-//     oifname <wan> ip saddr <internal> icmp type echo-request counter queue num <queue_out>
-//     ct status dnat ip saddr <internal> meta l4proto {udp, tcp} counter queue num <queue_out>
+//     oifname <wan> ip saddr <internal> meta l4proto {udp, tcp} meta mark & M == 0 counter queue num <queue_out>
+//     oifname <wan> ip saddr <internal> icmp type echo-request meta mark & M == 0 counter queue num <queue_out>
+//     ct status dnat ip saddr <internal> meta l4proto {udp, tcp} meta mark & M == 0 counter queue num <queue_out>
 //   }
 //   chain guard { type filter hook postrouting priority 110;     -- after nat: nothing leaves with an internal source
 //     oifname <wan> ip saddr <internal> meta l4proto {udp, tcp, icmp} ct status & snat == 0 counter drop
@@ -44,7 +44,10 @@ namespace conenat::io {
 // Both nat chains run before iptables' nat chains (priority -100 / 100), and a nat chain that
 // binds stops the others, so only first packets the maps cannot translate reach a queue.
 // "queue" is the native nft statement when the kernel has it, else the xt NFQUEUE target
-// (nft_compat), always with bypass off: no daemon, no new flows.
+// (nft_compat), always with bypass off: no daemon, no new flows. Answer a queued packet with
+// Verdict::Repeat (after adding its elements, or with the permit mark): the nat hook runs
+// again and the map chain binds; Accept would let it pass without NAT (the guard drops it).
+// The chains are not named "dnat"/"snat": nft (1.0.6) cannot parse those keywords as names.
 struct RuleSetSpec {
     std::string table = "conenatd";
     std::string wan_if;
@@ -85,6 +88,8 @@ public:
     // Deletes the table (absent is fine). Everything of ours goes with it.
     Status remove(const std::string& table);
     // Adds / deletes the elements of these mappings in ACKed batches (split to fit messages).
+    // Re-adding an element is fine; one whose key exists with other data replaces it.
+    // Deleting absent elements is fine and does not stop the others.
     Status add(std::span<const MappingElement> mappings);
     Status remove_elements(std::span<const MappingElement> mappings);
     Result<RuleCounters> counters();

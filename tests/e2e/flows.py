@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""Traffic for the conntrack-engine e2e tests (run inside a namespace). Bounded in count and time.
+
+  udp-flows SRC FIRST_PORT COUNT DST DPORT PACKETS [GAP_S]  COUNT flows, PACKETS datagrams each
+  udp-count ADDR PORT SECONDS                     print "datagrams N sources M firsts F" (F: flows whose
+                                                  datagram 0 arrived), stop after SECONDS of silence
+  udp-stream SRC SPORT DST DPORT SECONDS GAP_S    one flow, a datagram every GAP_S
+  udp-watch ADDR PORT SECONDS                     print "src count" per source endpoint seen
+  tcp-punch ADDR PORT PEER PEER_PORT SECONDS      connect out from ADDR:PORT, listen on the same port
+                                                  (SO_REUSEPORT) and print "accepted ip:port" per inbound
+  tcp-serve ADDR PORT SECONDS                     accept and hold connections (a plain peer)
+"""
+import select
+import socket
+import sys
+import time
+
+
+def udp_socket(src, sport):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((src, int(sport)))
+    return s
+
+
+def udp_flows(src, first, count, dst, dport, packets, gap="0"):
+    socks = [udp_socket(src, int(first) + i) for i in range(int(count))]
+    for k in range(int(packets)):
+        for i, s in enumerate(socks):
+            s.sendto(f"flow{i}-{k}".encode(), (dst, int(dport)))
+        time.sleep(float(gap))
+
+
+def udp_count(addr, port, secs):
+    s = udp_socket(addr, port)
+    n, sources, firsts = 0, set(), set()
+    deadline = time.monotonic() + float(secs)
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([s], [], [], 1.0)
+        if not r:
+            if n:
+                break  # a second of silence after traffic: done
+            continue
+        data, src = s.recvfrom(2048)
+        n += 1
+        sources.add(src)
+        if data.endswith(b"-0"):
+            firsts.add(data)
+    print(f"datagrams {n} sources {len(sources)} firsts {len(firsts)}", flush=True)
+
+
+def udp_stream(src, sport, dst, dport, secs, gap):
+    s = udp_socket(src, sport)
+    end = time.monotonic() + float(secs)
+    i = 0
+    while time.monotonic() < end:
+        s.sendto(f"stream-{i}".encode(), (dst, int(dport)))
+        i += 1
+        time.sleep(float(gap))
+
+
+def udp_watch(addr, port, secs):
+    s = udp_socket(addr, port)
+    seen = {}
+    end = time.monotonic() + float(secs)
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        r, _, _ = select.select([s], [], [], left)
+        if r:
+            _, src = s.recvfrom(2048)
+            seen[src] = seen.get(src, 0) + 1
+    for (a, p), c in seen.items():
+        print(f"{a}:{p} {c}", flush=True)
+
+
+def tcp_punch(addr, port, peer, pport, secs):
+    def sock():
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        s.bind((addr, int(port)))
+        return s
+    listener = sock()
+    listener.listen(8)
+    out = sock()
+    out.settimeout(3)
+    try:
+        out.connect((peer, int(pport)))
+        print("outbound connected", flush=True)
+    except OSError as e:
+        print(f"outbound failed {e}", flush=True)
+    end = time.monotonic() + float(secs)
+    held = []
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        r, _, _ = select.select([listener], [], [], left)
+        if r:
+            c, src = listener.accept()
+            held.append(c)
+            print(f"accepted {src[0]}:{src[1]}", flush=True)
+
+
+def tcp_serve(addr, port, secs):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, int(port)))
+    s.listen(64)
+    held = []
+    end = time.monotonic() + float(secs)
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        r, _, _ = select.select([s], [], [], left)
+        if r:
+            c, src = s.accept()
+            held.append(c)
+            print(f"accepted {src[0]}:{src[1]}", flush=True)
+
+
+def main(argv):
+    cmds = {"udp-flows": udp_flows, "udp-count": udp_count, "udp-stream": udp_stream, "udp-watch": udp_watch,
+            "tcp-punch": tcp_punch, "tcp-serve": tcp_serve}
+    if len(argv) < 2 or argv[1] not in cmds:
+        sys.exit(__doc__)
+    cmds[argv[1]](*argv[2:])
+
+
+if __name__ == "__main__":
+    main(sys.argv)
