@@ -20,7 +20,7 @@ for a in "$@"; do
     --baseline) mode=baseline ;;
     --reference) mode=reference ;;
     -v|--verbose) verbose=1 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "demo: unknown argument $a (try --help)" >&2; exit 2 ;;
   esac
 done

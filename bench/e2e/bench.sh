@@ -21,7 +21,8 @@
 #                     --daemon-stop runs in the router namespace before that SIGTERM;
 #                     --daemon-ready is polled there (10 s at most) before measuring.
 #   Neither: "the daemon" is MASQUERADE again (validates the harness: every ratio should be ~1).
-# Environment: BENCH_ROUNDS, BENCH_DAEMON_CMD / _STOP / _READY, BUILD (default build), CXX.
+# Environment: BENCH_ROUNDS (default 4), BENCH_DAEMON_CMD / _STOP / _READY, BENCH_DAEMON_ARGS
+# (extra --conenatd arguments), BENCH_MAP_FLOWS (default 50000), CONENATD, BUILD, CXX.
 # Ends with "e2e: tcp_ratio=... udp_pps_ratio=... new_flows_ratio=... setup_p50_us=...
 # setup_p99_us=..." (ratios = daemon / MASQUERADE; setup figures are the daemon's).
 set -euo pipefail
@@ -44,7 +45,7 @@ while [ $# -gt 0 ]; do
     --daemon-cmd) d_cmd=$2; shift ;;
     --daemon-stop) d_stop=$2; shift ;;
     --daemon-ready) d_ready=$2; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
   shift

@@ -18,8 +18,12 @@
 namespace conenat::io {
 
 namespace {
-constexpr std::size_t kVerdictChunk = 256 * 1024; // bytes of verdicts per sendmsg (~6000 verdicts)
+constexpr std::size_t kVerdictChunk = 128 * 1024; // bytes of verdicts per sendmsg (~3000 verdicts)
 constexpr std::size_t kVerdictMax = 256;           // bytes one verdict message may take
+
+struct BatchStop {
+    void operator()(mnl_nlmsg_batch* b) const noexcept { mnl_nlmsg_batch_stop(b); }
+};
 
 int to_nf(Verdict v) {
     return v == Verdict::Accept ? NF_ACCEPT : v == Verdict::Drop ? NF_DROP : NF_REPEAT;
@@ -27,13 +31,19 @@ int to_nf(Verdict v) {
 } // namespace
 
 struct NfQueue::Impl {
+    Impl(detail::NetlinkSocket s, std::uint16_t n, std::size_t size) : sock(std::move(s)), num(n), buf_size(size) {}
+
     detail::NetlinkSocket sock;
     std::uint16_t num;
     std::size_t buf_size;
     std::vector<std::vector<std::uint8_t>> ring; // one receive buffer per packet of a receive()
-    std::vector<char> verdicts;
-    std::size_t verdicts_used = 0;
+    // The mnl batch may overrun its limit by one message: room for it past the limit.
+    std::vector<char> verdict_buf = std::vector<char>(kVerdictChunk + kVerdictMax);
+    std::unique_ptr<mnl_nlmsg_batch, BatchStop> verdicts{mnl_nlmsg_batch_start(verdict_buf.data(), kVerdictChunk)};
+    std::optional<Error> deferred; // a failed send of a full batch, reported by flush()
     std::uint32_t seq = 1;
+
+    Status send_verdicts();
 
     // Sends one config message and waits for its ACK.
     Status configure(const std::function<void(nlmsghdr*)>& fill, const char* what);
@@ -73,13 +83,17 @@ Result<NfQueue> NfQueue::open(std::uint16_t num, std::uint32_t maxlen, std::uint
     if (!sock)
         return Error{"nfqueue: " + sock.error()};
     const std::uint32_t range = std::min<std::uint32_t>(copy_range, 0xffff);
-    auto impl = std::make_unique<Impl>(Impl{std::move(sock.value()), num,
-                                            // one packet message: up to the copy range plus its attributes
-                                            range + static_cast<std::size_t>(MNL_SOCKET_BUFFER_SIZE) / 2, {}, {}, 0, 1});
+    // One packet message: up to the copy range plus its attributes.
+    const std::size_t buf_size = range + static_cast<std::size_t>(MNL_SOCKET_BUFFER_SIZE) / 2;
+    auto impl = std::make_unique<Impl>(std::move(sock.value()), num, buf_size);
+    if (!impl->verdicts)
+        return Error{"nfqueue: out of memory"};
     auto& s = impl->sock;
     // A full socket buffer makes the kernel drop the packet (counted as user_dropped): loss is
     // read from /proc, so the ENOBUFS report would only interrupt receive().
     CONENAT_TRY(s.set_flag(SOL_NETLINK, NETLINK_NO_ENOBUFS, 1, "nfqueue: NETLINK_NO_ENOBUFS"));
+    // The kernel answers a verdict for an id it no longer holds with an error: keep it small.
+    CONENAT_TRY(s.set_flag(SOL_NETLINK, NETLINK_CAP_ACK, 1, "nfqueue: NETLINK_CAP_ACK"));
     const std::size_t rcvbuf = std::clamp<std::size_t>(std::size_t(maxlen) * (range + 1024), 1u << 20, 64u << 20);
     CONENAT_TRY(s.force_rcvbuf(rcvbuf));
     CONENAT_TRY(s.force_sndbuf(2 * kVerdictChunk));
@@ -171,31 +185,35 @@ Result<std::size_t> NfQueue::receive(std::span<QueuedPacket> out) {
 }
 
 void NfQueue::verdict(std::uint32_t id, Verdict v, std::optional<std::uint32_t> mark) {
-    auto& buf = m_impl->verdicts;
-    if (buf.size() < m_impl->verdicts_used + kVerdictMax)
-        buf.resize(std::max(buf.size() * 2, m_impl->verdicts_used + kVerdictMax));
-    nlmsghdr* nlh = nfq_nlmsg_put(buf.data() + m_impl->verdicts_used, NFQNL_MSG_VERDICT, m_impl->num);
+    mnl_nlmsg_batch* b = m_impl->verdicts.get();
+    nlmsghdr* nlh = nfq_nlmsg_put(static_cast<char*>(mnl_nlmsg_batch_current(b)), NFQNL_MSG_VERDICT, m_impl->num);
     nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), to_nf(v));
     if (mark)
         nfq_nlmsg_verdict_put_mark(nlh, *mark);
-    m_impl->verdicts_used += NLMSG_ALIGN(nlh->nlmsg_len);
+    if (!mnl_nlmsg_batch_next(b)) {
+        // Full: send the batch now; this verdict moves to the head of the next one.
+        if (auto st = m_impl->send_verdicts(); !st.ok() && !m_impl->deferred)
+            m_impl->deferred = Error{st.error()};
+    }
+}
+
+Status NfQueue::Impl::send_verdicts() {
+    mnl_nlmsg_batch* b = verdicts.get();
+    Status st;
+    // Many verdict messages in one sendmsg: the kernel walks them all (no ACKs asked).
+    if (!mnl_nlmsg_batch_is_empty(b) && sock.send(mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b)) < 0)
+        st = detail::sys_error("nfqueue " + std::to_string(num) + ": send verdicts");
+    mnl_nlmsg_batch_reset(b);
+    return st;
 }
 
 Status NfQueue::flush() {
-    const char* p = m_impl->verdicts.data();
-    std::size_t left = m_impl->verdicts_used;
-    m_impl->verdicts_used = 0;
-    // Normally one sendmsg; only a huge backlog is cut (at message boundaries) to fit sndbuf.
-    while (left > 0) {
-        std::size_t chunk = 0;
-        while (chunk < left && chunk < kVerdictChunk)
-            chunk += NLMSG_ALIGN(reinterpret_cast<const nlmsghdr*>(p + chunk)->nlmsg_len);
-        if (m_impl->sock.send(p, chunk) < 0)
-            return detail::sys_error("nfqueue " + std::to_string(m_impl->num) + ": send verdicts");
-        p += chunk;
-        left -= chunk;
+    Status st = m_impl->send_verdicts();
+    if (m_impl->deferred) {
+        st = std::move(*m_impl->deferred);
+        m_impl->deferred.reset();
     }
-    return {};
+    return st;
 }
 
 Result<NfQueue::Stats> NfQueue::stats() const {

@@ -17,7 +17,8 @@ constexpr int kAckTimeoutMs = 5000;
 constexpr std::size_t kMaxReported = 5;
 } // namespace
 
-NftBatch::NftBatch(std::uint32_t first_seq) : m_first_seq(first_seq), m_seq(first_seq) {
+NftBatch::NftBatch(std::uint32_t first_seq, std::vector<char> storage)
+    : m_buf(std::move(storage)), m_first_seq(first_seq), m_seq(first_seq) {
     nlmsghdr* nlh = nftnl_batch_begin(reserve(), m_seq++);
     m_used += NLMSG_ALIGN(nlh->nlmsg_len);
 }
@@ -55,20 +56,27 @@ Result<NftSocket> NftSocket::open() {
     return NftSocket(std::move(sock.value()), static_cast<std::uint32_t>(time(nullptr)));
 }
 
-Result<std::vector<NftFailure>> NftSocket::commit(const NftBatch& batch) {
+NftBatch NftSocket::batch() {
+    return NftBatch(m_seq, std::move(m_spare));
+}
+
+Result<std::vector<NftFailure>> NftSocket::commit(NftBatch& batch) {
     m_seq = batch.end_seq() + 1;
     if (batch.bytes() + 4096 > m_sndbuf) {
         // netlink refuses a message longer than the send buffer (EMSGSIZE).
         m_sndbuf = std::max<std::size_t>(batch.bytes() * 2, 1u << 20);
         CONENAT_TRY(m_sock.force_sndbuf(m_sndbuf));
     }
-    if (m_sock.send(batch.data(), batch.bytes()) < 0)
+    const long sent = m_sock.send(batch.data(), batch.bytes());
+    m_spare = batch.take_storage();
+    if (sent < 0)
         return sys_error("nftables: send batch");
 
     std::vector<NftFailure> failures;
     std::vector<bool> acked(batch.messages(), false);
     std::size_t remaining = batch.messages();
-    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    std::vector<char>& buf = m_rx;
+    buf.resize(MNL_SOCKET_BUFFER_SIZE);
     const std::uint32_t portid = m_sock.portid();
     while (remaining > 0) {
         long n = m_sock.recv(buf.data(), buf.size());

@@ -15,7 +15,8 @@ namespace conenat::io::detail {
 
 class NftBatch {
 public:
-    explicit NftBatch(std::uint32_t first_seq);
+    // `storage`: a buffer to write into (reused across batches: no allocation per batch).
+    explicit NftBatch(std::uint32_t first_seq, std::vector<char> storage = {});
 
     // Appends one NFT_MSG_* message for the ip family (NLM_F_ACK added); `fill` writes its
     // payload. `what` names the object in errors; `tag` is the caller's (e.g. a chunk index).
@@ -32,6 +33,7 @@ public:
     std::uint32_t end_seq() const { return m_seq; } // valid after end()
     const std::string& what(std::size_t index) const { return m_what[index]; }
     std::size_t tag(std::size_t index) const { return m_tag[index]; }
+    std::vector<char> take_storage() { return std::move(m_buf); }
 
 private:
     char* reserve();
@@ -55,9 +57,11 @@ class NftSocket {
 public:
     static Result<NftSocket> open();
 
+    // A new batch (numbered after everything sent so far) in this socket's spare buffer.
+    NftBatch batch();
     // Sends the whole batch in one sendmsg and collects one ACK per message. The kernel
     // applies all or nothing: any failure means nothing of the batch was committed.
-    Result<std::vector<NftFailure>> commit(const NftBatch& batch);
+    Result<std::vector<NftFailure>> commit(NftBatch& batch);
     // Runs a dump request of `type` (NLM_F_DUMP); `fill` writes the request payload,
     // `on_message` sees every reply message.
     Status dump(std::uint16_t type, const std::function<void(nlmsghdr*)>& fill,
@@ -70,6 +74,8 @@ private:
     NetlinkSocket m_sock;
     std::uint32_t m_seq;
     std::size_t m_sndbuf = 0;
+    std::vector<char> m_spare; // batch storage between batches
+    std::vector<char> m_rx;    // ACK receive buffer
 };
 
 // "what: strerror" for each failure, joined; Error only when `failures` is not empty.

@@ -70,18 +70,23 @@ Result<Nftables> Nftables::open() {
 bool Nftables::has_native_queue() {
     if (m_impl->native_queue)
         return *m_impl->native_queue;
-    NftBatch batch(m_impl->sock.next_seq());
+    NftBatch batch = m_impl->sock.batch();
     const std::string table = "conenatd_probe_" + std::to_string(getpid());
     if (!build_queue_probe(batch, table))
         return false;
     auto failures = m_impl->sock.commit(batch);
+    if (!failures)
+        return false; // the socket failed: ask again next time
     // ENOENT: no "queue" expression type (CONFIG_NFT_QUEUE unset, no module to load).
-    m_impl->native_queue = failures.ok() && failures->empty();
+    m_impl->native_queue = failures->empty();
     return *m_impl->native_queue;
 }
 
 Status Nftables::install(const RuleSetSpec& spec) {
-    NftBatch batch(m_impl->sock.next_seq());
+    if (spec.native_queue && !has_native_queue())
+        return Error{"nftables: this kernel has no nft queue statement (CONFIG_NFT_QUEUE): "
+                     "install with native_queue = false for the xt NFQUEUE target"};
+    NftBatch batch = m_impl->sock.batch();
     CONENAT_TRY(detail::build_install(batch, spec));
     CONENAT_TRY(m_impl->commit(batch));
     m_spec = spec;
@@ -94,7 +99,7 @@ Status Nftables::remove(const std::string& table) {
         nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.c_str());
         nftnl_table_nlmsg_build_payload(nlh, t.get());
     };
-    NftBatch batch(m_impl->sock.next_seq());
+    NftBatch batch = m_impl->sock.batch();
     // add + delete works on every kernel, whether or not the table exists.
     batch.add(NFT_MSG_NEWTABLE, NLM_F_CREATE, "table " + table, fill);
     batch.add(NFT_MSG_DELTABLE, 0, "delete table " + table, fill);
@@ -107,7 +112,7 @@ Status Nftables::Impl::delete_keys(const std::string& table, std::span<const Map
     if (elems.empty())
         return {};
     if (destroy_supported.value_or(true)) {
-        NftBatch batch(sock.next_seq());
+        NftBatch batch = sock.batch();
         detail::add_element_messages(batch, table, kMsgDestroySetElem, elems);
         batch.end();
         auto failures = sock.commit(batch);
@@ -122,7 +127,7 @@ Status Nftables::Impl::delete_keys(const std::string& table, std::span<const Map
             return detail::to_status(*failures);
         destroy_supported = false;
     }
-    NftBatch batch(sock.next_seq());
+    NftBatch batch = sock.batch();
     auto ranges = detail::add_element_messages(batch, table, NFT_MSG_DELSETELEM, elems);
     batch.end();
     auto failures = sock.commit(batch);
@@ -149,7 +154,7 @@ Status Nftables::Impl::delete_keys(const std::string& table, std::span<const Map
 
 Status Nftables::Impl::delete_each(const std::string& table, std::span<const MapElement> elems) {
     for (std::size_t i = 0; i < elems.size(); ++i) {
-        NftBatch batch(sock.next_seq());
+        NftBatch batch = sock.batch();
         detail::add_element_messages(batch, table, NFT_MSG_DELSETELEM, elems.subspan(i, 1));
         batch.end();
         auto failures = sock.commit(batch);
@@ -162,7 +167,7 @@ Status Nftables::Impl::delete_each(const std::string& table, std::span<const Map
 }
 
 Status Nftables::Impl::add_elements(const std::string& table, std::span<const MapElement> elems) {
-    NftBatch batch(sock.next_seq());
+    NftBatch batch = sock.batch();
     auto ranges = detail::add_element_messages(batch, table, NFT_MSG_NEWSETELEM, elems);
     batch.end();
     auto failures = sock.commit(batch);
@@ -178,7 +183,7 @@ Status Nftables::Impl::add_elements(const std::string& table, std::span<const Ma
         const ElementRange r = ranges[f.index];
         CONENAT_TRY(delete_keys(table, elems.subspan(r.first, r.count)));
     }
-    NftBatch again(sock.next_seq());
+    NftBatch again = sock.batch();
     detail::add_element_messages(again, table, NFT_MSG_NEWSETELEM, elems);
     again.end();
     return commit(again);

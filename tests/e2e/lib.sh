@@ -109,10 +109,11 @@ wait_for() {
   return 1
 }
 
-# Names are unique per run ($$ + random), so parallel runs and leftovers of a crashed run never
-# collide. Kept short: they show in `ip netns list`, and must not reach IFNAMSIZ anywhere.
+# Names are unique per run (this shell's PID + random; never inherited, since LAB_PREFIX is
+# exported to children that may build their own lab), so parallel runs and leftovers of a
+# crashed run never collide. Leftovers are easy to spot: `ip netns list | grep ^cnl`.
 lab_up() {
-  LAB_PREFIX=${LAB_PREFIX:-cnl$$x$RANDOM-}
+  LAB_PREFIX=cnl${BASHPID}x$RANDOM-
   LAB_RT=${LAB_PREFIX}rt LAB_SW=${LAB_PREFIX}sw LAB_IN1=${LAB_PREFIX}in1 LAB_IN2=${LAB_PREFIX}in2
   LAB_INET=${LAB_PREFIX}inet
   LAB_DIR=$(mktemp -d "/tmp/conenat-lab.${LAB_PREFIX}XXXX")
@@ -256,9 +257,11 @@ lab_masquerade_off() {
 
 # tcpdump on IFACE in NS into $LAB_DIR/NAME.pcap (e.g. lan0 and wan0 of $LAB_RT: the two sides
 # of the DUT). Sets LAB_BG_PID; returns once tcpdump listens. Stop it with lab_kill to flush.
+# --immediate-mode: otherwise packets wait up to 1 s in the capture ring and a prompt SIGTERM
+# loses them.
 lab_capture() {
   local ns=$1 ifc=$2 name=$3; shift 3
-  lab_bg "$ns" "tcpdump.$name" tcpdump -i "$ifc" -n -U -s 256 -w "$LAB_DIR/$name.pcap" "$@"
+  lab_bg "$ns" "tcpdump.$name" tcpdump -i "$ifc" -n -U --immediate-mode -s 256 -w "$LAB_DIR/$name.pcap" "$@"
   wait_for 50 0.1 grep -q "listening on" "$LAB_DIR/tcpdump.$name.log"
 }
 
@@ -315,7 +318,7 @@ lab_start_stun() {
           --pidfile "$LAB_DIR/turnserver.pid" --log-file "$LAB_DIR/turnserver-file.log" --simple-log \
           --no-software-attribute
   LAB_STUN_PID=$LAB_BG_PID
-  # Ready when it answers a binding request on A1 and A2 from the inet namespace itself.
+  # Ready once its last listener (A2:3479) is bound.
   if ! wait_for 50 0.1 lab_udp_listening "$LAB_INET" "$LAB_A2" "$LAB_STUN_P2"; then
     lab_log "turnserver did not start; log:"; tail -n 20 "$LAB_DIR/turnserver.log" >&2
     return 1
@@ -391,8 +394,8 @@ stun_verdict() {
   [ -n "$line" ] || line=$(echo "$1" | grep -v '^STUN client' | grep . | tail -n 1)
   case "$line" in
     *"Independent Mapping, Independent Filter"*|*"Full Cone"*|*"full cone"*) echo full-cone ;;
-    *"Independent Mapping, Address Dependent Filter"*|*"Restricted Cone"*) echo restricted-cone ;;
     *"Independent Mapping, Port Dependent Filter"*|*"Port Restricted"*) echo port-restricted-cone ;;
+    *"Independent Mapping, Address Dependent Filter"*|*"Restricted Cone"*) echo restricted-cone ;;
     *"Dependent Mapping"*|*"Symmetric"*|*"symmetric"*) echo symmetric ;;
     *) echo "unknown(${line:-no answer})" ;;
   esac
@@ -417,7 +420,7 @@ udp_seen() {
     lab_alive "$pid" || break
     sleep 0.05
   done
-  wait "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true
   grep -E '^[0-9.]+:[0-9]+$' "$(cat "$LAB_DIR/observer.$pid")" 2>/dev/null || true
 }
 
