@@ -46,7 +46,7 @@ BENCH_SRC := $(wildcard bench/core/*.cpp) tests/support/packet_builder.cpp
 BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_BIN := $(BUILD)/core_bench
 
-.PHONY: all unit test deps sanitize fuzz bench check-core clean install
+.PHONY: all unit test deps sanitize fuzz bench bench-e2e demo check-core clean install
 # Tests and benchmarks include their support code rooted at the tree: "tests/support/...".
 $(BUILD)/obj/tests/%.o $(BUILD)/obj/bench/%.o: CXXFLAGS += -I.
 all: $(CORE_LIB) $(UNIT_BIN) $(BENCH_BIN) $(DAEMON_BIN) $(IO_TEST_BIN)
@@ -123,6 +123,16 @@ $(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(UTIL_OBJ) $(CORE_LIB) $(BUIL
 
 bench: $(BENCH_BIN)
 	$(Q)$(BENCH_BIN)
+
+# The README's "run it" command: a namespace lab, each NAT type in turn, what the classifiers saw.
+demo: deps
+	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) $(DAEMON_BIN)
+	$(Q)BUILD=$(BUILD) scripts/demo.sh
+
+# End to end, same namespace path, alternating with plain kernel MASQUERADE.
+bench-e2e: deps
+	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) $(DAEMON_BIN)
+	$(Q)BUILD=$(BUILD) bench/e2e/bench.sh --conenatd full-cone
 
 install: all
 	install -D -m 0755 $(BUILD)/conenatd $(DESTDIR)$(PREFIX)/sbin/conenatd
