@@ -3,7 +3,7 @@
 # empty port set exits 2 with a message naming the option, and installs nothing. Also: the
 # pid file lock refuses a second instance, and --print-rules prints the rule set.
 #
-#   one private namespace ("router", lo and a dummy wan0): nothing else is needed
+#   one private namespace ("router": lo and a veth wan0 198.51.100.254): nothing else is needed
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -18,7 +18,7 @@ cleanup() { ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT INT TERM
 ip netns add "$NS"
 ip -n "$NS" link set lo up
-ip -n "$NS" link add wan0 type dummy
+ip -n "$NS" link add wan0 type veth peer name wan0p  # no dummy driver on every kernel
 ip -n "$NS" addr add 198.51.100.254/24 dev wan0
 ip -n "$NS" link set wan0 up
 
