@@ -180,6 +180,13 @@ std::string ConntrackEngine::stats() {
         {"icmp_replies_sent", &m_replies_sent}};
     for (const auto& [name, value] : own) out << name << ' ' << value->load() << '\n';
     out << "event_buffer " << m_event_buffer.load() << '\n';
+    out << "first_packet_us_p50 " << m_decide_us.quantile(0.5) << '\n' << "first_packet_us_p99 " << m_decide_us.quantile(0.99) << '\n'
+        << "program_maps_us_p50 " << m_program_us.quantile(0.5) << '\n' << "program_maps_us_p99 " << m_program_us.quantile(0.99) << '\n';
+    for (auto* q : {&m_queue_out, &m_queue_in})
+        if (*q)
+            if (auto st = (*q)->stats(); st)
+                out << (q == &m_queue_out ? "queue_out" : "queue_in") << "_kernel_dropped " << st->queue_dropped << '\n'
+                    << (q == &m_queue_out ? "queue_out" : "queue_in") << "_user_dropped " << st->user_dropped << '\n';
     return out.str();
 }
 

@@ -7,6 +7,7 @@
 #include "conenat/core/nat/mapping_table.hpp"
 #include "conenat/core/packet/parse.hpp"
 #include "conenat/engine/engine.hpp"
+#include "conenat/engine/latency.hpp"
 #include "conenat/io/conntrack.hpp"
 #include "conenat/io/nfqueue.hpp"
 #include "conenat/io/nftables.hpp"
@@ -88,6 +89,9 @@ private:
     std::thread m_event_thread, m_queue_thread;
     bool m_started = false, m_installed = false;
 
+    // In-daemon time of a batch of first packets: from receive to the verdicts sent, and the
+    // part of it spent programming the maps (ACKed nftables batch).
+    LatencyHistogram m_decide_us, m_program_us;
     std::atomic<std::uint64_t> m_queued_out{0}, m_queued_in{0}, m_repeat{0}, m_dropped{0}, m_held{0}, m_hold_expired{0},
         m_events_new{0}, m_events_destroy{0}, m_events_ignored{0}, m_events_lost{0}, m_resyncs{0}, m_nft_errors{0},
         m_elements_added{0}, m_elements_removed{0}, m_replies_sent{0}, m_event_buffer{0};

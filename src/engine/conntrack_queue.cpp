@@ -8,6 +8,7 @@
 #include "conenat/core/packet/icmp_build.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <poll.h>
 
@@ -155,12 +156,17 @@ void ConntrackEngine::queue_loop() {
         pollfd fds[3] = {{m_queue_out->fd(), POLLIN, 0}, {m_queue_in->fd(), POLLIN, 0}, {m_stop_fd, POLLIN, 0}};
         ::poll(fds, 3, 100);
         if (fds[2].revents) return;
-        const auto n_out = m_queue_out->receive(out);
-        const auto n_in = m_queue_in->receive(in);
-        const std::size_t no = n_out ? n_out.value() : 0, ni = n_in ? n_in.value() : 0;
+        // Only the sockets poll() saw ready: an idle queue costs no syscall.
+        std::size_t no = 0, ni = 0;
+        if (fds[0].revents)
+            if (const auto n = m_queue_out->receive(out)) no = n.value();
+        if (fds[1].revents)
+            if (const auto n = m_queue_in->receive(in)) ni = n.value();
         m_queued_out += no;
         m_queued_in += ni;
         const TimeMs now = now_ms();
+        const auto t0 = std::chrono::steady_clock::now();
+        std::chrono::steady_clock::time_point t1{}, t2{};
         {
             std::lock_guard lock(m_mutex);
             io::Verdict vo[kBatch], vi[kBatch];
@@ -169,7 +175,9 @@ void ConntrackEngine::queue_loop() {
             for (std::size_t i = 0; i < ni; ++i)
                 if (const auto v = decide_in(in[i], now)) vi[i] = *v, decided_in[i] = true;
             // The maps must hold the new elements before the packets go round again.
+            t1 = std::chrono::steady_clock::now();
             const bool programmed = flush_elements().ok();
+            t2 = std::chrono::steady_clock::now();
             // A repeated packet carries the mark: the queue chains skip it, so it can never loop.
             for (std::size_t i = 0; i < no; ++i) {
                 const io::Verdict v = programmed ? vo[i] : io::Verdict::Drop;
@@ -187,6 +195,11 @@ void ConntrackEngine::queue_loop() {
         }
         if (Status s = m_queue_out->flush(); !s) LOG_ERROR("NFQUEUE verdicts: %s", s.error().c_str());
         if (Status s = m_queue_in->flush(); !s) LOG_ERROR("NFQUEUE verdicts: %s", s.error().c_str());
+        if (no + ni) {
+            const auto us = [](auto d) { return std::uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(d).count()); };
+            m_decide_us.add(us(std::chrono::steady_clock::now() - t0));
+            m_program_us.add(us(t2 - t1));
+        }
         for (const auto& r : replies)
             if (m_raw->send(r)) ++m_replies_sent;
         replies.clear();
