@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# More of the conntrack engine, in the lab of tests/e2e/lib.sh (see its diagram): hairpinning
+# with external source endpoints; an unsolicited inbound first packet delivered under filtering;
+# MAP-E port sets; a mapping x filtering combination beyond the named types; --rules manual with
+# the rule sets of examples/; coexistence with another conntrack listener and the rest of the
+# firewall; the daemon detaching from the terminal.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+BIN=$BUILD/conenatd
+source tests/e2e/lib.sh
+e2e_require_root
+[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
+FLOWS=tests/e2e/flows.py
+
+lab_up >/dev/null || { echo "FAIL: lab_up"; exit 1; }
+lab_trap
+
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { echo "ok: $*"; }
+check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+STATS=$LAB_DIR/stats
+DAEMON=
+start_daemon() {
+  rm -f "$STATS"
+  lab_bg "$LAB_RT" conenatd "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --external-ip "$LAB_E1" \
+    --foreground --pid-file "$LAB_DIR/conenatd.pid" --stats-file "$STATS" --log-level debug "$@"
+  DAEMON=$LAB_BG_PID
+  wait_for 100 0.1 test -s "$STATS"
+}
+stop_daemon() { [ -n "$DAEMON" ] && lab_kill "$DAEMON" 10; DAEMON=; }
+stat() { sleep 1.1; awk -v k="$1" '$1 == k { print $2 }' "$STATS"; }
+
+echo "== hairpinning (UDP-9): in1 reaches in2 through its external endpoint, seen as in1's external one"
+lab_conntrack_flush
+start_daemon --nat-type full-cone --ports 20000-29999 || fail "daemon did not start"
+x2=$(udp_mapped_port "$LAB_IN2" "$LAB_IN2_ADDR" 6000 "$LAB_A1" 7000)
+x1=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 5000 "$LAB_A1" 7000)
+udp_observe "$LAB_IN2" "$LAB_IN2_ADDR" 6000 3 1
+obs=$LAB_BG_PID
+udp_send "$LAB_IN1" "$LAB_IN1_ADDR" 5000 "${x2%%:*}" "${x2##*:}"
+seen=$(udp_seen "$obs" | head -1)
+check "in2 got in1's datagram from in1's external endpoint ($seen = $x1)" test -n "$seen" -a "$seen" = "$x1"
+
+echo "== coexistence: another conntrack -E listener still gets events; conntrack -L shows the flows"
+lab_bg "$LAB_RT" ctevents timeout 4 conntrack -E -e NEW -p udp
+sleep 0.5
+udp_send "$LAB_IN1" "$LAB_IN1_ADDR" 5100 "$LAB_Y1" 7100
+sleep 1
+check "conntrack -E saw the new flow" grep -q "dport=7100" "$LAB_DIR/ctevents.log"
+check "conntrack -L lists it, translated" bash -c "ip netns exec $LAB_RT conntrack -L -p udp 2>/dev/null | grep 'dport=7100' | grep -q 'dst=$LAB_E1'"
+stop_daemon
+
+echo "== unsolicited inbound first packet under restricted cone (ADF): delivered, queued once"
+lab_conntrack_flush
+start_daemon --nat-type restricted-cone || fail "daemon did not start"
+x=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 5200 "$LAB_Y1" 7200)
+q0=$(stat queued_in)
+udp_observe "$LAB_IN1" "$LAB_IN1_ADDR" 5200 3 5
+obs=$LAB_BG_PID
+lab_exec "$LAB_INET" "$LAB_PY" "$FLOWS" udp-flows "$LAB_Y1" 7300 1 "${x%%:*}" "${x##*:}" 5 0.05
+got=$(udp_seen "$obs" | grep -c "$LAB_Y1:7300")
+q1=$(stat queued_in)
+check "all 5 datagrams from Y1's other port arrived, first included ($got)" test "$got" -eq 5
+check "only its first packet went through the daemon (queued_in $q0 -> $q1)" test $((q1 - q0)) -eq 1
+udp_observe "$LAB_IN1" "$LAB_IN1_ADDR" 5200 2 1
+obs=$LAB_BG_PID
+udp_send "$LAB_INET" "$LAB_Y2" 7300 "${x%%:*}" "${x##*:}"
+check "a datagram from Y2 (never contacted) is filtered" test -z "$(udp_seen "$obs")"
+stop_daemon
+
+echo "== MAP-E port set (RFC 7597): v6 plus a=4 k=8 PSID 44, every external port in the set"
+lab_conntrack_flush
+start_daemon --nat-type full-cone --map-e psid=44,psid-len=8,offset=4 || fail "daemon did not start"
+lab_bg "$LAB_INET" mapewatch timeout 6 "$LAB_PY" "$FLOWS" udp-watch "$LAB_Y1" 7400 4
+w=$LAB_BG_PID
+sleep 0.3
+lab_exec "$LAB_IN1" "$LAB_PY" "$FLOWS" udp-flows "$LAB_IN1_ADDR" 30000 60 "$LAB_Y1" 7400 1
+wait "$w" 2>/dev/null
+ports=$(awk '{split($1, a, ":"); print a[2]}' "$LAB_DIR/mapewatch.log")
+n=$(grep -c . <<<"$ports")
+bad=$(for p in $ports; do [ $(((p >> 4) & 255)) -eq 44 ] && [ $((p >> 12)) -ne 0 ] || echo "$p"; done)
+check "60 flows, 60 external ports, all with PSID 44 and A != 0 ($n; outside: ${bad:-none})" test "$n" -eq 60 -a -z "$bad"
+stop_daemon
+
+echo "== address-dependent mapping + endpoint-independent filtering (one of the 9 combinations)"
+lab_conntrack_flush
+start_daemon --mapping address-dependent --filtering endpoint-independent || fail "daemon did not start"
+lab_start_stun >/dev/null
+nd=$(classify_natdiscovery "$LAB_IN1")
+check "natdiscovery says '$nd'" test "$nd" = "mapping=address-dependent filtering=endpoint-independent"
+lab_kill "$LAB_STUN_PID"
+stop_daemon
+
+echo "== --rules manual with examples/nftables-conntrack.nft + examples/iptables-conntrack.sh"
+lab_conntrack_flush
+lab_exec "$LAB_RT" iptables -A FORWARD -p udp --dport 9 -j DROP # the router's own firewall
+lab_exec "$LAB_RT" nft -f examples/nftables-conntrack.nft
+lab_exec "$LAB_RT" sh examples/iptables-conntrack.sh
+start_daemon --rules manual --nat-type port-restricted-cone --ports 20000-29999 || fail "daemon did not start"
+lab_start_stun >/dev/null
+nd=$(classify_natdiscovery "$LAB_IN1")
+check "with the example rules natdiscovery says '$nd'" test "$nd" = "mapping=endpoint-independent filtering=address-and-port-dependent"
+lab_kill "$LAB_STUN_PID"
+stop_daemon
+check "--rules manual leaves the user's table in place" lab_exec "$LAB_RT" nft list table ip conenatd
+check "the router's own firewall rule is untouched" bash -c "ip netns exec $LAB_RT iptables -S FORWARD | grep -q 'dport 9 -j DROP'"
+lab_exec "$LAB_RT" nft delete table ip conenatd
+lab_exec "$LAB_RT" iptables -t nat -F
+
+echo "== detaching: without --foreground the daemon forks, the parent exits 0 once it is up"
+lab_exec "$LAB_RT" "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --external-ip "$LAB_E1" \
+  --pid-file "$LAB_DIR/bg.pid" --stats-file "$STATS"
+rc=$?
+pid=$(cat "$LAB_DIR/bg.pid" 2>/dev/null)
+check "the parent exited 0 ($rc) and the daemon (pid $pid) runs with its table" \
+  bash -c "[ $rc -eq 0 ] && kill -0 ${pid:-0} && ip netns exec $LAB_RT nft list table ip conenatd >/dev/null"
+[ -n "$pid" ] && kill -TERM "$pid"
+# (Reparented to this container's init, it may linger as a zombie: judge by its table and pid file.)
+check "SIGTERM stopped it and removed its table and pid file" \
+  wait_for 50 0.1 bash -c "! ip netns exec $LAB_RT nft list table ip conenatd 2>/dev/null && [ ! -e $LAB_DIR/bg.pid ]"
+
+if [ $failures -gt 0 ]; then echo "conntrack_features: $failures failure(s)"; exit 1; fi
+echo "conntrack_features: all checks passed"
