@@ -32,6 +32,7 @@ DAEMON_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/daemon/*.cpp))
 SYS_LIBS   := $(shell pkg-config --libs libmnl libnetfilter_conntrack libnetfilter_queue libnftnl 2>/dev/null) \
               -lboost_program_options -pthread
 DAEMON_BIN := $(BUILD)/conenatd
+IO_LIB     := $(BUILD)/libconenat_io.a
 
 TEST_SUPPORT_SRC := $(wildcard tests/support/*.cpp)
 UNIT_SRC := $(wildcard tests/unit/*.cpp) $(TEST_SUPPORT_SRC)
@@ -118,8 +119,11 @@ fuzz:
 	done
 
 # Runs inside the sub-make above, where $(BUILD) already ends in /fuzz.
-$(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(UTIL_OBJ) $(CORE_LIB) $(BUILD)/obj/tests/support/packet_builder.o
-	$(Q)$(CXX) $(CXXFLAGS) -fsanitize=fuzzer,address,undefined $^ -o $@
+$(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(UTIL_OBJ) $(IO_LIB) $(CORE_LIB) $(BUILD)/obj/tests/support/packet_builder.o
+	$(Q)$(CXX) $(CXXFLAGS) -fsanitize=fuzzer,address,undefined $^ $(SYS_LIBS) -o $@
+
+$(IO_LIB): $(IO_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 bench: $(BENCH_BIN)
 	$(Q)$(BENCH_BIN)

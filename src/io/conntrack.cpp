@@ -22,11 +22,10 @@ constexpr std::size_t kMaxBuffer = std::size_t(1) << 30;
 constexpr std::size_t kMaxDatagrams = 1 << 16;
 
 void deliver(const char* buf, long n, const FlowSink& sink) {
-    int len = static_cast<int>(n);
-    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf); mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+    detail::for_each_message(buf, std::size_t(n), [&](const nlmsghdr* nlh) {
         if (auto ev = detail::parse_flow_event(nlh))
             sink(*ev);
-    }
+    });
 }
 } // namespace
 
@@ -133,6 +132,8 @@ Status dump_conntrack(const FlowSink& sink) {
                 continue;
             return detail::sys_error("conntrack dump: recv");
         }
+        if (!detail::well_formed(buf.data(), std::size_t(n)))
+            return Error{"conntrack dump: malformed netlink message"};
         int ret = mnl_cb_run(buf.data(), static_cast<std::size_t>(n), seq, sock->portid(), cb,
                              const_cast<FlowSink*>(&sink));
         if (ret < 0)

@@ -9,8 +9,9 @@
 #include <memory>
 #include <string_view>
 
+#include <linux/netlink.h>
+
 struct mnl_socket;
-struct nlmsghdr;
 
 namespace conenat::io::detail {
 
@@ -54,5 +55,29 @@ struct NetlinkAck {
 };
 // Parses an NLMSG_ERROR message (with NETLINK_CAP_ACK / NETLINK_EXT_ACK layouts).
 NetlinkAck parse_ack(const nlmsghdr* nlh);
+
+// Walks the netlink messages of a received buffer: `left` is what remains of it. A message
+// whose length does not fit the rest ends the walk (nullptr): libmnl's mnl_nlmsg_ok compares
+// nlmsg_len as a signed int, so a length of 0xffffffff would pass it and leave the buffer.
+inline const nlmsghdr* fitting(const void* at, std::size_t left) {
+    const auto* nlh = static_cast<const nlmsghdr*>(at);
+    return left >= sizeof(nlmsghdr) && nlh->nlmsg_len >= sizeof(nlmsghdr) && nlh->nlmsg_len <= left ? nlh : nullptr;
+}
+inline const nlmsghdr* next_message(const nlmsghdr* nlh, std::size_t& left) {
+    const std::size_t step = NLMSG_ALIGN(nlh->nlmsg_len) < left ? NLMSG_ALIGN(nlh->nlmsg_len) : left;
+    left -= step;
+    return fitting(reinterpret_cast<const std::uint8_t*>(nlh) + step, left);
+}
+template <typename F>
+void for_each_message(const void* buf, std::size_t len, F&& f) {
+    for (const nlmsghdr* nlh = fitting(buf, len); nlh; nlh = next_message(nlh, len)) f(nlh);
+}
+
+// Whether every message of the buffer fits it (checked before handing it to mnl_cb_run).
+inline bool well_formed(const void* buf, std::size_t len) {
+    std::size_t covered = 0;
+    for_each_message(buf, len, [&](const nlmsghdr* nlh) { covered += NLMSG_ALIGN(nlh->nlmsg_len); });
+    return covered >= len;
+}
 
 } // namespace conenat::io::detail

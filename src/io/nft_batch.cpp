@@ -88,9 +88,8 @@ Result<std::vector<NftFailure>> NftSocket::commit(NftBatch& batch) {
                              std::to_string(batch.messages()) + " messages"};
             return sys_error("nftables: receive ACKs");
         }
-        int len = static_cast<int>(n);
-        for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data()); mnl_nlmsg_ok(nlh, len);
-             nlh = mnl_nlmsg_next(nlh, &len)) {
+        std::size_t left = std::size_t(n);
+        for (const nlmsghdr* nlh = fitting(buf.data(), left); nlh; nlh = next_message(nlh, left)) {
             if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_pid != portid)
                 continue;
             NetlinkAck ack = parse_ack(nlh);
@@ -139,6 +138,8 @@ Status NftSocket::dump(std::uint16_t type, const std::function<void(nlmsghdr*)>&
                 continue;
             return sys_error("nftables: receive dump");
         }
+        if (!well_formed(buf.data(), std::size_t(n)))
+            return Error{"nftables: malformed netlink message in a dump"};
         int ret = mnl_cb_run(buf.data(), static_cast<std::size_t>(n), seq, m_sock.portid(), cb, &ctx);
         if (ret < 0)
             return sys_error("nftables: dump");

@@ -1,0 +1,25 @@
+// libFuzzer target: hostile ctnetlink messages (conntrack events and dump replies) through the
+// parser the events thread uses. Requires: no crash, no read out of bounds (ASan), and any
+// event it accepts names a UDP/TCP/ICMP flow.
+#include "src/io/conntrack_parse.hpp"
+#include "src/io/netlink.hpp"
+
+
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    // Netlink messages are 4-byte aligned in the kernel's buffers: keep that property.
+    std::vector<std::uint32_t> aligned((size + 3) / 4 + 1);
+    std::memcpy(aligned.data(), data, size);
+    // The same walk the events thread does over what recv() returned.
+    conenat::io::detail::for_each_message(aligned.data(), size, [](const nlmsghdr* nlh) {
+        if (const auto e = conenat::io::detail::parse_flow_event(nlh)) {
+            const auto p = e->orig.proto;
+            if (p != conenat::core::Proto::Udp && p != conenat::core::Proto::Tcp && p != conenat::core::Proto::Icmp)
+                std::abort();
+        }
+    });
+    return 0;
+}
