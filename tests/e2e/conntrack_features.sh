@@ -42,6 +42,9 @@ obs=$LAB_BG_PID
 udp_send "$LAB_IN1" "$LAB_IN1_ADDR" 5000 "${x2%%:*}" "${x2##*:}"
 seen=$(udp_seen "$obs" | head -1)
 check "in2 got in1's datagram from in1's external endpoint ($seen = $x1)" test -n "$seen" -a "$seen" = "$x1"
+# RFC 6888 §4 (CGN-log): one line per mapping: protocol, subscriber, external address and port.
+check "the mapping of in1:5000 is logged once" \
+  test "$(grep -c "mapping created: udp $LAB_IN1_ADDR:5000 -> $x1\$" "$LAB_DIR/conenatd.log")" -eq 1
 
 echo "== coexistence: another conntrack -E listener still gets events; conntrack -L shows the flows"
 lab_bg "$LAB_RT" ctevents timeout 4 conntrack -E -e NEW -p udp
