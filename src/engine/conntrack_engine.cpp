@@ -92,9 +92,11 @@ Status ConntrackEngine::flush_elements() {
     }
     if (!m_to_add.empty()) {
         if (Status s = m_nft->add(m_to_add); !s) {
+            // Kept for the next flush (within 250 ms): a mapping the kernel lacks would strand
+            // its flows, whose first packets come back marked and are dropped by the guard.
             ++m_nft_errors;
-            LOG_ERROR("nftables: %s", s.error().c_str());
-            result = s;
+            LOG_ERROR("nftables: %s (retrying)", s.error().c_str());
+            return s;
         }
         m_elements_added += m_to_add.size();
         m_to_add.clear();
