@@ -35,7 +35,9 @@ DAEMON_BIN := $(BUILD)/conenatd
 IO_LIB     := $(BUILD)/libconenat_io.a
 
 TEST_SUPPORT_SRC := $(wildcard tests/support/*.cpp)
-UNIT_SRC := $(wildcard tests/unit/*.cpp) $(TEST_SUPPORT_SRC)
+# Pure parts of the engines (no system header, like the core), unit-tested with it.
+ENGINE_PURE_SRC := src/engine/queue_engine_shard.cpp src/engine/queue_engine_checksum.cpp
+UNIT_SRC := $(wildcard tests/unit/*.cpp) $(TEST_SUPPORT_SRC) $(ENGINE_PURE_SRC)
 UNIT_OBJ := $(UNIT_SRC:%.cpp=$(BUILD)/obj/%.o)
 UNIT_BIN := $(BUILD)/unit_tests
 

@@ -24,7 +24,9 @@ void write_stats(const std::string& path, const std::string& text) {
     std::rename(tmp.c_str(), path.c_str()); // readers never see half a file
 }
 
-std::unique_ptr<engine::Engine> make_engine(const Options& o) { return engine::make_conntrack_engine(o); }
+std::unique_ptr<engine::Engine> make_engine(const Options& o) {
+    return o.engine == EngineKind::Queue ? engine::make_queue_engine(o) : engine::make_conntrack_engine(o);
+}
 
 } // namespace
 
@@ -38,7 +40,9 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (o.print_rules) {
-        std::fputs(engine::conntrack_rules_text(o).c_str(), stdout);
+        const std::string rules =
+            o.engine == EngineKind::Queue ? engine::queue_rules_text(o) : engine::conntrack_rules_text(o);
+        std::fputs(rules.c_str(), stdout);
         return 0;
     }
     auto pid = PidFile::acquire(o.pid_file);

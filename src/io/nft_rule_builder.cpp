@@ -118,12 +118,12 @@ RuleBuilder& RuleBuilder::counter() {
     return *this;
 }
 
-RuleBuilder& RuleBuilder::queue(std::uint16_t num, bool native) {
+RuleBuilder& RuleBuilder::queue(std::uint16_t num, bool native, bool bypass) {
     if (native) {
         if (nftnl_expr* e = add("queue")) {
             nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, num);
             nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, 1);
-            nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, 0); // no bypass: no daemon, no new flows
+            nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, bypass ? NFT_QUEUE_FLAG_BYPASS : 0);
         }
         return *this;
     }
@@ -137,13 +137,35 @@ RuleBuilder& RuleBuilder::queue(std::uint16_t num, bool native) {
     }
     info->queuenum = num;
     info->queues_total = 1;
-    info->flags = 0;
+    info->flags = bypass ? NFQ_FLAG_BYPASS : 0;
     if (nftnl_expr* e = add("target")) {
         nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
         nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
         nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, info, static_cast<std::uint32_t>(len));
     } else {
         std::free(info);
+    }
+    return *this;
+}
+
+RuleBuilder& RuleBuilder::notrack() {
+    add("notrack");
+    return *this;
+}
+
+RuleBuilder& RuleBuilder::socket(std::uint32_t key, std::uint32_t dreg) {
+    if (nftnl_expr* e = add("socket")) {
+        nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, key);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, dreg);
+    }
+    return *this;
+}
+
+RuleBuilder& RuleBuilder::fib(std::uint32_t flags, std::uint32_t result, std::uint32_t dreg) {
+    if (nftnl_expr* e = add("fib")) {
+        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, flags);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, result);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, dreg);
     }
     return *this;
 }

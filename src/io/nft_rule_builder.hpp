@@ -26,8 +26,15 @@ public:
                         std::optional<std::uint32_t> dreg = std::nullopt);
     RuleBuilder& nat(std::uint32_t type, std::uint32_t addr_reg, std::uint32_t proto_reg);
     RuleBuilder& counter();
-    // Queue to `num` without bypass: the nft queue expression, or the xt NFQUEUE target v3.
-    RuleBuilder& queue(std::uint16_t num, bool native);
+    // Queue to `num`: the nft queue expression, or the xt NFQUEUE target v3. With `bypass` a
+    // packet passes when no program listens; without it, it is dropped.
+    RuleBuilder& queue(std::uint16_t num, bool native, bool bypass = false);
+    // Takes the packet out of conntrack (the nft "notrack" statement).
+    RuleBuilder& notrack();
+    // NFT_SOCKET_* of the local socket the packet belongs to; the rule stops when there is none.
+    RuleBuilder& socket(std::uint32_t key, std::uint32_t dreg);
+    // A route lookup: NFTA_FIB_F_* flags, NFT_FIB_RESULT_* result.
+    RuleBuilder& fib(std::uint32_t flags, std::uint32_t result, std::uint32_t dreg);
     RuleBuilder& verdict(int verdict);
 
     bool ok() const { return m_ok; }

@@ -4,6 +4,7 @@
 #include "nft_batch.hpp"
 #include "nft_elements.hpp"
 #include "nft_objects.hpp"
+#include "nft_queue_ruleset.hpp"
 #include "nft_ruleset.hpp"
 
 #include <libnftnl/expr.h>
@@ -91,6 +92,15 @@ Status Nftables::install(const RuleSetSpec& spec) {
     CONENAT_TRY(m_impl->commit(batch));
     m_spec = spec;
     return {};
+}
+
+Status Nftables::install(const QueueRuleSpec& spec) {
+    if (spec.native_queue && !has_native_queue())
+        return Error{"nftables: this kernel has no nft queue statement (CONFIG_NFT_QUEUE): "
+                     "install with native_queue = false for the xt NFQUEUE target"};
+    NftBatch batch = m_impl->sock.batch();
+    CONENAT_TRY(detail::build_queue_install(batch, spec));
+    return m_impl->commit(batch);
 }
 
 Status Nftables::remove(const std::string& table) {

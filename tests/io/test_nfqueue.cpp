@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <linux/netfilter.h>
 
+#include <cctype>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -157,6 +158,40 @@ TEST_CASE("Drop drops; a mark set with Accept is seen by a later rule") {
     REQUIRE(got);
     CHECK(got->payload == "marked");
     CHECK(later_rule_count() == 1);
+}
+
+TEST_CASE("a verdict with a payload replaces the packet; many go in one flush") {
+    IOTEST_REQUIRE_NETNS();
+    QueueRules rules;
+    io::QueueOptions o;
+    o.maxlen = 64;
+    o.copy_range = 0xffff;
+    auto opened = io::NfQueue::open(kQueue, o);
+    REQUIRE_MESSAGE(opened.ok(), opened.error());
+    io::NfQueue q = std::move(opened.value());
+    Fd sink = udp_socket("", {kLoopback, kPort});
+    Fd sender = udp_socket("", {kLoopback, 6306});
+    for (const char* text : {"one", "three", "seven"})
+        send_udp(sender, {kLoopback, kPort}, text);
+    REQUIRE(wait_readable(q.fd(), 1000));
+    io::QueuedPacket pkts[4];
+    auto n = q.receive(pkts);
+    REQUIRE(n.ok());
+    REQUIRE(*n == 3);
+    for (std::size_t i = 0; i < 3; ++i) {
+        auto& p = pkts[i];
+        REQUIRE(p.bytes.size() == p.length);
+        for (std::size_t k = 28; k < p.bytes.size(); ++k) // upper-case the payload in place
+            p.bytes[k] = static_cast<std::uint8_t>(std::toupper(p.bytes[k]));
+        p.bytes[26] = p.bytes[27] = 0; // UDP checksum: none (the kernel takes the bytes as final)
+        q.verdict_with_payload(p.id, io::Verdict::Accept, p.bytes);
+    }
+    REQUIRE(q.flush().ok());
+    for (const char* want : {"ONE", "THREE", "SEVEN"}) {
+        auto got = recv_udp(sink, 1000);
+        REQUIRE(got);
+        CHECK(got->payload == want);
+    }
 }
 
 TEST_CASE("Repeat runs the hook again: a mark the rule skips lets the packet through") {

@@ -33,6 +33,7 @@ struct Options {
     std::size_t event_buffer = 8u << 20; // kernel-facts: 8 MiB lost no event in bursts
     std::uint32_t resync_interval_s = 120;
     unsigned queues = 1;              // queue engine workers
+    bool fail_open = false;           // queue engine: a full (or unbound) queue passes packets untranslated
     std::string tun_name = "conenat0";
 };
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "conenat/core/nat/config.hpp"
+#include "conenat/io/queue_rules.hpp"
 #include "conenat/util/result.hpp"
 
 #include <cstdint>
@@ -85,6 +86,8 @@ public:
     bool has_native_queue();
     // Replaces any table of that name with the rule set of `spec`, in one ACKed batch.
     Status install(const RuleSetSpec& spec);
+    // The same for the queue engine's table (queue_rules.hpp); no map elements follow.
+    Status install(const QueueRuleSpec& spec);
     // Deletes the table (absent is fine). Everything of ours goes with it.
     Status remove(const std::string& table);
     // Adds / deletes the elements of these mappings in ACKed batches (split to fit messages).
@@ -95,6 +98,7 @@ public:
     Result<RuleCounters> counters();
     // The nft-syntax text of the rule set (for --print-rules and the docs).
     static std::string render(const RuleSetSpec& spec);
+    static std::string render(const QueueRuleSpec& spec);
 
 private:
     struct Impl;

@@ -1,0 +1,146 @@
+#include "queue_engine.hpp"
+
+#include "conenat/daemon/log.hpp"
+#include "queue_engine_worker.hpp"
+
+#include <random>
+#include <sstream>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+namespace conenat::engine {
+
+using daemon::Options;
+
+namespace {
+
+std::uint64_t seed() {
+    std::random_device rd; // the kernel's entropy: port choice must not be predictable (RFC 6056)
+    return std::uint64_t(rd()) << 32 | rd();
+}
+
+std::vector<io::KeyRange> key_ranges(const std::vector<ShardRange>& in) {
+    std::vector<io::KeyRange> out;
+    for (const ShardRange& r : in)
+        out.push_back({r.first, r.last, r.worker});
+    return out;
+}
+
+constexpr std::string_view stat_name(QueueStat s) {
+    switch (s) {
+#define CONENAT_QUEUE_STAT_NAME(name) \
+    case QueueStat::name: return #name;
+        CONENAT_QUEUE_STATS(CONENAT_QUEUE_STAT_NAME)
+#undef CONENAT_QUEUE_STAT_NAME
+    case QueueStat::count_: break;
+    }
+    return "?";
+}
+
+} // namespace
+
+io::QueueRuleSpec queue_rule_spec(const Options& o, const ShardPlan& plan) {
+    io::QueueRuleSpec s;
+    s.table = o.table;
+    s.wan_if = o.external_if;
+    s.internal_net = o.internal_net;
+    s.internal_prefix = o.internal_prefix;
+    s.external_addrs = o.nat.pool.external_addrs;
+    s.pool = o.nat.pool.ports.ranges();
+    s.host_key = plan.by_low_byte ? io::QueueRuleSpec::HostKey::LowByte : io::QueueRuleSpec::HostKey::Address;
+    s.hosts = key_ranges(plan.hosts);
+    s.ports = key_ranges(plan.ports);
+    s.workers = plan.workers;
+    s.first_queue = o.queue_out;
+    s.mark = o.permit_mark;
+    s.bypass = o.fail_open;
+    return s;
+}
+
+std::string queue_rules_text(const Options& o) {
+    std::string error;
+    const ShardPlan plan = plan_shards(o.nat, o.internal_net, o.internal_prefix, o.queues, &error);
+    if (!error.empty())
+        return "# cannot shard: " + error + "\n";
+    return io::Nftables::render(queue_rule_spec(o, plan));
+}
+
+std::unique_ptr<Engine> make_queue_engine(const Options& options) { return std::make_unique<QueueEngine>(options); }
+
+QueueEngine::QueueEngine(const Options& options)
+    : m_options(options),
+      m_plan(plan_shards(options.nat, options.internal_net, options.internal_prefix, options.queues, &m_plan_error)),
+      m_spec(queue_rule_spec(options, m_plan)) {}
+
+QueueEngine::~QueueEngine() { stop(); }
+
+Status QueueEngine::start() {
+    if (!m_plan_error.empty())
+        return Error{"--" + m_plan_error};
+    if (std::uint32_t(m_spec.first_queue) + 2 * m_plan.workers > 0x10000)
+        return Error{"--queue-out: queues " + std::to_string(m_spec.first_queue) + ".. run past 65535"};
+    // Bind the queues first: once the rules are in, every packet finds its listener.
+    for (unsigned k = 0; k < m_plan.workers; ++k) {
+        WorkerSettings w;
+        w.index = k;
+        w.main_queue = m_spec.main_queue(k);
+        w.hairpin_queue = m_spec.hairpin_queue(k);
+        w.queue_maxlen = m_options.queue_maxlen;
+        w.mark = m_options.permit_mark;
+        w.fail_open = m_options.fail_open;
+        m_workers.push_back(std::make_unique<QueueWorker>(w, m_plan, seed()));
+        CONENAT_TRY(m_workers.back()->open());
+    }
+    auto nft = io::Nftables::open();
+    if (!nft) return Error{"nftables: " + nft.error()};
+    m_nft.emplace(std::move(nft.value()));
+    if (m_options.rules_auto) {
+        m_spec.native_queue = m_nft->has_native_queue();
+        CONENAT_TRY(m_nft->install(m_spec));
+        m_installed = true;
+        LOG_INFO("installed table ip %s (queue %s, %u worker%s, queues %u..%u)", m_spec.table.c_str(),
+                 m_spec.native_queue ? "native" : "xt NFQUEUE", m_plan.workers, m_plan.workers == 1 ? "" : "s",
+                 unsigned(m_spec.first_queue), unsigned(m_spec.first_queue + 2 * m_plan.workers - 1));
+    }
+    m_stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (m_stop_fd < 0) return Error{"eventfd failed"};
+    for (auto& w : m_workers)
+        m_threads.emplace_back([&w, fd = m_stop_fd] { w->run(fd); });
+    return {};
+}
+
+void QueueEngine::stop() {
+    if (m_stop_fd >= 0) {
+        const std::uint64_t one = 1;
+        (void)!::write(m_stop_fd, &one, sizeof one);
+    }
+    for (auto& t : m_threads)
+        if (t.joinable()) t.join();
+    m_threads.clear();
+    // The rules go first, so that nothing is queued to queues about to go away.
+    if (m_installed && m_nft) {
+        if (Status s = m_nft->remove(m_spec.table); !s) LOG_ERROR("removing table: %s", s.error().c_str());
+        else LOG_INFO("removed table ip %s", m_spec.table.c_str());
+        m_installed = false;
+    }
+    for (auto& w : m_workers)
+        w->close(); // held packets dropped, queues unbound
+    if (m_stop_fd >= 0) ::close(m_stop_fd), m_stop_fd = -1;
+}
+
+std::string QueueEngine::stats() {
+    std::array<std::uint64_t, QueueWorker::kStats> sum{};
+    for (const auto& w : m_workers) {
+        const auto s = w->stats();
+        for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += s[i];
+    }
+    std::ostringstream out;
+    for (std::size_t i = 0; i < std::size_t(core::Counter::count_); ++i)
+        out << core::to_string(core::Counter(i)) << ' ' << sum[i] << '\n';
+    for (std::size_t i = 0; i < std::size_t(QueueStat::count_); ++i)
+        out << stat_name(QueueStat(i)) << ' ' << sum[std::size_t(core::Counter::count_) + i] << '\n';
+    out << "workers " << m_plan.workers << '\n';
+    return out.str();
+}
+
+} // namespace conenat::engine

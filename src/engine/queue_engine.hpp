@@ -1,0 +1,61 @@
+// The queue engine: conntrack is bypassed and every packet of the NAT's traffic goes through
+// userspace, where the pure core translates it in place. N workers, each with its own
+// Translator and its own two queues (main, with GSO; hairpin, without), share nothing on the
+// packet path: the kernel rules shard the traffic (queue_engine_shard.hpp), so that both
+// directions of a mapping reach the worker that owns it.
+#pragma once
+
+#include "conenat/core/nat/translator.hpp"
+#include "conenat/engine/engine.hpp"
+#include "conenat/io/nfqueue.hpp"
+#include "conenat/io/nftables.hpp"
+#include "queue_engine_shard.hpp"
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace conenat::engine {
+
+io::QueueRuleSpec queue_rule_spec(const daemon::Options& o, const ShardPlan& plan);
+
+// The engine's own counters, next to the core's (Counter) in a worker's published statistics.
+#define CONENAT_QUEUE_STATS(X)                                                                     \
+    X(queued_main) X(queued_hairpin) X(verdict_accept) X(verdict_drop) X(hairpin_handoffs)         \
+    X(hairpin_reinjected) X(icmp_replies_sent) X(router_icmp_passed) X(truncated) X(gso_packets)   \
+    X(partial_checksums) X(raw_send_failed) X(ttl_expired) X(held_now) X(queue_errors)             \
+    X(mappings) X(sessions)
+
+enum class QueueStat : std::uint8_t {
+#define CONENAT_QUEUE_STAT_ENUM(name) name,
+    CONENAT_QUEUE_STATS(CONENAT_QUEUE_STAT_ENUM)
+#undef CONENAT_QUEUE_STAT_ENUM
+    count_
+};
+
+class QueueWorker;
+
+class QueueEngine final : public Engine {
+public:
+    explicit QueueEngine(const daemon::Options& options);
+    ~QueueEngine() override;
+    Status start() override;
+    void stop() override;
+    std::string stats() override;
+
+private:
+    daemon::Options m_options;
+    std::string m_plan_error; // before m_plan: the plan fills it
+    ShardPlan m_plan;
+    io::QueueRuleSpec m_spec;
+    std::optional<io::Nftables> m_nft;
+    std::vector<std::unique_ptr<QueueWorker>> m_workers;
+    std::vector<std::thread> m_threads;
+    int m_stop_fd = -1;
+    bool m_installed = false;
+};
+
+} // namespace conenat::engine

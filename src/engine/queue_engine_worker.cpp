@@ -1,0 +1,332 @@
+// A queue engine worker's round: drain each readable queue (recvmmsg), translate the batch
+// (outbound, then inbound), queue the verdicts, then one sendmsg of verdicts per queue and one
+// sendmmsg of the packets it sends itself. No allocation, no lock.
+#include "queue_engine_worker.hpp"
+
+#include "conenat/core/packet/checksum.hpp"
+#include "conenat/core/packet/parse.hpp"
+#include "conenat/daemon/log.hpp"
+#include "conenat/engine/clock.hpp"
+#include "queue_engine_checksum.hpp"
+
+#include <linux/netfilter.h>
+#include <poll.h>
+
+#include <algorithm>
+
+namespace conenat::engine {
+
+using core::Action;
+using core::Counter;
+using core::Direction;
+using core::TimeMs;
+
+namespace {
+constexpr TimeMs kPublishMs = 250, kExpireMs = 500;
+constexpr int kPollMs = 100; // also the lateness bound of an expired SYN hold
+constexpr std::size_t kHoldReplies = 16;
+
+// ICMP that may belong to the router itself (an echo reply for its own ping, an error about
+// one of its own flows): no mapping of ours, so the router's stack gets it as it came.
+bool router_icmp(Counter reason, std::span<const std::uint8_t> pkt) {
+    if (reason == Counter::drop_icmp_no_mapping)
+        return true;
+    const std::size_t ihl = std::size_t(pkt[0] & 0x0f) * 4;
+    return reason == Counter::drop_no_mapping && pkt.size() > ihl && pkt[9] == 1 && pkt[ihl] == 0;
+}
+} // namespace
+
+QueueWorker::QueueWorker(const WorkerSettings& settings, const ShardPlan& plan, std::uint64_t seed)
+    : m_settings(settings), m_plan(plan), m_translator(plan.configs[settings.index], seed),
+      m_replies(2 * kBatch), m_hold_replies(kHoldReplies), m_held(plan.configs[settings.index].max_held_syns) {
+    m_raw_out.reserve(2 * kBatch + kHoldReplies);
+}
+
+Status QueueWorker::open() {
+    io::QueueOptions o;
+    o.maxlen = m_settings.queue_maxlen;
+    o.copy_range = 0xffff; // whole packets: the verdict returns them rewritten
+    o.fail_open = m_settings.fail_open;
+    o.gso = true;
+    auto main = io::NfQueue::open(m_settings.main_queue, o);
+    if (!main)
+        return Error{"NFQUEUE " + std::to_string(m_settings.main_queue) + ": " + main.error()};
+    m_main.emplace(std::move(main.value()));
+    // Hairpinned packets are re-injected through a raw socket, which takes nothing larger than
+    // the MTU: the kernel segments GSO packets (and completes their checksums) before queueing.
+    o.gso = false;
+    auto hairpin = io::NfQueue::open(m_settings.hairpin_queue, o);
+    if (!hairpin)
+        return Error{"NFQUEUE " + std::to_string(m_settings.hairpin_queue) + ": " + hairpin.error()};
+    m_hairpin.emplace(std::move(hairpin.value()));
+    auto raw = io::RawIpSocket::open(m_settings.mark);
+    if (!raw)
+        return Error{raw.error()};
+    m_raw.emplace(std::move(raw.value()));
+    return {};
+}
+
+bool QueueWorker::is_external(core::Ipv4 addr) const {
+    const auto& addrs = m_plan.configs[m_settings.index].pool.external_addrs;
+    return std::find(addrs.begin(), addrs.end(), addr) != addrs.end();
+}
+
+void QueueWorker::run(int stop_fd) {
+    pollfd fds[3] = {{m_main->fd(), POLLIN, 0}, {m_hairpin->fd(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    TimeMs last_publish = 0, last_expire = 0;
+    bool logged = false;
+    for (;;) {
+        if (::poll(fds, 3, kPollMs) < 0 && errno != EINTR)
+            add(QueueStat::queue_errors);
+        if (fds[2].revents)
+            break;
+        const TimeMs now = now_ms();
+        if (fds[0].revents & POLLIN)
+            drain(kMain, now);
+        if (fds[1].revents & POLLIN)
+            drain(kHairpin, now);
+        expire_holds(now);
+        if (now - last_expire >= kExpireMs) {
+            m_translator.expire(now);
+            last_expire = now;
+        }
+        send_raw();
+        for (Kind k : {kMain, kHairpin}) {
+            if (Status st = queue(k).flush(); !st) {
+                add(QueueStat::queue_errors);
+                if (!logged)
+                    LOG_ERROR("queue worker %u: %s", m_settings.index, st.error().c_str());
+                logged = true;
+            }
+        }
+        if (now - last_publish >= kPublishMs) {
+            publish();
+            last_publish = now;
+        }
+    }
+    publish();
+}
+
+void QueueWorker::drain(Kind kind, TimeMs now) {
+    io::NfQueue& q = queue(kind);
+    auto got = q.receive(m_packets);
+    if (!got) {
+        add(QueueStat::queue_errors);
+        return;
+    }
+    const std::size_t n = *got;
+    add(kind == kMain ? QueueStat::queued_main : QueueStat::queued_hairpin, n);
+    std::size_t n_out = 0, n_in = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const io::QueuedPacket& p = m_packets[i];
+        Slot& s = m_slots[i];
+        s = Slot{};
+        // Cut at the copy range (only a packet over 65531 bytes): it cannot come back whole.
+        if (p.bytes.empty() || p.bytes.size() < p.length) {
+            q.verdict(p.id, io::Verdict::Drop);
+            add(QueueStat::truncated);
+            s.skip = true;
+            continue;
+        }
+        if (p.gso)
+            add(QueueStat::gso_packets);
+        s.handed_on = kind == kHairpin && (p.mark & m_settings.mark);
+        if (kind == kMain)
+            s.dir = p.hook == NF_INET_PRE_ROUTING ? Direction::Inbound : Direction::Outbound;
+        else
+            s.dir = s.handed_on ? Direction::Inbound : Direction::Outbound;
+        s.ref = core::PacketRef{p.bytes, m_replies[kind * kBatch + i], {}};
+        if (s.dir == Direction::Outbound) {
+            m_out[n_out] = s.ref;
+            m_out_slot[n_out++] = i;
+        } else {
+            m_in[n_in] = s.ref;
+            m_in_slot[n_in++] = i;
+        }
+    }
+    // Outbound first: a mapping created by a packet of this batch is there for the replies in it.
+    m_translator.process_batch(std::span(m_out.data(), n_out), Direction::Outbound, now);
+    m_translator.process_batch(std::span(m_in.data(), n_in), Direction::Inbound, now);
+    for (std::size_t j = 0; j < n_out; ++j)
+        m_slots[m_out_slot[j]].ref.outcome = m_out[j].outcome;
+    for (std::size_t j = 0; j < n_in; ++j)
+        m_slots[m_in_slot[j]].ref.outcome = m_in[j].outcome;
+    for (std::size_t i = 0; i < n; ++i)
+        if (!m_slots[i].skip)
+            settle(kind, m_packets[i], m_slots[i]);
+}
+
+void QueueWorker::settle(Kind kind, const io::QueuedPacket& p, Slot& s) {
+    const core::Outcome& o = s.ref.outcome;
+    io::NfQueue& q = queue(kind);
+    if (o.token && o.action != Action::Hold)
+        release(o.token); // RFC 5382 REQ-4: the inside opened it; the held SYN is not needed
+    switch (o.action) {
+    case Action::ToOutside:
+    case Action::ToInside:
+        if (kind == kHairpin) {
+            if (s.handed_on) // the core of the first worker could not count it: this one does
+                m_handoff_adjust[std::size_t(Counter::hairpinned)] -= 1;
+            // A local source address arriving from the LAN would be a martian: send it ourselves.
+            reinject(p.bytes);
+            q.verdict(p.id, io::Verdict::Drop);
+            return;
+        }
+        if (p.checksum_partial && settle_partial_checksum(p.bytes, p.gso))
+            add(QueueStat::partial_checksums);
+        q.verdict_with_payload(p.id, io::Verdict::Accept, p.bytes);
+        add(QueueStat::verdict_accept);
+        return;
+    case Action::Hold:
+        if (kind == kHairpin && !s.handed_on && hand_on(kind, p, s))
+            return;
+        hold(kind, p, o.token);
+        return;
+    case Action::Drop:
+        if (o.reply_len) {
+            m_raw_out.push_back(s.ref.reply.first(o.reply_len));
+            add(QueueStat::icmp_replies_sent);
+        }
+        if (kind == kHairpin && !s.handed_on && hand_on(kind, p, s))
+            return;
+        if (kind == kMain && s.dir == Direction::Inbound && router_icmp(o.reason, p.bytes)) {
+            q.verdict(p.id, io::Verdict::Accept);
+            add(QueueStat::router_icmp_passed);
+            return;
+        }
+        q.verdict(p.id, io::Verdict::Drop);
+        add(QueueStat::verdict_drop);
+        return;
+    }
+}
+
+// A hairpinned packet whose outbound half this worker did (its source is now the sender's
+// external endpoint) but whose destination belongs to another worker: NF_REPEAT with the mark
+// sends it through prerouting again, to that worker's hairpin queue, for the inbound half.
+bool QueueWorker::hand_on(Kind kind, const io::QueuedPacket& p, const Slot& s) {
+    const core::PacketView v = core::parse_ipv4(p.bytes);
+    std::uint16_t key = 0;
+    if ((v.kind == core::PacketKind::Udp || v.kind == core::PacketKind::Tcp) && is_external(v.src.addr) &&
+        is_external(v.dst.addr))
+        key = v.dst.port;
+    else if (v.kind == core::PacketKind::IcmpError && is_external(v.src.addr) && is_external(v.inner.src.addr))
+        key = v.inner.src.port;
+    else
+        return false;
+    const std::uint8_t owner = m_plan.worker_of_port(key);
+    if (owner == kNoWorker || owner == m_settings.index)
+        return false;
+    queue(kind).verdict_with_payload(p.id, io::Verdict::Repeat, p.bytes, p.mark | m_settings.mark);
+    add(QueueStat::hairpin_handoffs);
+    // The core here tried the inbound half and counted its failure (no mapping, or a held
+    // SYN): that half happens in the other worker, which counts it there.
+    m_handoff_adjust[std::size_t(s.ref.outcome.reason)] += 1;
+    return true;
+}
+
+void QueueWorker::hold(Kind kind, const io::QueuedPacket& p, std::uint32_t token) {
+    const auto free = std::find_if(m_held.begin(), m_held.end(), [](const Held& h) { return h.token == 0; });
+    if (free == m_held.end()) { // the core holds no more than we have room for: cannot happen
+        queue(kind).verdict(p.id, io::Verdict::Drop);
+        add(QueueStat::verdict_drop);
+        return;
+    }
+    free->token = token;
+    free->id = p.id;
+    free->kind = kind;
+    free->len = std::uint16_t(std::min(p.bytes.size(), free->bytes.size()));
+    std::copy_n(p.bytes.begin(), free->len, free->bytes.begin());
+}
+
+void QueueWorker::release(std::uint32_t token) {
+    for (Held& h : m_held)
+        if (h.token == token) {
+            queue(h.kind).verdict(h.id, io::Verdict::Drop);
+            add(QueueStat::verdict_drop);
+            h.token = 0;
+            return;
+        }
+}
+
+// RFC 5382 REQ-4: a SYN nobody answered from inside within its hold time is dropped, and its
+// sender gets ICMP port unreachable when configured.
+void QueueWorker::expire_holds(TimeMs now) {
+    while (const std::uint32_t token = m_translator.next_expired_hold(now)) {
+        const auto h = std::find_if(m_held.begin(), m_held.end(), [&](const Held& x) { return x.token == token; });
+        if (h == m_held.end()) { // a hairpinned SYN this worker handed on: not its own
+            m_handoff_adjust[std::size_t(Counter::syn_hold_expired)] += 1;
+            continue;
+        }
+        queue(h->kind).verdict(h->id, io::Verdict::Drop);
+        add(QueueStat::verdict_drop);
+        h->token = 0;
+        if (m_hold_replies_used == m_hold_replies.size())
+            send_raw();
+        auto& buf = m_hold_replies[m_hold_replies_used];
+        const std::size_t n = m_translator.unsolicited_syn_reply({h->bytes.data(), h->len}, buf);
+        if (n > 0) {
+            ++m_hold_replies_used;
+            m_raw_out.push_back(std::span(buf).first(n));
+            add(QueueStat::icmp_replies_sent);
+        }
+    }
+}
+
+void QueueWorker::reinject(std::span<std::uint8_t> pkt) {
+    // As a router would: one hop less (RFC 1812 §5.3.1), the header checksum kept right.
+    if (pkt.size() < 20 || pkt[8] <= 1) {
+        add(QueueStat::ttl_expired);
+        return;
+    }
+    const std::uint16_t before = core::load16(&pkt[8]);
+    --pkt[8];
+    core::store16(&pkt[10], core::csum_replace16(core::load16(&pkt[10]), before, core::load16(&pkt[8])));
+    m_raw_out.push_back(pkt);
+    add(QueueStat::hairpin_reinjected);
+}
+
+void QueueWorker::send_raw() {
+    if (m_raw_out.empty())
+        return;
+    const std::size_t sent = m_raw->send(m_raw_out);
+    add(QueueStat::raw_send_failed, m_raw_out.size() - sent);
+    m_raw_out.clear();
+    m_hold_replies_used = 0;
+}
+
+void QueueWorker::publish() {
+    const core::Counters& c = m_translator.counters();
+    for (std::size_t i = 0; i < std::size_t(Counter::count_); ++i)
+        m_published[i].store(std::uint64_t(std::int64_t(c.get(Counter(i))) - m_handoff_adjust[i]),
+                             std::memory_order_relaxed);
+    m_own[std::size_t(QueueStat::mappings)] = m_translator.table().mapping_count();
+    m_own[std::size_t(QueueStat::sessions)] = m_translator.table().session_count();
+    m_own[std::size_t(QueueStat::held_now)] =
+        std::size_t(std::count_if(m_held.begin(), m_held.end(), [](const Held& h) { return h.token != 0; }));
+    for (std::size_t i = 0; i < m_own.size(); ++i)
+        m_published[std::size_t(Counter::count_) + i].store(m_own[i], std::memory_order_relaxed);
+}
+
+std::array<std::uint64_t, QueueWorker::kStats> QueueWorker::stats() const {
+    std::array<std::uint64_t, kStats> out{};
+    for (std::size_t i = 0; i < kStats; ++i)
+        out[i] = m_published[i].load(std::memory_order_relaxed);
+    return out;
+}
+
+void QueueWorker::close() {
+    for (Held& h : m_held)
+        if (h.token != 0) {
+            queue(h.kind).verdict(h.id, io::Verdict::Drop);
+            h.token = 0;
+        }
+    for (Kind k : {kMain, kHairpin})
+        if (auto& q = k == kMain ? m_main : m_hairpin; q)
+            (void)q->flush();
+    m_main.reset();
+    m_hairpin.reset();
+    m_raw.reset();
+    publish();
+}
+
+} // namespace conenat::engine

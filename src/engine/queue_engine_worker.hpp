@@ -1,0 +1,95 @@
+// One worker of the queue engine: its Translator, its main and hairpin queues, its raw socket,
+// and the SYNs it holds. Runs on its own thread; nothing in it is shared but the read-only
+// shard plan and the statistics it publishes (atomics, about four times a second).
+#pragma once
+
+#include "queue_engine.hpp"
+
+#include "conenat/core/nat/counters.hpp"
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace conenat::engine {
+
+struct WorkerSettings {
+    unsigned index = 0;
+    std::uint16_t main_queue = 0, hairpin_queue = 1;
+    std::uint32_t queue_maxlen = 4096;
+    std::uint32_t mark = 0x00100000; // hand-off mark; also SO_MARK of the raw socket's packets
+    bool fail_open = false;
+};
+
+class QueueWorker {
+public:
+    static constexpr std::size_t kStats = std::size_t(core::Counter::count_) + std::size_t(QueueStat::count_);
+
+    QueueWorker(const WorkerSettings& settings, const ShardPlan& plan, std::uint64_t seed);
+    // Binds the two queues and opens the raw socket.
+    Status open();
+    // The thread body: until `stop_fd` is readable.
+    void run(int stop_fd);
+    // Drops every held packet (at stop; the thread has ended) and unbinds the queues.
+    void close();
+    // The last published statistics: core counters, then QueueStat.
+    std::array<std::uint64_t, kStats> stats() const;
+
+private:
+    enum Kind : std::uint8_t { kMain, kHairpin };
+    static constexpr std::size_t kBatch = 64;
+    static constexpr std::size_t kReplyBytes = 576;   // an ICMP error we originate (RFC 1812 §4.3.2.3)
+    static constexpr std::size_t kHeldBytes = 576 - 28; // what a 3/3 can quote of a held SYN
+
+    struct Slot {
+        core::PacketRef ref;
+        core::Direction dir = core::Direction::Outbound;
+        bool handed_on = false; // the second half of a hairpin (marked by the first worker)
+        bool skip = false;      // verdict already given
+    };
+    struct Held {
+        std::uint32_t token = 0; // 0: free
+        std::uint32_t id = 0;
+        Kind kind = kMain;
+        std::uint16_t len = 0;
+        std::array<std::uint8_t, kHeldBytes> bytes{};
+    };
+
+    void drain(Kind kind, core::TimeMs now);
+    void settle(Kind kind, const io::QueuedPacket& p, Slot& s);
+    bool hand_on(Kind kind, const io::QueuedPacket& p, const Slot& s);
+    void hold(Kind kind, const io::QueuedPacket& p, std::uint32_t token);
+    void release(std::uint32_t token);
+    void expire_holds(core::TimeMs now);
+    void reinject(std::span<std::uint8_t> pkt);
+    bool is_external(core::Ipv4 addr) const;
+    void send_raw();
+    void publish();
+    void add(QueueStat s, std::uint64_t n = 1) { m_own[std::size_t(s)] += n; }
+    io::NfQueue& queue(Kind kind) { return kind == kMain ? *m_main : *m_hairpin; }
+
+    WorkerSettings m_settings;
+    const ShardPlan& m_plan;
+    core::Translator m_translator;
+    std::optional<io::NfQueue> m_main, m_hairpin;
+    std::optional<io::RawIpSocket> m_raw;
+
+    std::array<io::QueuedPacket, kBatch> m_packets{};
+    std::array<Slot, kBatch> m_slots{};
+    std::array<core::PacketRef, kBatch> m_out{}, m_in{};
+    std::array<std::size_t, kBatch> m_out_slot{}, m_in_slot{};
+    std::vector<std::array<std::uint8_t, kReplyBytes>> m_replies;      // 2 * kBatch: per slot, per queue
+    std::vector<std::array<std::uint8_t, kReplyBytes>> m_hold_replies; // ICMP 3/3 for expired holds
+    std::size_t m_hold_replies_used = 0;
+    std::vector<std::span<const std::uint8_t>> m_raw_out;             // sent once per round
+    std::vector<Held> m_held;
+
+    std::array<std::uint64_t, std::size_t(QueueStat::count_)> m_own{};
+    // What hand-offs make the core counters say wrongly (see hand_on): subtracted when published.
+    std::array<std::int64_t, std::size_t(core::Counter::count_)> m_handoff_adjust{};
+    std::array<std::atomic<std::uint64_t>, kStats> m_published{};
+};
+
+} // namespace conenat::engine

@@ -1,0 +1,331 @@
+#!/usr/bin/env bash
+# The queue engine against the real kernel, in the lab of tests/e2e/lib.sh plus one namespace
+# "far" that the internet namespace routes to (a second hop behind a 1280-byte MTU link):
+#
+#   in1 10.0.0.2 ─┐                                         ┌─ A1, A2 (STUN), R, Y1, Y2 (peers)
+#                 ├─ lan0 [router: conenatd --engine queue] wan0 E1 ── inet ─┤
+#   in2 10.0.0.3 ─┘                                         └─ far0 192.0.2.1 ══mtu 1280══ far 192.0.2.2
+#
+# For each NAT type (one worker for two of them, two workers for the others): both classifiers
+# report the configured mapping and filtering; two LAN hosts on one source port get distinct
+# external endpoints; a TTL-limited probe through the NAT earns the outside hop's Time Exceeded;
+# a fragmentation-needed from the outside reaches the LAN host's socket (its quoted header
+# restored) and sets its route's MTU; TCP simultaneous open completes; a hairpinned datagram
+# arrives from the sender's external endpoint (and is filtered under symmetric, as APDF wants);
+# after SIGTERM no table, rule or queue binding remains. Once: bulk TCP both ways and UDP GSO
+# (checksums of offloaded packets), fragments, TCP hairpin, the router's own traffic and its
+# own ICMP errors, a held SYN refused after 6 s; the five other mapping x filtering pairs; MAP-E
+# and per-host blocks over two workers; a per-host limit's ICMP 3/13; --rules manual with the
+# examples; bad input.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+BIN=$BUILD/conenatd
+source tests/e2e/lib.sh
+e2e_require_root
+[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
+FLOWS=tests/e2e/flows.py
+QF=tests/e2e/queue_flows.py
+FAR_ADDR=192.0.2.2
+
+lab_up >/dev/null || { echo "FAIL: lab_up"; exit 1; }
+lab_trap
+
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { echo "ok: $*"; }
+check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+
+# The far namespace, removed by lab_down with the others.
+FAR=${LAB_PREFIX}far
+ip netns add "$FAR" && echo "$FAR" >>"$LAB_DIR/namespaces"
+ip -n "$FAR" link set lo up
+ip -n "$LAB_INET" link add far0 type veth peer name eth0 netns "$FAR"
+ip -n "$LAB_INET" addr add 192.0.2.1/24 dev far0
+ip -n "$FAR" addr add "$FAR_ADDR/24" dev eth0
+ip -n "$LAB_INET" link set far0 up mtu 1280
+ip -n "$FAR" link set eth0 up mtu 1280
+ip -n "$FAR" route add default via 192.0.2.1
+lab_exec "$LAB_INET" sysctl -qw net.ipv4.ip_forward=1
+
+STATS=$LAB_DIR/stats
+DAEMON=
+start_daemon() {
+  rm -f "$STATS"
+  lab_bg "$LAB_RT" conenatd "$BIN" --engine queue --external-if wan0 --internal-net 10.0.0.0/24 \
+    --external-ip "$LAB_E1" --foreground --pid-file "$LAB_DIR/conenatd.pid" --stats-file "$STATS" "$@"
+  DAEMON=$LAB_BG_PID
+  wait_for 50 0.1 test -s "$STATS"
+}
+stop_daemon() { [ -n "$DAEMON" ] && lab_kill "$DAEMON" 10; DAEMON=; }
+stat() { sleep 1.1; awk -v k="$1" '$1 == k { print $2 }' "$STATS"; }
+no_kernel_state() {
+  [ -z "$(lab_exec "$LAB_RT" nft list tables)" ] &&
+    ! lab_exec "$LAB_RT" awk '$1 < 8' /proc/net/netfilter/nfnetlink_queue | grep -q . &&
+    ! lab_exec "$LAB_RT" iptables-save | grep -q NFQUEUE
+}
+ping_ok() { lab_exec "$1" ping -c 1 -W 2 -q "$2" >/dev/null; }
+# Runs a queue_flows.py command in NS, prints its output.
+qf() { local ns=$1; shift; lab_exec "$ns" timeout 15 "$LAB_PY" "$QF" "$@"; }
+
+declare -A WANT_ND=(
+  [full-cone]="mapping=endpoint-independent filtering=endpoint-independent"
+  [restricted-cone]="mapping=endpoint-independent filtering=address-dependent"
+  [port-restricted-cone]="mapping=endpoint-independent filtering=address-and-port-dependent"
+  [symmetric]="mapping=address-and-port-dependent filtering=address-and-port-dependent")
+declare -A QUEUES=([full-cone]=1 [restricted-cone]=2 [port-restricted-cone]=1 [symmetric]=2)
+
+port=11000 # below 33280: worker 0's slice when two workers share 1024-65535 (port preservation)
+for T in full-cone restricted-cone port-restricted-cone symmetric; do
+  Q=${QUEUES[$T]}
+  echo "== $T, $Q worker(s)"
+  start_daemon --nat-type "$T" --queues "$Q" || { fail "$T: daemon did not start: $(tail -5 "$LAB_DIR/conenatd.log")"; continue; }
+
+  lab_start_stun >/dev/null
+  nd=$(classify_natdiscovery "$LAB_IN1")
+  check "$T: natdiscovery says '$nd'" test "$nd" = "${WANT_ND[$T]}"
+  lab_kill "$LAB_STUN_PID"
+  lab_start_stund >/dev/null
+  st=$(classify_stun "$LAB_IN1")
+  check "$T: stun says '$st'" test "$st" = "$T"
+  lab_kill "$LAB_STUND_PID"
+
+  # UDP-3: one source port on two hosts, never one external endpoint.
+  port=$((port + 10))
+  a1=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" $port "$LAB_A1" 7000)
+  a2=$(udp_mapped_port "$LAB_IN2" "$LAB_IN2_ADDR" $port "$LAB_A1" 7000)
+  check "$T: two hosts on port $port get distinct external endpoints ($a1, $a2)" test -n "$a1" -a -n "$a2" -a "$a1" != "$a2"
+
+  # RFC 5508: a Time Exceeded from the hop behind the router comes back to the sender's socket.
+  ttl=$(qf "$LAB_IN1" ttl-probe "$LAB_IN1_ADDR" $FAR_ADDR 33434 2)
+  check "$T: TTL 2 probe: '$ttl' from the outside hop" test "$ttl" = "icmp type=11 code=0 from=$LAB_A1"
+
+  # Path MTU discovery through the NAT: the 1280-byte link answers a 1400-byte DF datagram.
+  lab_exec "$LAB_IN1" ip route flush cache
+  pmtu=$(qf "$LAB_IN1" pmtu-probe "$LAB_IN1_ADDR" $FAR_ADDR 9999 1400)
+  check "$T: fragmentation needed reaches in1: '$pmtu'" test "$pmtu" = "frag-needed mtu=1280 from=$LAB_A1"
+  route=$(lab_exec "$LAB_IN1" ip route get $FAR_ADDR)
+  check "$T: in1 learned the path MTU ($(echo $route | grep -o 'mtu [0-9]*'))" grep -q "mtu 1280" <<<"$route"
+
+  # RFC 5382 REQ-4: both ends connect at once (Y1's first SYN is held until in1's goes out).
+  port=$((port + 1))
+  lab_bg "$LAB_INET" "simopen$port" timeout 12 "$LAB_PY" "$QF" simopen "$LAB_Y1" $((port + 1)) "$LAB_E1" $port 10
+  peer=$LAB_BG_PID
+  sleep 0.5
+  mine=$(qf "$LAB_IN1" simopen "$LAB_IN1_ADDR" $port "$LAB_Y1" $((port + 1)) 10)
+  wait "$peer" 2>/dev/null
+  check "$T: TCP simultaneous open (in1: $mine, Y1: $(cat "$LAB_DIR/simopen$port.log"))" \
+    test "$mine" = connected -a "$(cat "$LAB_DIR/simopen$port.log")" = connected
+
+  # Hairpinning (RFC 4787 REQ-9): in1 knows its external endpoint x; in2 answers on its own
+  # external endpoint y, having first sent to x (which opens its filter for x, cone types).
+  port=$((port + 2))
+  x=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" $port "$LAB_A1" 7000)
+  udp_observe "$LAB_INET" "$LAB_A1" 7001 3 1
+  observer=$LAB_BG_PID
+  lab_bg "$LAB_IN2" "pong$port" timeout 6 "$LAB_PY" "$QF" udp-pong "$LAB_IN2_ADDR" $((port + 1)) 5 "$LAB_A1:7001" "$x"
+  y=$(udp_seen "$observer" | head -n 1)
+  reply=$(qf "$LAB_IN1" udp-ping "$LAB_IN1_ADDR" $port "${y%:*}" "${y#*:}")
+  if [ "$T" = symmetric ]; then
+    # APDM gives in1 a new mapping towards y: y's filter has never seen it.
+    check "$T: a hairpinned datagram from an unknown mapping is filtered ($reply)" test "$reply" = none
+  else
+    seen=$(grep -c "^from $x\$" "$LAB_DIR/pong$port.log")
+    check "$T: hairpin: in2 saw in1's external endpoint $x, in1 got the reply from $y ($reply)" \
+      test "$seen" -ge 1 -a "$reply" = "reply from $y"
+  fi
+
+  stop_daemon
+  check "$T: after SIGTERM no table, rule or queue binding remains" no_kernel_state
+done
+
+echo "== bulk TCP, UDP GSO, fragments, TCP hairpin, the router's own traffic (full-cone, 2 workers)"
+start_daemon --nat-type full-cone --queues 2 || fail "daemon did not start"
+# RFC 5382 REQ-4: an unsolicited SYN to a port nobody mapped is held 6 s, then answered with
+# ICMP port unreachable (its connect() fails as refused). Runs while the rest goes on.
+lab_bg "$LAB_INET" held timeout 12 "$LAB_PY" tests/e2e/labtool.py tcp-connect "$LAB_E1" 40000 10 "$LAB_Y2"
+held=$LAB_BG_PID
+held_since=$SECONDS
+lab_bg "$LAB_INET" sink timeout 15 "$LAB_PY" "$QF" tcp-sink "$LAB_Y1" 5001 12
+sink=$LAB_BG_PID
+wait_for 50 0.05 lab_tcp_listening "$LAB_INET" "$LAB_Y1" 5001
+sent=$(qf "$LAB_IN1" tcp-source "$LAB_Y1" 5001 50000000)
+wait "$sink" 2>/dev/null
+got=$(cat "$LAB_DIR/sink.log")
+check "50 MB upload arrives intact (${sent#sent }; ${got#received })" test "${sent#sent }" = "${got#received }" -a -n "${sent#sent }"
+lab_bg "$LAB_INET" give timeout 15 "$LAB_PY" "$QF" tcp-give "$LAB_Y1" 5002 50000000 12
+give=$LAB_BG_PID
+wait_for 50 0.05 lab_tcp_listening "$LAB_INET" "$LAB_Y1" 5002
+got=$(qf "$LAB_IN1" tcp-fetch "$LAB_Y1" 5002 12)
+wait "$give" 2>/dev/null
+sent=$(cat "$LAB_DIR/give.log")
+check "50 MB download arrives intact (${got#received })" test "${sent#sent }" = "${got#received }" -a -n "${got#received }"
+gso=$(stat gso_packets); partial=$(stat partial_checksums)
+check "offloaded packets went through ($gso GSO packets, $partial partial checksums settled)" test "${gso:-0}" -gt 0 -a "${partial:-0}" -gt 0
+
+lab_bg "$LAB_INET" gso timeout 5 "$LAB_PY" "$QF" udp-sink "$LAB_Y1" 5003 3 8
+gsosink=$LAB_BG_PID
+wait_for 50 0.05 lab_udp_listening "$LAB_INET" "$LAB_Y1" 5003
+qf "$LAB_IN1" udp-gso "$LAB_IN1_ADDR" 5003 "$LAB_Y1" 5003 1200 8
+wait "$gsosink" 2>/dev/null
+check "UDP GSO: 8 segments of one sendmsg arrive intact ($(cat "$LAB_DIR/gso.log"))" \
+  test "$(cat "$LAB_DIR/gso.log")" = "datagrams 8 sizes 1200,1200,1200,1200,1200,1200,1200,1200 intact yes"
+
+lab_bg "$LAB_INET" echo timeout 5 "$LAB_PY" tests/e2e/labtool.py udp-echo "$LAB_Y1" 5004 4
+wait_for 50 0.05 lab_udp_listening "$LAB_INET" "$LAB_Y1" 5004
+frag=$(lab_exec "$LAB_IN1" "$LAB_PY" - "$LAB_IN1_ADDR" "$LAB_Y1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 5004))
+s.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER = IP_PMTUDISC_DONT: fragment it
+s.settimeout(2)
+s.sendto(bytes(range(256)) * 16, (sys.argv[2], 5004))
+try:
+    data, _ = s.recvfrom(65535)
+    print("echo", len(data), "intact" if data == bytes(range(256)) * 16 else "corrupt")
+except OSError:
+    print("none")
+PY
+)
+check "a fragmented 4 KB datagram goes out and comes back: $frag" test "$frag" = "echo 4096 intact"
+
+# TCP hairpin: in2 keeps a TCP mapping open (it connected out from port 6300 and listens on it).
+lab_bg "$LAB_INET" serve timeout 8 "$LAB_PY" "$FLOWS" tcp-serve "$LAB_Y2" 80 8
+wait_for 50 0.05 lab_tcp_listening "$LAB_INET" "$LAB_Y2" 80
+lab_bg "$LAB_IN2" punch timeout 8 "$LAB_PY" "$FLOWS" tcp-punch "$LAB_IN2_ADDR" 6300 "$LAB_Y2" 80 6
+punch=$LAB_BG_PID
+wait_for 50 0.1 grep -q outbound "$LAB_DIR/punch.log"
+ext=$(grep -o "accepted [0-9.:]*" "$LAB_DIR/serve.log" | head -n 1 | cut -d' ' -f2)
+r=$(tcp_connect "$LAB_IN1" "${ext%:*}" "${ext#*:}" 3)
+wait_for 20 0.1 grep -q accepted "$LAB_DIR/punch.log"
+check "TCP hairpin to in2's $ext: $r, in2 saw $(grep -o 'accepted [0-9.:]*' "$LAB_DIR/punch.log")" \
+  test "$r" = connected -a "$(grep -o 'accepted [0-9.]*' "$LAB_DIR/punch.log")" = "accepted $LAB_E1"
+lab_kill "$punch" 2
+
+lab_bg "$LAB_INET" own timeout 5 socat -u TCP-LISTEN:81,bind="$LAB_Y1",reuseaddr /dev/null
+wait_for 50 0.05 lab_tcp_listening "$LAB_INET" "$LAB_Y1" 81
+own=$(lab_exec "$LAB_RT" bash -c "echo router | timeout 3 socat -u - TCP:$LAB_Y1:81 && echo ok")
+check "the router's own TCP connection and ping are untouched" test "$own" = ok -a "$(ping_ok "$LAB_RT" "$LAB_Y1" && echo ok)" = ok
+# The router's own fragmentation-needed about an inbound packet (the LAN link is the narrow
+# one now) quotes the translated packet: it goes out through the NAT, restored.
+x=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 6400 "$LAB_Y1" 6401)
+lab_exec "$LAB_RT" ip link set lan0 mtu 1280
+pmtu=$(qf "$LAB_INET" pmtu-probe "$LAB_Y1" "${x%:*}" "${x#*:}" 1400)
+lab_exec "$LAB_RT" ip link set lan0 mtu 1500
+check "the router's fragmentation needed for an inbound packet reaches the sender: '$pmtu'" \
+  test "$pmtu" = "frag-needed mtu=1280 from=$LAB_E1"
+wait "$held" 2>/dev/null
+check "an unsolicited SYN was held, then refused with ICMP 3/3 ($(cat "$LAB_DIR/held.log") after ~$((SECONDS - held_since)) s)" \
+  test "$(cat "$LAB_DIR/held.log")" = refused -a $((SECONDS - held_since)) -ge 5
+handoffs=$(stat hairpin_handoffs)
+check "hairpinned packets crossed between the two workers ($handoffs hand-offs)" test "${handoffs:-0}" -gt 0
+stop_daemon
+check "after SIGTERM no table, rule or queue binding remains" no_kernel_state
+
+# RFC 4787 behaviour seen from in1's port P with our own probes (quicker than the classifiers):
+# mapping from the external endpoints towards A1:7000, A1:7001 and A2:7000; filtering from
+# which of A1:7002 and A2:7000 reach a mapping made towards A1:7000 (A1:7000 itself must).
+probe_behaviour() {
+  local p=$1 e1 e2 e3 m mapping filtering log
+  e1=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" "$p" "$LAB_A1" 7000)
+  e2=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" "$p" "$LAB_A1" 7001)
+  e3=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" "$p" "$LAB_A2" 7000)
+  if [ -z "$e1" ]; then mapping=none
+  elif [ "$e1" = "$e2" ] && [ "$e1" = "$e3" ]; then mapping=endpoint-independent
+  elif [ "$e1" = "$e2" ]; then mapping=address-dependent
+  else mapping=address-and-port-dependent; fi
+  udp_observe "$LAB_INET" "$LAB_A1" 7000 2 1
+  local observer=$LAB_BG_PID
+  lab_bg "$LAB_IN1" "filter$p" timeout 4 "$LAB_PY" "$QF" udp-pong "$LAB_IN1_ADDR" $((p + 1)) 3 "$LAB_A1:7000"
+  m=$(udp_seen "$observer" | head -n 1)
+  udp_send "$LAB_INET" "$LAB_A1" 7002 "${m%:*}" "${m#*:}"
+  udp_send "$LAB_INET" "$LAB_A2" 7000 "${m%:*}" "${m#*:}"
+  udp_send "$LAB_INET" "$LAB_A1" 7000 "${m%:*}" "${m#*:}"
+  wait_for 20 0.1 grep -q "from $LAB_A1:7000" "$LAB_DIR/filter$p.log"
+  sleep 0.2
+  log=$(cat "$LAB_DIR/filter$p.log")
+  if ! grep -q "from $LAB_A1:7000" <<<"$log"; then filtering=none
+  elif grep -q "from $LAB_A2:7000" <<<"$log"; then filtering=endpoint-independent
+  elif grep -q "from $LAB_A1:7002" <<<"$log"; then filtering=address-dependent
+  else filtering=address-and-port-dependent; fi
+  echo "mapping=$mapping filtering=$filtering"
+}
+
+echo "== the other five mapping x filtering combinations (--mapping, --filtering)"
+port=12000
+for combo in address-dependent:endpoint-independent address-dependent:address-dependent \
+             address-dependent:address-and-port-dependent address-and-port-dependent:endpoint-independent \
+             address-and-port-dependent:address-dependent; do
+  start_daemon --mapping "${combo%:*}" --filtering "${combo#*:}" --queues 2 ||
+    { fail "$combo: daemon did not start"; continue; }
+  port=$((port + 10))
+  seen=$(probe_behaviour $port)
+  check "--mapping ${combo%:*} --filtering ${combo#*:}: $seen" test "$seen" = "mapping=${combo%:*} filtering=${combo#*:}"
+  stop_daemon
+done
+
+echo "== port sets split between two workers: MAP-E (RFC 7597), per-host blocks (RFC 7422)"
+# A round trip from each LAN host to a pong on Y1: the port Y1 saw, and whether the reply came back.
+round_trips() {
+  local tag=$1 pong
+  lab_bg "$LAB_INET" "pong$tag" timeout 5 "$LAB_PY" "$QF" udp-pong "$LAB_Y1" 7200 4
+  pong=$LAB_BG_PID
+  wait_for 50 0.05 lab_udp_listening "$LAB_INET" "$LAB_Y1" 7200
+  r1=$(qf "$LAB_IN1" udp-ping "$LAB_IN1_ADDR" 7300 "$LAB_Y1" 7200)
+  r2=$(qf "$LAB_IN2" udp-ping "$LAB_IN2_ADDR" 7300 "$LAB_Y1" 7200)
+  lab_kill "$pong" 1
+  p1=$(grep -o "from $LAB_E1:[0-9]*" "$LAB_DIR/pong$tag.log" | sed -n 1p | cut -d: -f2)
+  p2=$(grep -o "from $LAB_E1:[0-9]*" "$LAB_DIR/pong$tag.log" | sed -n 2p | cut -d: -f2)
+}
+start_daemon --nat-type port-restricted-cone --queues 2 --map-e psid=0x34,psid-len=8,offset=4 || fail "daemon did not start"
+round_trips mape
+# offset 4, PSID length 8: port bits A(4) | PSID(8) | j(4), A != 0
+in_set() { [ -n "$1" ] && [ $((($1 >> 4) & 0xff)) -eq $((0x34)) ] && [ $(($1 >> 12)) -ne 0 ]; }
+check "MAP-E: both hosts' ports ($p1, $p2) are in the PSID's set, replies came back ($r1; $r2)" \
+  eval 'in_set "$p1" && in_set "$p2" && [ "$r1" = "reply from $LAB_Y1:7200" ] && [ "$r2" = "reply from $LAB_Y1:7200" ]'
+stop_daemon
+start_daemon --nat-type port-restricted-cone --queues 2 --ports 20000-29999 --port-block-size 1000 || fail "daemon did not start"
+round_trips blocks
+check "blocks: in1 (host 2) maps into 22000-22999 ($p1), in2 into 23000-23999 ($p2), replies came back" \
+  eval '[ "${p1:-0}" -ge 22000 ] && [ "${p1:-0}" -le 22999 ] && [ "${p2:-0}" -ge 23000 ] && [ "${p2:-0}" -le 23999 ] &&
+        [ "$r1" = "reply from $LAB_Y1:7200" ] && [ "$r2" = "reply from $LAB_Y1:7200" ]'
+stop_daemon
+
+echo "== a per-host limit: the refused flow's sender gets ICMP 3/13 (RFC 5508 REQ-8)"
+start_daemon --nat-type full-cone --per-host-limit 1 || fail "daemon did not start"
+udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 5050 "$LAB_A1" 7000 >/dev/null
+refused=$(qf "$LAB_IN1" ttl-probe "$LAB_IN1_ADDR" "$LAB_A1" 7000 64)
+check "a second mapping for in1 is refused: '$refused'" test "$refused" = "icmp type=3 code=13 from=$LAB_E1"
+stop_daemon
+
+echo "== --rules manual with examples/nftables-queue.nft and examples/iptables-queue.sh"
+lab_exec "$LAB_RT" nft -f examples/nftables-queue.nft && lab_exec "$LAB_RT" sh examples/iptables-queue.sh ||
+  fail "the examples do not load"
+start_daemon --rules manual --nat-type port-restricted-cone --ports 20000-29999 || fail "daemon did not start"
+m=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 5100 "$LAB_A1" 7000)
+check "manual rules: in1 maps to $m, inside 20000-29999" test "${m%:*}" = "$LAB_E1" -a "${m#*:}" -ge 20000 -a "${m#*:}" -le 29999
+check "manual rules: ping through the NAT" ping_ok "$LAB_IN1" "$LAB_Y1"
+stop_daemon
+check "manual rules stay, the queues are unbound" test "$(lab_exec "$LAB_RT" awk '$1 < 2' /proc/net/netfilter/nfnetlink_queue | wc -l)" -eq 0 \
+  -a "$(lab_exec "$LAB_RT" iptables-save | grep -c NFQUEUE)" -eq 4
+
+lab_exec "$LAB_RT" sh -c 'iptables -t raw -F && iptables -t mangle -F && nft delete table ip conenatd'
+
+echo "== bad input (the options are the conntrack engine's; these are the queue engine's own)"
+bad() {
+  local name=$1 out rc; shift
+  out=$(lab_exec "$LAB_RT" "$BIN" --engine queue --external-if wan0 --internal-net 10.0.0.0/24 --foreground \
+          --pid-file "$LAB_DIR/bad.pid" "$@" 2>&1); rc=$?
+  check "bad input exits 2 naming $name: $*" test $rc -eq 2 -a -n "$(grep -- "$name" <<<"$out")" \
+    -a -z "$(lab_exec "$LAB_RT" nft list tables | grep conenatd)"
+}
+bad --queues --queues 0
+bad --queues --queues 65
+bad --queues --queues 3 --ports 20000-20001
+bad --nat-type --nat-type cone-ish
+bad --ports --ports 30000-20000
+out=$(lab_exec "$LAB_RT" "$BIN" --engine queue --external-if wan0 --internal-net 10.0.0.0/24 --fail-open --print-rules 2>/dev/null)
+check "--fail-open: the queue rules bypass when nobody listens" grep -q "queue num 0 bypass" <<<"$out"
+
+if [ $failures -gt 0 ]; then echo "queue_engine: $failures failure(s)"; exit 1; fi
+echo "queue_engine: all checks passed"
