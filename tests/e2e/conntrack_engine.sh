@@ -12,44 +12,18 @@
 # the mappings from conntrack without breaking a live flow; a forced event overflow recovers.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-BIN=$BUILD/conenatd
 source tests/e2e/lib.sh
 e2e_require_root
-[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
-FLOWS=tests/e2e/flows.py
-
 lab_up >/dev/null || { echo "FAIL: lab_up"; exit 1; }
 lab_trap
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok: $*"; }
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
-
-STATS=$LAB_DIR/stats
-DAEMON=
-start_daemon() {
-  rm -f "$STATS"
-  lab_bg "$LAB_RT" conenatd "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --external-ip "$LAB_E1" \
-    --ports 1024-65535 --foreground --pid-file "$LAB_DIR/conenatd.pid" --stats-file "$STATS" --log-level debug "$@"
-  DAEMON=$LAB_BG_PID
-  wait_for 100 0.1 lab_exec "$LAB_RT" nft list table ip conenatd >/dev/null && wait_for 50 0.1 test -s "$STATS"
-}
-stop_daemon() { [ -n "$DAEMON" ] && lab_kill "$DAEMON" 10; DAEMON=; }
-# The daemon writes its counters every second: read one after the next write.
-stat() { sleep 1.1; awk -v k="$1" '$1 == k { print $2 }' "$STATS"; }
+source tests/e2e/daemon_lib.sh
+start_daemon() { daemon_start --ports 1024-65535 "$@"; }
+stop_daemon() { daemon_stop; }
 no_kernel_state() {
   [ -z "$(lab_exec "$LAB_RT" nft list tables)" ] &&
     ! lab_exec "$LAB_RT" awk '$1 == 0 || $1 == 1' /proc/net/netfilter/nfnetlink_queue 2>/dev/null | grep -q .
 }
 ping_ok() { lab_exec "$LAB_IN1" ping -c 2 -W 2 -q "$LAB_Y1" >/dev/null; }
-
-declare -A WANT_ND=(
-  [full-cone]="mapping=endpoint-independent filtering=endpoint-independent"
-  [restricted-cone]="mapping=endpoint-independent filtering=address-dependent"
-  [port-restricted-cone]="mapping=endpoint-independent filtering=address-and-port-dependent"
-  [symmetric]="mapping=address-and-port-dependent filtering=address-and-port-dependent")
 
 port=20000
 for T in full-cone restricted-cone port-restricted-cone symmetric; do
@@ -57,14 +31,7 @@ for T in full-cone restricted-cone port-restricted-cone symmetric; do
   lab_conntrack_flush
   start_daemon --nat-type "$T" || { fail "$T: daemon did not start: $(tail -5 "$LAB_DIR/conenatd.log")"; continue; }
 
-  lab_start_stun >/dev/null
-  nd=$(classify_natdiscovery "$LAB_IN1")
-  check "$T: natdiscovery says '$nd'" test "$nd" = "${WANT_ND[$T]}"
-  lab_kill "$LAB_STUN_PID"
-  lab_start_stund >/dev/null
-  st=$(classify_stun "$LAB_IN1")
-  check "$T: stun says '$st'" test "$st" = "$T"
-  lab_kill "$LAB_STUND_PID"
+  check_classifiers "$T"
 
   # UDP-3 / UDP-1: one source port on two hosts; each keeps its external port for a new peer.
   port=$((port + 10))
@@ -152,5 +119,4 @@ check "every flow is tracked after the resync ($sessions sessions)" test "${sess
 stop_daemon
 check "after SIGTERM no table and no queue binding remain" no_kernel_state
 
-if [ $failures -gt 0 ]; then echo "conntrack_engine: $failures failure(s)"; exit 1; fi
-echo "conntrack_engine: all checks passed"
+checks_done conntrack_engine

@@ -6,31 +6,13 @@
 # firewall; the daemon detaching from the terminal.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-BIN=$BUILD/conenatd
 source tests/e2e/lib.sh
 e2e_require_root
-[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
-FLOWS=tests/e2e/flows.py
-
 lab_up >/dev/null || { echo "FAIL: lab_up"; exit 1; }
 lab_trap
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok: $*"; }
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
-STATS=$LAB_DIR/stats
-DAEMON=
-start_daemon() {
-  rm -f "$STATS"
-  lab_bg "$LAB_RT" conenatd "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --external-ip "$LAB_E1" \
-    --foreground --pid-file "$LAB_DIR/conenatd.pid" --stats-file "$STATS" --log-level debug "$@"
-  DAEMON=$LAB_BG_PID
-  wait_for 100 0.1 test -s "$STATS"
-}
-stop_daemon() { [ -n "$DAEMON" ] && lab_kill "$DAEMON" 10; DAEMON=; }
-stat() { sleep 1.1; awk -v k="$1" '$1 == k { print $2 }' "$STATS"; }
+source tests/e2e/daemon_lib.sh
+start_daemon() { daemon_start "$@"; }
+stop_daemon() { daemon_stop; }
 
 echo "== hairpinning (UDP-9): in1 reaches in2 through its external endpoint, seen as in1's external one"
 lab_conntrack_flush
@@ -124,5 +106,4 @@ check "the parent exited 0 ($rc) and the daemon (pid $pid) runs with its table" 
 check "SIGTERM stopped it and removed its table and pid file" \
   wait_for 50 0.1 bash -c "! ip netns exec $LAB_RT nft list table ip conenatd 2>/dev/null && [ ! -e $LAB_DIR/bg.pid ]"
 
-if [ $failures -gt 0 ]; then echo "conntrack_features: $failures failure(s)"; exit 1; fi
-echo "conntrack_features: all checks passed"
+checks_done conntrack_features

@@ -19,22 +19,13 @@
 # examples; bad input.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-BIN=$BUILD/conenatd
 source tests/e2e/lib.sh
 e2e_require_root
-[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
-FLOWS=tests/e2e/flows.py
 QF=tests/e2e/queue_flows.py
 FAR_ADDR=192.0.2.2
-
 lab_up >/dev/null || { echo "FAIL: lab_up"; exit 1; }
 lab_trap
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok: $*"; }
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+source tests/e2e/daemon_lib.sh
 
 # The far namespace, removed by lab_down with the others.
 FAR=${LAB_PREFIX}far
@@ -48,17 +39,8 @@ ip -n "$FAR" link set eth0 up mtu 1280
 ip -n "$FAR" route add default via 192.0.2.1
 lab_exec "$LAB_INET" sysctl -qw net.ipv4.ip_forward=1
 
-STATS=$LAB_DIR/stats
-DAEMON=
-start_daemon() {
-  rm -f "$STATS"
-  lab_bg "$LAB_RT" conenatd "$BIN" --engine queue --external-if wan0 --internal-net 10.0.0.0/24 \
-    --external-ip "$LAB_E1" --foreground --pid-file "$LAB_DIR/conenatd.pid" --stats-file "$STATS" "$@"
-  DAEMON=$LAB_BG_PID
-  wait_for 50 0.1 test -s "$STATS"
-}
-stop_daemon() { [ -n "$DAEMON" ] && lab_kill "$DAEMON" 10; DAEMON=; }
-stat() { sleep 1.1; awk -v k="$1" '$1 == k { print $2 }' "$STATS"; }
+start_daemon() { daemon_start --engine queue --log-level info "$@"; }
+stop_daemon() { daemon_stop; }
 no_kernel_state() {
   [ -z "$(lab_exec "$LAB_RT" nft list tables)" ] &&
     ! lab_exec "$LAB_RT" awk '$1 < 8' /proc/net/netfilter/nfnetlink_queue | grep -q . &&
@@ -68,11 +50,6 @@ ping_ok() { lab_exec "$1" ping -c 1 -W 2 -q "$2" >/dev/null; }
 # Runs a queue_flows.py command in NS, prints its output.
 qf() { local ns=$1; shift; lab_exec "$ns" timeout 15 "$LAB_PY" "$QF" "$@"; }
 
-declare -A WANT_ND=(
-  [full-cone]="mapping=endpoint-independent filtering=endpoint-independent"
-  [restricted-cone]="mapping=endpoint-independent filtering=address-dependent"
-  [port-restricted-cone]="mapping=endpoint-independent filtering=address-and-port-dependent"
-  [symmetric]="mapping=address-and-port-dependent filtering=address-and-port-dependent")
 declare -A QUEUES=([full-cone]=1 [restricted-cone]=2 [port-restricted-cone]=1 [symmetric]=2)
 
 port=11000 # below 33280: worker 0's slice when two workers share 1024-65535 (port preservation)
@@ -81,14 +58,7 @@ for T in full-cone restricted-cone port-restricted-cone symmetric; do
   echo "== $T, $Q worker(s)"
   start_daemon --nat-type "$T" --queues "$Q" || { fail "$T: daemon did not start: $(tail -5 "$LAB_DIR/conenatd.log")"; continue; }
 
-  lab_start_stun >/dev/null
-  nd=$(classify_natdiscovery "$LAB_IN1")
-  check "$T: natdiscovery says '$nd'" test "$nd" = "${WANT_ND[$T]}"
-  lab_kill "$LAB_STUN_PID"
-  lab_start_stund >/dev/null
-  st=$(classify_stun "$LAB_IN1")
-  check "$T: stun says '$st'" test "$st" = "$T"
-  lab_kill "$LAB_STUND_PID"
+  check_classifiers "$T"
 
   # UDP-3: one source port on two hosts, never one external endpoint.
   port=$((port + 10))
@@ -327,5 +297,4 @@ bad --ports --ports 30000-20000
 out=$(lab_exec "$LAB_RT" "$BIN" --engine queue --external-if wan0 --internal-net 10.0.0.0/24 --fail-open --print-rules 2>/dev/null)
 check "--fail-open: the queue rules bypass when nobody listens" grep -q "queue num 0 bypass" <<<"$out"
 
-if [ $failures -gt 0 ]; then echo "queue_engine: $failures failure(s)"; exit 1; fi
-echo "queue_engine: all checks passed"
+checks_done queue_engine

@@ -1,0 +1,55 @@
+# shellcheck shell=bash
+# Shared by the engine e2e scripts (sourced after lib.sh): the daemon under test in the lab's
+# router, check bookkeeping, and the classifier check of a named NAT type.
+#   daemon_start ARGS...   start $BIN --foreground in $LAB_RT with --stats-file $STATS; wait until up
+#   daemon_stop            SIGTERM it (by PID) and wait
+#   stat NAME              a counter, read after the daemon's next write (every second)
+#   check WHAT cmd...      runs cmd: "ok: WHAT" or "FAIL: WHAT" (counted in $failures)
+#   check_classifiers TYPE both classifiers from in1 report TYPE's mapping and filtering
+#   checks_done NAME       the closing line and exit status
+
+BUILD=${BUILD:-build}
+BIN=$BUILD/conenatd
+FLOWS=tests/e2e/flows.py
+[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
+
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { echo "ok: $*"; }
+check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+
+STATS=$LAB_DIR/stats
+DAEMON=
+daemon_start() {
+  rm -f "$STATS"
+  lab_bg "$LAB_RT" conenatd "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --external-ip "$LAB_E1" \
+    --foreground --pid-file "$LAB_DIR/conenatd.pid" --stats-file "$STATS" --log-level debug "$@"
+  DAEMON=$LAB_BG_PID
+  wait_for 100 0.1 test -s "$STATS"
+}
+daemon_stop() { [ -n "$DAEMON" ] && lab_kill "$DAEMON" 10; DAEMON=; }
+stat() { sleep 1.1; awk -v k="$1" '$1 == k { print $2 }' "$STATS"; }
+
+declare -A WANT_ND=(
+  [full-cone]="mapping=endpoint-independent filtering=endpoint-independent"
+  [restricted-cone]="mapping=endpoint-independent filtering=address-dependent"
+  [port-restricted-cone]="mapping=endpoint-independent filtering=address-and-port-dependent"
+  [symmetric]="mapping=address-and-port-dependent filtering=address-and-port-dependent")
+
+check_classifiers() {
+  local t=$1 nd st
+  lab_start_stun >/dev/null
+  nd=$(classify_natdiscovery "$LAB_IN1")
+  check "$t: natdiscovery says '$nd'" test "$nd" = "${WANT_ND[$t]}"
+  lab_kill "$LAB_STUN_PID"
+  lab_start_stund >/dev/null
+  st=$(classify_stun "$LAB_IN1")
+  check "$t: stun says '$st'" test "$st" = "$t"
+  lab_kill "$LAB_STUND_PID"
+}
+
+checks_done() {
+  if [ "$failures" -gt 0 ]; then echo "$1: $failures failure(s)"; exit 1; fi
+  echo "$1: all checks passed"
+  exit 0
+}
