@@ -2,38 +2,25 @@
 // --print-rules).
 #include "conenat/io/nftables.hpp"
 
+#include "nft_common.hpp"
 #include "nft_queue_ruleset.hpp"
 
-#include <cstdio>
 #include <sstream>
 
 namespace conenat::io {
 
 namespace {
 
-std::string ipv4(core::Ipv4 a) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
-    return buf;
-}
-
-std::string hex32(std::uint32_t v) {
-    char buf[12];
-    std::snprintf(buf, sizeof buf, "0x%08x", v);
-    return buf;
-}
+using detail::hex32_text;
+using detail::ipv4_text;
 
 class QueueRenderer {
 public:
     explicit QueueRenderer(const QueueRuleSpec& spec) : m_spec(spec) {
-        const unsigned prefix = spec.internal_prefix > 32 ? 32 : spec.internal_prefix;
-        const core::Ipv4 mask = prefix == 0 ? 0 : prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
-        m_internal = ipv4(spec.internal_net & mask) + "/" + std::to_string(prefix);
+        m_internal = detail::cidr_text(spec.internal_net, spec.internal_prefix);
         m_wan = "\"" + spec.wan_if + "\"";
-        m_mark = "meta mark & " + hex32(spec.mark) + " == " + hex32(spec.mark) + " ";
-        for (const auto& r : spec.pool)
-            m_pool += std::string(m_pool.empty() ? "" : ", ") + std::to_string(r.first) +
-                      (r.last != r.first ? "-" + std::to_string(r.last) : "");
+        m_mark = "meta mark & " + hex32_text(spec.mark) + " == " + hex32_text(spec.mark) + " ";
+        m_pool = detail::ranges_text(spec.pool);
         m_host = spec.host_key == QueueRuleSpec::HostKey::LowByte ? "ip saddr & 0.0.0.255" : "ip saddr";
         m_quoted_host = spec.host_key == QueueRuleSpec::HostKey::LowByte ? "@th,192,32 & 0x000000ff" : "@th,192,32";
     }
@@ -64,12 +51,12 @@ void QueueRenderer::map(std::string_view name, bool ports, const char* kind) {
         ++n;
     };
     for (const KeyRange& r : ports ? m_spec.ports : m_spec.hosts) {
-        const auto key = [&](std::uint32_t v) { return ports ? std::to_string(v) : ipv4(v); };
+        const auto key = [&](std::uint32_t v) { return ports ? std::to_string(v) : ipv4_text(v); };
         if (interval)
             element(key(r.first) + (r.last != r.first ? "-" + key(r.last) : ""), r.worker);
         else
             for (std::uint32_t b = r.first; b <= r.last && b <= 0xff; ++b)
-                element(ipv4(b), r.worker);
+                element(ipv4_text(b), r.worker);
     }
     m_out << " }\n\t}\n";
 }
@@ -92,14 +79,8 @@ std::string QueueRenderer::run() {
           << (m_spec.native_queue ? ".\n" : ": this rule set uses it.\n")
           << "# Worker k: main queue " << m_spec.first_queue << " + 2k, hairpin queue " << m_spec.first_queue
           << " + 2k + 1.\n";
-    m_out << "table ip " << m_spec.table << " {\n\tset " << detail::kQueueSetExternal << " {\n\t\ttype ipv4_addr\n";
-    if (!m_spec.external_addrs.empty()) {
-        m_out << "\t\telements = { ";
-        for (std::size_t i = 0; i < m_spec.external_addrs.size(); ++i)
-            m_out << (i ? ", " : "") << ipv4(m_spec.external_addrs[i]);
-        m_out << " }\n";
-    }
-    m_out << "\t}\n";
+    m_out << "table ip " << m_spec.table << " {\n";
+    detail::render_addr_set(m_out, detail::kQueueSetExternal, m_spec.external_addrs);
     map(detail::kMapInPorts, true, "in");
     map(detail::kMapHairpinPorts, true, "hp");
     map(detail::kMapOutHosts, false, "out");

@@ -1,5 +1,6 @@
 #include "nft_queue_ruleset.hpp"
 
+#include "nft_common.hpp"
 #include "nft_objects.hpp"
 #include "nft_rule_builder.hpp"
 
@@ -21,10 +22,7 @@ namespace {
 
 using core::Proto;
 
-constexpr std::uint32_t kReg = NFT_REG32_00;   // scratch register of every match
 constexpr std::uint32_t kTypeIpv4 = 7, kTypeInetProto = 12, kTypeInetService = 13, kTypeIcmpType = 14;
-constexpr const char* kAnonSet = "__set%d";    // the kernel names anonymous sets itself
-constexpr std::size_t kElementsPerMessage = 1000; // the elements nest length is a u16
 constexpr std::uint8_t kIcmpEchoReply = 0;
 // ICMP errors whose quoted packet names one of our mappings (RFC 5508 §4.2).
 constexpr std::uint8_t kIcmpErrors[] = {3, 11, 12};
@@ -34,31 +32,15 @@ constexpr std::uint8_t kIcmpErrors[] = {3, 11, 12};
 constexpr std::uint32_t kQuotedVersionIhl = 8, kQuotedProto = 17, kQuotedDaddr = 24, kQuotedSport = 28,
                         kQuotedEchoId = 32;
 
-struct Elem {
-    std::vector<std::uint8_t> key;
-    bool interval_end = false;
-    std::string chain; // verdict maps: goto this chain
-};
-
-std::vector<std::uint8_t> be16(std::uint32_t v) { return {std::uint8_t(v >> 8), std::uint8_t(v)}; }
-std::vector<std::uint8_t> be32(std::uint32_t v) {
-    return {std::uint8_t(v >> 24), std::uint8_t(v >> 16), std::uint8_t(v >> 8), std::uint8_t(v)};
-}
-
-std::uint32_t prefix_mask(unsigned prefix) {
-    prefix = std::min(prefix, 32u);
-    return prefix == 0 ? 0 : prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
-}
-
 // Interval elements for ranges of `width`-byte keys (sorted, disjoint): a start element per
 // range and an end element one past it, also where the next range starts (as nft encodes it:
 // the kernel's rbtree refuses two starts in a row), and an end element at 0 first when the
 // first range does not start at 0.
-std::vector<Elem> interval_elems(const std::vector<KeyRange>& ranges, unsigned width,
+std::vector<SetElem> interval_elems(const std::vector<KeyRange>& ranges, unsigned width,
                                  const std::function<std::string(unsigned)>& chain_of) {
     const std::uint64_t top = width == 2 ? 0xffff : 0xffffffffu;
     auto key = [&](std::uint64_t v) { return width == 2 ? be16(std::uint32_t(v)) : be32(std::uint32_t(v)); };
-    std::vector<Elem> out;
+    std::vector<SetElem> out;
     if (!ranges.empty() && ranges.front().first > 0)
         out.push_back({key(0), true, {}});
     for (std::size_t i = 0; i < ranges.size(); ++i) {
@@ -77,13 +59,19 @@ public:
 
 private:
     std::uint32_t add_set(const std::string& name, std::uint32_t flags, std::uint32_t key_type, std::uint32_t key_len,
-                          bool verdict_map, const std::vector<Elem>& elems);
+                          bool verdict_map, const std::vector<SetElem>& elems) {
+        const std::uint32_t id = m_next_set_id++;
+        detail::add_set(m_batch, m_spec.table, id,
+                        {name, flags | (verdict_map ? std::uint32_t(NFT_SET_MAP) : 0u), key_type, key_len,
+                         verdict_map ? std::uint32_t(NFT_DATA_VERDICT) : 0u, 0},
+                        elems);
+        return id;
+    }
     std::uint32_t anon_set(std::uint32_t flags, std::uint32_t key_type, std::uint32_t key_len,
-                           const std::vector<Elem>& elems) {
+                           const std::vector<SetElem>& elems) {
         return add_set(kAnonSet, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | flags, key_type, key_len, false, elems);
     }
-    void add_chain(const std::string& name, std::optional<std::uint32_t> hook, int priority);
-    Status add_rule(RuleBuilder& rule, const std::string& what);
+    Status add_rule(RuleBuilder& rule, const std::string& what) { return detail::add_rule(m_batch, rule, what); }
 
     void name_match(RuleBuilder& r, std::uint32_t meta_key, std::uint32_t op);
     void saddr_internal(RuleBuilder& r);
@@ -109,92 +97,20 @@ private:
     std::uint32_t m_external_id = 0, m_in_ports = 0, m_hp_ports = 0, m_out_hosts = 0, m_hp_hosts = 0;
 };
 
-std::uint32_t QueueInstaller::add_set(const std::string& name, std::uint32_t flags, std::uint32_t key_type,
-                                      std::uint32_t key_len, bool verdict_map, const std::vector<Elem>& elems) {
-    const std::uint32_t id = m_next_set_id++;
-    NftnlPtr<nftnl_set> s(nftnl_set_alloc());
-    nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, m_spec.table.c_str());
-    nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
-    nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, NFPROTO_IPV4);
-    nftnl_set_set_u32(s.get(), NFTNL_SET_ID, id);
-    nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, flags | (verdict_map ? std::uint32_t(NFT_SET_MAP) : 0u));
-    nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, key_type);
-    nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, key_len);
-    if (verdict_map)
-        nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT); // the kernel sizes it itself
-    if (flags & NFT_SET_CONSTANT)
-        nftnl_set_set_u32(s.get(), NFTNL_SET_DESC_SIZE, static_cast<std::uint32_t>(elems.size()));
-    const std::string what = (flags & NFT_SET_ANONYMOUS) ? "anonymous set" : (verdict_map ? "map " : "set ") + name;
-    m_batch.add(NFT_MSG_NEWSET, NLM_F_CREATE, what, [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, s.get()); });
-    for (std::size_t first = 0; first < elems.size(); first += kElementsPerMessage) {
-        NftnlPtr<nftnl_set> part(nftnl_set_alloc());
-        nftnl_set_set_str(part.get(), NFTNL_SET_TABLE, m_spec.table.c_str());
-        nftnl_set_set_str(part.get(), NFTNL_SET_NAME, name.c_str());
-        nftnl_set_set_u32(part.get(), NFTNL_SET_ID, id);
-        nftnl_set_set_u32(part.get(), NFTNL_SET_FAMILY, NFPROTO_IPV4);
-        const std::size_t last = std::min(elems.size(), first + kElementsPerMessage);
-        for (std::size_t i = first; i < last; ++i) {
-            const Elem& e = elems[i];
-            nftnl_set_elem* el = nftnl_set_elem_alloc();
-            nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, e.key.data(), static_cast<std::uint32_t>(e.key.size()));
-            if (e.interval_end)
-                nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
-            else if (verdict_map) {
-                nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT, static_cast<std::uint32_t>(NFT_GOTO));
-                nftnl_set_elem_set_str(el, NFTNL_SET_ELEM_CHAIN, e.chain.c_str());
-            }
-            nftnl_set_elem_add(part.get(), el); // the set owns it
-        }
-        m_batch.add(NFT_MSG_NEWSETELEM, NLM_F_CREATE, "elements of " + what,
-                    [&](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, part.get()); });
-    }
-    return id;
-}
-
-void QueueInstaller::add_chain(const std::string& name, std::optional<std::uint32_t> hook, int priority) {
-    NftnlPtr<nftnl_chain> ch(nftnl_chain_alloc());
-    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TABLE, m_spec.table.c_str());
-    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_NAME, name.c_str());
-    if (hook) {
-        nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TYPE, "filter");
-        nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_HOOKNUM, *hook);
-        nftnl_chain_set_s32(ch.get(), NFTNL_CHAIN_PRIO, priority);
-        nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
-    }
-    m_batch.add(NFT_MSG_NEWCHAIN, NLM_F_CREATE, "chain " + name,
-                [&](nlmsghdr* nlh) { nftnl_chain_nlmsg_build_payload(nlh, ch.get()); });
-}
-
-Status QueueInstaller::add_rule(RuleBuilder& rule, const std::string& what) {
-    if (!rule.ok())
-        return Error{"nftables: out of memory building " + what};
-    m_batch.add(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what,
-                [&](nlmsghdr* nlh) { nftnl_rule_nlmsg_build_payload(nlh, rule.get()); });
-    return {};
-}
-
 void QueueInstaller::name_match(RuleBuilder& r, std::uint32_t meta_key, std::uint32_t op) {
-    std::array<std::uint8_t, 16> name{}; // IFNAMSIZ, zero-padded: an exact match
-    std::memcpy(name.data(), m_spec.wan_if.data(), std::min<std::size_t>(m_spec.wan_if.size(), 15));
-    r.meta(meta_key, kReg).cmp(kReg, op, name);
+    ifname_match(r, meta_key, op, m_spec.wan_if);
 }
 
 void QueueInstaller::saddr_internal(RuleBuilder& r) {
-    const std::uint32_t mask = prefix_mask(m_spec.internal_prefix);
-    r.payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4, kReg);
-    if (mask != 0xffffffffu)
-        r.mask(kReg, be32(mask));
-    r.cmp(kReg, NFT_CMP_EQ, be32(m_spec.internal_net & mask));
+    prefix_match(r, NFT_PAYLOAD_NETWORK_HEADER, 12, m_spec.internal_net, m_spec.internal_prefix);
 }
 
 void QueueInstaller::daddr_external(RuleBuilder& r) {
-    r.payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 4, kReg).lookup(kReg, std::string(kQueueSetExternal), m_external_id);
+    addr_in_set(r, 16, std::string(kQueueSetExternal), m_external_id);
 }
 
 void QueueInstaller::mark_set(RuleBuilder& r) {
-    std::uint8_t mask[4];
-    std::memcpy(mask, &m_spec.mark, 4); // meta mark is host byte order
-    r.meta(NFT_META_MARK, kReg).mask(kReg, mask).cmp_u32(kReg, NFT_CMP_EQ, m_spec.mark);
+    mark_match(r, m_spec.mark, m_spec.mark);
 }
 
 void QueueInstaller::tcp_or_udp(RuleBuilder& r) {
@@ -204,13 +120,13 @@ void QueueInstaller::tcp_or_udp(RuleBuilder& r) {
 }
 
 void QueueInstaller::icmp_type_in(RuleBuilder& r, std::span<const std::uint8_t> types) {
-    r.meta(NFT_META_L4PROTO, kReg).cmp_u8(kReg, NFT_CMP_EQ, std::uint8_t(Proto::Icmp));
+    l4proto_match(r, std::uint8_t(Proto::Icmp));
     r.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, kReg);
     if (types.size() == 1) {
         r.cmp_u8(kReg, NFT_CMP_EQ, types[0]);
         return;
     }
-    std::vector<Elem> elems;
+    std::vector<SetElem> elems;
     for (std::uint8_t t : types)
         elems.push_back({{t}, false, {}});
     r.lookup(kReg, kAnonSet, anon_set(0, kTypeIcmpType, 1, elems));
@@ -326,9 +242,7 @@ Status QueueInstaller::pre_rules() {
         RuleBuilder r(m_spec.table, chain);
         name_match(r, NFT_META_IIFNAME, NFT_CMP_NEQ);
         saddr_internal(r);
-        std::array<std::uint8_t, 16> name{};
-        std::memcpy(name.data(), m_spec.wan_if.data(), std::min<std::size_t>(m_spec.wan_if.size(), 15));
-        r.fib(NFTA_FIB_F_DADDR, NFT_FIB_RESULT_OIFNAME, kReg).cmp(kReg, NFT_CMP_EQ, name);
+        r.fib(NFTA_FIB_F_DADDR, NFT_FIB_RESULT_OIFNAME, kReg).cmp(kReg, NFT_CMP_EQ, ifname_bytes(m_spec.wan_if));
         r.notrack();
         CONENAT_TRY(add_rule(r, "outbound rule of chain " + chain));
     }
@@ -341,10 +255,7 @@ Status QueueInstaller::post_rules() {
         RuleBuilder r(m_spec.table, chain);
         name_match(r, NFT_META_OIFNAME, NFT_CMP_EQ);
         saddr_internal(r);
-        std::uint32_t untracked = NF_CT_STATE_UNTRACKED_BIT;
-        std::uint8_t mask[4];
-        std::memcpy(mask, &untracked, 4); // ct state is host byte order
-        r.ct(NFT_CT_STATE, kReg).mask(kReg, mask).cmp_u32(kReg, NFT_CMP_NEQ, 0);
+        ct_bits(r, NFT_CT_STATE, NF_CT_STATE_UNTRACKED_BIT, NFT_CMP_NEQ);
         dispatch_host(r, NFT_PAYLOAD_NETWORK_HEADER, 12, std::string(kMapOutHosts), m_out_hosts);
         CONENAT_TRY(add_rule(r, "outbound rule of chain " + chain));
     }
@@ -352,13 +263,9 @@ Status QueueInstaller::post_rules() {
         // LAN link) quote the translated packet: they go out through the NAT as well.
         RuleBuilder r(m_spec.table, chain);
         name_match(r, NFT_META_OIFNAME, NFT_CMP_EQ);
-        r.payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4, kReg).lookup(kReg, std::string(kQueueSetExternal), m_external_id);
+        addr_in_set(r, 12, std::string(kQueueSetExternal), m_external_id);
         icmp_type_in(r, kIcmpErrors);
-        const std::uint32_t mask = prefix_mask(m_spec.internal_prefix);
-        r.payload(NFT_PAYLOAD_TRANSPORT_HEADER, kQuotedDaddr, 4, kReg);
-        if (mask != 0xffffffffu)
-            r.mask(kReg, be32(mask));
-        r.cmp(kReg, NFT_CMP_EQ, be32(m_spec.internal_net & mask));
+        prefix_match(r, NFT_PAYLOAD_TRANSPORT_HEADER, kQuotedDaddr, m_spec.internal_net, m_spec.internal_prefix);
         dispatch_host(r, NFT_PAYLOAD_TRANSPORT_HEADER, kQuotedDaddr, std::string(kMapOutHosts), m_out_hosts);
         CONENAT_TRY(add_rule(r, "router ICMP rule of chain " + chain));
     }
@@ -374,25 +281,17 @@ Status QueueInstaller::output_rules() {
 }
 
 Status QueueInstaller::run() {
-    auto table_fill = [&](nlmsghdr* nlh) {
-        NftnlPtr<nftnl_table> t(nftnl_table_alloc());
-        nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, m_spec.table.c_str());
-        nftnl_table_nlmsg_build_payload(nlh, t.get());
-    };
-    const std::string what = "table " + m_spec.table;
-    // "add; delete; add" replaces the table whether or not it exists, in one transaction.
-    m_batch.add(NFT_MSG_NEWTABLE, NLM_F_CREATE, what, table_fill);
-    m_batch.add(NFT_MSG_DELTABLE, 0, "delete " + what, table_fill);
-    m_batch.add(NFT_MSG_NEWTABLE, NLM_F_CREATE, what, table_fill);
+    replace_table(m_batch, m_spec.table);
 
     for (unsigned k = 0; k < m_spec.workers; ++k)
         for (const char* kind : {"in", "out", "hp"})
-            add_chain(worker_chain(kind, k), std::nullopt, 0);
-    add_chain(std::string(kQueueChainPre), NF_INET_PRE_ROUTING, kQueuePrioPre);
-    add_chain(std::string(kQueueChainPost), NF_INET_POST_ROUTING, kQueuePrioPost);
-    add_chain(std::string(kQueueChainOutput), NF_INET_LOCAL_OUT, kQueuePrioOutput);
+            add_chain(m_batch, m_spec.table, worker_chain(kind, k), std::nullopt);
+    add_chain(m_batch, m_spec.table, std::string(kQueueChainPre), BaseChain{"filter", NF_INET_PRE_ROUTING, kQueuePrioPre});
+    add_chain(m_batch, m_spec.table, std::string(kQueueChainPost), BaseChain{"filter", NF_INET_POST_ROUTING, kQueuePrioPost});
+    add_chain(m_batch, m_spec.table, std::string(kQueueChainOutput),
+              BaseChain{"filter", NF_INET_LOCAL_OUT, kQueuePrioOutput});
 
-    std::vector<Elem> external;
+    std::vector<SetElem> external;
     for (core::Ipv4 a : m_spec.external_addrs)
         external.push_back({be32(a), false, {}});
     m_external_id = add_set(std::string(kQueueSetExternal), 0, kTypeIpv4, 4, false, external);
@@ -406,7 +305,7 @@ Status QueueInstaller::run() {
     auto host_elems = [&](const char* kind) {
         if (by_address)
             return interval_elems(m_spec.hosts, 4, goto_chain(kind));
-        std::vector<Elem> elems; // one per last byte
+        std::vector<SetElem> elems; // one per last byte
         for (const KeyRange& r : m_spec.hosts)
             for (std::uint32_t b = r.first; b <= r.last && b <= 0xff; ++b)
                 elems.push_back({be32(b), false, worker_chain(kind, r.worker)});

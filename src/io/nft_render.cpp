@@ -1,12 +1,12 @@
 // Nftables::render: the rule set of nftables.hpp as nft text (pure; for --print-rules).
 #include "conenat/io/nftables.hpp"
 
+#include "nft_common.hpp"
 #include "nft_layout.hpp"
 #include "nft_ruleset.hpp"
 
 #include <linux/netfilter.h>
 
-#include <cstdio>
 #include <sstream>
 
 namespace conenat::io {
@@ -14,18 +14,7 @@ namespace conenat::io {
 namespace {
 using core::Proto;
 using detail::Field;
-
-std::string ipv4(core::Ipv4 a) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
-    return buf;
-}
-
-std::string hex32(std::uint32_t v) {
-    char buf[12];
-    std::snprintf(buf, sizeof buf, "0x%08x", v);
-    return buf;
-}
+using detail::hex32_text;
 
 const core::Behaviour& mapping_of(const RuleSetSpec& spec, Proto p) {
     return p == Proto::Udp ? spec.udp_mapping : p == Proto::Tcp ? spec.tcp_mapping : spec.icmp_mapping;
@@ -50,18 +39,11 @@ public:
     explicit Renderer(const RuleSetSpec& spec) : m_spec(spec) {
         if (!spec.wan_if.empty())
             m_oif = "oifname \"" + spec.wan_if + "\" ";
-        if (spec.internal_prefix > 0) {
-            const unsigned prefix = spec.internal_prefix > 32 ? 32 : spec.internal_prefix;
-            const core::Ipv4 mask = prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
-            m_saddr = "ip saddr " + ipv4(spec.internal_net & mask) + "/" + std::to_string(prefix) + " ";
-        }
-        for (const auto& r : spec.ports) {
-            m_ports += std::string(m_ports.empty() ? "" : ", ") + std::to_string(r.first);
-            if (r.last != r.first)
-                m_ports += "-" + std::to_string(r.last);
-        }
+        if (spec.internal_prefix > 0)
+            m_saddr = "ip saddr " + detail::cidr_text(spec.internal_net, spec.internal_prefix) + " ";
+        m_ports = detail::ranges_text(spec.ports);
         // Packets the daemon sent round again carry the permit mark: never queued twice.
-        const std::string unmarked = "meta mark & " + hex32(spec.permit_mark) + " == 0 ";
+        const std::string unmarked = "meta mark & " + hex32_text(spec.permit_mark) + " == 0 ";
         m_queue_out = unmarked + "counter queue num " + std::to_string(spec.queue_out);
         m_queue_in = unmarked + "counter queue num " + std::to_string(spec.queue_in);
     }
@@ -94,14 +76,7 @@ void Renderer::header() {
 }
 
 void Renderer::maps() {
-    m_out << "\tset " << detail::kSetExternal << " {\n\t\ttype ipv4_addr\n";
-    if (!m_spec.external_addrs.empty()) {
-        m_out << "\t\telements = { ";
-        for (std::size_t i = 0; i < m_spec.external_addrs.size(); ++i)
-            m_out << (i ? ", " : "") << ipv4(m_spec.external_addrs[i]);
-        m_out << " }\n";
-    }
-    m_out << "\t}\n";
+    detail::render_addr_set(m_out, detail::kSetExternal, m_spec.external_addrs);
     for (Proto p : {Proto::Udp, Proto::Tcp, Proto::Icmp}) {
         const auto key = detail::snat_key(p, mapping_of(m_spec, p));
         m_out << "\tmap " << detail::snat_map(p) << " {\n";
@@ -123,7 +98,7 @@ void Renderer::chain(std::string_view name, std::string_view type, std::string_v
     if (name == detail::kChainDnat) {
         for (Proto p : {Proto::Udp, Proto::Tcp}) {
             const bool filters = p == Proto::Udp ? m_spec.udp_filters : m_spec.tcp_filters;
-            const std::string mark = filters ? "meta mark & " + hex32(m_spec.permit_mark) + " == " + hex32(m_spec.permit_mark) + " " : "";
+            const std::string mark = filters ? "meta mark & " + hex32_text(m_spec.permit_mark) + " == " + hex32_text(m_spec.permit_mark) + " " : "";
             rule("ip daddr @" + std::string(detail::kSetExternal) + " " + mark + dport(p) + "dnat ip to " +
                  key_exprs(detail::dnat_key(), p) + " map @" + std::string(detail::dnat_map(p)));
         }

@@ -1,5 +1,6 @@
 #include "nft_ruleset.hpp"
 
+#include "nft_common.hpp"
 #include "nft_layout.hpp"
 #include "nft_objects.hpp"
 #include "nft_rule_builder.hpp"
@@ -28,14 +29,7 @@ constexpr ChainSpec kChains[] = {
     {kChainGuard, "filter", NF_INET_POST_ROUTING, 110}, // after nat (100): judge the binding
 };
 
-constexpr std::uint32_t kReg = NFT_REG32_00; // scratch register of every match
 constexpr std::uint8_t kIcmpEchoRequest = 8;
-constexpr const char* kAnonSet = "__set%d";  // the kernel names anonymous sets itself
-
-struct SetElem {
-    std::vector<std::uint8_t> key;
-    bool interval_end = false;
-};
 
 // Builds the table's messages; tracks set ids for references inside the batch.
 class Installer {
@@ -45,15 +39,17 @@ public:
     Status run();
 
 private:
-    void table_messages();
     std::uint32_t add_set(const std::string& name, std::uint32_t flags, std::uint32_t key_type, std::uint32_t key_len,
-                          std::uint32_t data_type, std::uint32_t data_len, const std::vector<SetElem>& elems);
+                          std::uint32_t data_type, std::uint32_t data_len, const std::vector<SetElem>& elems) {
+        const std::uint32_t id = m_next_set_id++;
+        detail::add_set(m_batch, m_spec.table, id, {name, flags, key_type, key_len, data_type, data_len}, elems);
+        return id;
+    }
     std::uint32_t anon_set(std::uint32_t flags, std::uint32_t key_type, std::uint32_t key_len,
                            const std::vector<SetElem>& elems) {
         return add_set(kAnonSet, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | flags, key_type, key_len, 0, 0, elems);
     }
-    void add_chain(const ChainSpec& c);
-    Status add_rule(RuleBuilder& rule, std::string what);
+    Status add_rule(RuleBuilder& rule, std::string what) { return detail::add_rule(m_batch, rule, std::move(what)); }
 
     // Matches (each leaves the scratch register free again).
     void oifname(RuleBuilder& r);
@@ -84,15 +80,6 @@ std::string str(std::string_view s) {
     return std::string(s);
 }
 
-std::vector<std::uint8_t> be16(std::uint16_t v) {
-    return {static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
-}
-
-std::vector<std::uint8_t> be32(std::uint32_t v) {
-    return {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16), static_cast<std::uint8_t>(v >> 8),
-            static_cast<std::uint8_t>(v)};
-}
-
 // Interval-set elements of the port ranges: start keys, and end keys one past each range
 // (an end element at 0 first, as nft writes it, when the first range does not start at 0).
 std::vector<SetElem> port_intervals(std::vector<core::PortRange> ranges) {
@@ -108,11 +95,11 @@ std::vector<SetElem> port_intervals(std::vector<core::PortRange> ranges) {
     }
     std::vector<SetElem> elems;
     if (!merged.empty() && merged.front().first > 0)
-        elems.push_back({be16(0), true});
+        elems.push_back({be16(0), true, {}});
     for (const auto& r : merged) {
-        elems.push_back({be16(r.first), false});
+        elems.push_back({be16(r.first), false, {}});
         if (r.last < 0xffff)
-            elems.push_back({be16(static_cast<std::uint16_t>(r.last + 1)), true});
+            elems.push_back({be16(static_cast<std::uint16_t>(r.last + 1)), true, {}});
     }
     return elems;
 }
@@ -124,104 +111,27 @@ const ChainSpec* chains(std::size_t* count) {
     return kChains;
 }
 
-void Installer::table_messages() {
-    auto fill = [&](nlmsghdr* nlh) {
-        NftnlPtr<nftnl_table> t(nftnl_table_alloc());
-        nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, m_spec.table.c_str());
-        nftnl_table_nlmsg_build_payload(nlh, t.get());
-    };
-    const std::string what = "table " + m_spec.table;
-    // "add; delete; add" replaces the table whether or not it exists, in one transaction.
-    m_batch.add(NFT_MSG_NEWTABLE, NLM_F_CREATE, what, fill);
-    m_batch.add(NFT_MSG_DELTABLE, 0, "delete " + what, fill);
-    m_batch.add(NFT_MSG_NEWTABLE, NLM_F_CREATE, what, fill);
-}
-
-std::uint32_t Installer::add_set(const std::string& name, std::uint32_t flags, std::uint32_t key_type,
-                                 std::uint32_t key_len, std::uint32_t data_type, std::uint32_t data_len,
-                                 const std::vector<SetElem>& elems) {
-    const std::uint32_t id = m_next_set_id++;
-    NftnlPtr<nftnl_set> s(nftnl_set_alloc());
-    nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, m_spec.table.c_str());
-    nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
-    nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, NFPROTO_IPV4);
-    nftnl_set_set_u32(s.get(), NFTNL_SET_ID, id);
-    nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, flags);
-    nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, key_type);
-    nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, key_len);
-    if (flags & NFT_SET_MAP) {
-        nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, data_type);
-        nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, data_len);
-    }
-    if (flags & NFT_SET_CONSTANT)
-        nftnl_set_set_u32(s.get(), NFTNL_SET_DESC_SIZE, static_cast<std::uint32_t>(elems.size()));
-    const std::string what = (flags & NFT_SET_ANONYMOUS) ? "anonymous set" : (flags & NFT_SET_MAP ? "map " : "set ") + name;
-    m_batch.add(NFT_MSG_NEWSET, NLM_F_CREATE, what, [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, s.get()); });
-    if (elems.empty())
-        return id;
-    for (const SetElem& e : elems) {
-        nftnl_set_elem* el = nftnl_set_elem_alloc();
-        nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, e.key.data(), static_cast<std::uint32_t>(e.key.size()));
-        if (e.interval_end)
-            nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
-        nftnl_set_elem_add(s.get(), el); // the set owns it
-    }
-    m_batch.add(NFT_MSG_NEWSETELEM, NLM_F_CREATE, "elements of " + what,
-                [&](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, s.get()); });
-    return id;
-}
-
-void Installer::add_chain(const ChainSpec& c) {
-    NftnlPtr<nftnl_chain> ch(nftnl_chain_alloc());
-    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TABLE, m_spec.table.c_str());
-    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_NAME, str(c.name).c_str());
-    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TYPE, str(c.type).c_str());
-    nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_HOOKNUM, c.hook);
-    nftnl_chain_set_s32(ch.get(), NFTNL_CHAIN_PRIO, c.priority);
-    nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
-    m_batch.add(NFT_MSG_NEWCHAIN, NLM_F_CREATE, "chain " + str(c.name),
-                [&](nlmsghdr* nlh) { nftnl_chain_nlmsg_build_payload(nlh, ch.get()); });
-}
-
-Status Installer::add_rule(RuleBuilder& rule, std::string what) {
-    if (!rule.ok())
-        return Error{"nftables: out of memory building " + what};
-    m_batch.add(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, std::move(what),
-                [&](nlmsghdr* nlh) { nftnl_rule_nlmsg_build_payload(nlh, rule.get()); });
-    return {};
-}
-
 void Installer::oifname(RuleBuilder& r) {
-    if (m_spec.wan_if.empty())
-        return;
-    std::array<std::uint8_t, 16> name{}; // IFNAMSIZ, zero-padded: an exact match
-    std::memcpy(name.data(), m_spec.wan_if.data(), std::min<std::size_t>(m_spec.wan_if.size(), 15));
-    r.meta(NFT_META_OIFNAME, NFT_REG_1).cmp(NFT_REG_1, NFT_CMP_EQ, name);
+    if (!m_spec.wan_if.empty())
+        ifname_match(r, NFT_META_OIFNAME, NFT_CMP_EQ, m_spec.wan_if, NFT_REG_1);
 }
 
 void Installer::saddr_internal(RuleBuilder& r) {
-    const unsigned prefix = std::min<unsigned>(m_spec.internal_prefix, 32);
-    if (prefix == 0)
-        return;
-    const std::uint32_t mask = prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
-    r.payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4, kReg);
-    if (prefix < 32)
-        r.mask(kReg, be32(mask));
-    r.cmp(kReg, NFT_CMP_EQ, be32(m_spec.internal_net & mask));
+    saddr_match(r, m_spec.internal_net, m_spec.internal_prefix);
 }
 
 void Installer::daddr_external(RuleBuilder& r) {
-    r.payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 4, kReg).lookup(kReg, str(kSetExternal), m_external_id);
+    addr_in_set(r, 16, str(kSetExternal), m_external_id);
 }
 
 void Installer::l4proto(RuleBuilder& r, Proto p) {
-    r.meta(NFT_META_L4PROTO, kReg).cmp_u8(kReg, NFT_CMP_EQ, static_cast<std::uint8_t>(p));
+    l4proto_match(r, static_cast<std::uint8_t>(p));
 }
 
 void Installer::l4proto_in(RuleBuilder& r, std::initializer_list<Proto> protos) {
     std::vector<SetElem> elems;
     for (Proto p : protos)
-        elems.push_back({{static_cast<std::uint8_t>(p)}, false});
+        elems.push_back({{static_cast<std::uint8_t>(p)}, false, {}});
     const std::uint32_t id = anon_set(0, kTypeInetProto, 1, elems);
     r.meta(NFT_META_L4PROTO, kReg).lookup(kReg, kAnonSet, id);
 }
@@ -235,22 +145,16 @@ void Installer::dport_in_pool(RuleBuilder& r) {
 }
 
 void Installer::ct_status(RuleBuilder& r, std::uint32_t bit, bool set) {
-    std::uint8_t mask[4];
-    std::memcpy(mask, &bit, 4); // ct status is host byte order
-    r.ct(NFT_CT_STATUS, kReg).mask(kReg, mask).cmp_u32(kReg, set ? NFT_CMP_NEQ : NFT_CMP_EQ, 0);
+    ct_bits(r, NFT_CT_STATUS, bit, set ? NFT_CMP_NEQ : NFT_CMP_EQ);
 }
 
 void Installer::mark_set(RuleBuilder& r, std::uint32_t mark) {
-    std::uint8_t mask[4];
-    std::memcpy(mask, &mark, 4); // meta mark is host byte order
-    r.meta(NFT_META_MARK, kReg).mask(kReg, mask).cmp_u32(kReg, NFT_CMP_EQ, mark);
+    mark_match(r, mark, mark);
 }
 
 // The daemon marks every packet it sends round again: a queue rule never takes it twice.
 void Installer::mark_unset(RuleBuilder& r, std::uint32_t mark) {
-    std::uint8_t mask[4];
-    std::memcpy(mask, &mark, 4);
-    r.meta(NFT_META_MARK, kReg).mask(kReg, mask).cmp_u32(kReg, NFT_CMP_EQ, 0);
+    mark_match(r, mark, 0);
 }
 
 void Installer::echo_request(RuleBuilder& r) {
@@ -352,10 +256,10 @@ Status Installer::guard_rules() {
 }
 
 Status Installer::run() {
-    table_messages();
+    replace_table(m_batch, m_spec.table);
     std::vector<SetElem> external;
     for (core::Ipv4 a : m_spec.external_addrs)
-        external.push_back({be32(a), false});
+        external.push_back({be32(a), false, {}});
     m_external_id = add_set(str(kSetExternal), 0, kTypeIpv4, 4, 0, 0, external);
     for (Proto p : {Proto::Udp, Proto::Tcp, Proto::Icmp}) {
         const core::Behaviour mapping = p == Proto::Udp   ? m_spec.udp_mapping
@@ -369,7 +273,7 @@ Status Installer::run() {
         add_set(str(dnat_map(p)), NFT_SET_MAP, key_type(key), key_len(key), endpoint_type(), kEndpointLen, {});
     }
     for (const ChainSpec& c : kChains)
-        add_chain(c);
+        add_chain(m_batch, m_spec.table, str(c.name), BaseChain{c.type, c.hook, c.priority});
     CONENAT_TRY(dnat_rules());
     CONENAT_TRY(dnat_queue_rules());
     CONENAT_TRY(snat_rules());
@@ -384,24 +288,14 @@ Status build_install(NftBatch& batch, const RuleSetSpec& spec) {
 }
 
 Status build_queue_probe(NftBatch& batch, const std::string& table) {
-    auto table_fill = [&](nlmsghdr* nlh) {
-        NftnlPtr<nftnl_table> t(nftnl_table_alloc());
-        nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.c_str());
-        nftnl_table_nlmsg_build_payload(nlh, t.get());
-    };
-    batch.add(NFT_MSG_NEWTABLE, NLM_F_CREATE, "probe table " + table, table_fill);
-    NftnlPtr<nftnl_chain> ch(nftnl_chain_alloc());
-    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TABLE, table.c_str());
-    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_NAME, "probe");
-    batch.add(NFT_MSG_NEWCHAIN, NLM_F_CREATE, "probe chain",
-              [&](nlmsghdr* nlh) { nftnl_chain_nlmsg_build_payload(nlh, ch.get()); });
+    table_message(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE, "probe table " + table, table);
+    add_chain(batch, table, "probe", std::nullopt);
     RuleBuilder r(table, "probe");
     r.queue(0, true);
     if (!r.ok())
         return Error{"nftables: out of memory building the queue probe"};
-    batch.add(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, "probe queue rule",
-              [&](nlmsghdr* nlh) { nftnl_rule_nlmsg_build_payload(nlh, r.get()); });
-    batch.add(NFT_MSG_DELTABLE, 0, "delete probe table " + table, table_fill);
+    CONENAT_TRY(add_rule(batch, r, "probe queue rule"));
+    table_message(batch, NFT_MSG_DELTABLE, 0, "delete probe table " + table, table);
     batch.end();
     return {};
 }

@@ -2,6 +2,7 @@
 #include "conenat/io/nftables.hpp"
 
 #include "nft_batch.hpp"
+#include "nft_common.hpp"
 #include "nft_elements.hpp"
 #include "nft_objects.hpp"
 #include "nft_queue_ruleset.hpp"
@@ -37,6 +38,19 @@ bool all_errors(const std::vector<NftFailure>& failures, std::initializer_list<i
         return std::find(errors.begin(), errors.end(), f.error) != errors.end();
     });
 }
+
+constexpr const char* kNoNativeQueue = "nftables: this kernel has no nft queue statement (CONFIG_NFT_QUEUE): "
+                                       "install with native_queue = false for the xt NFQUEUE target";
+
+// Runs `op` on `elems` in transactions of at most kMaxBatchElements.
+template <typename Op>
+Status in_chunks(const std::vector<MapElement>& elems, Op op) {
+    for (std::size_t i = 0; i < elems.size(); i += kMaxBatchElements) {
+        const std::size_t n = std::min(kMaxBatchElements, elems.size() - i);
+        CONENAT_TRY(op(std::span(elems).subspan(i, n)));
+    }
+    return {};
+}
 } // namespace
 
 struct Nftables::Impl {
@@ -49,6 +63,18 @@ struct Nftables::Impl {
         if (!failures)
             return Error{failures.error()};
         return detail::to_status(*failures);
+    }
+
+    // One batch of `type` messages for `elems`, committed; `ranges` gets their element ranges.
+    Result<std::vector<NftFailure>> send_elements(const std::string& table, std::uint16_t type,
+                                                  std::span<const MapElement> elems,
+                                                  std::vector<ElementRange>* ranges = nullptr) {
+        NftBatch batch = sock.batch();
+        auto r = detail::add_element_messages(batch, table, type, elems);
+        if (ranges)
+            *ranges = std::move(r);
+        batch.end();
+        return sock.commit(batch);
     }
 
     Status delete_keys(const std::string& table, std::span<const MapElement> elems);
@@ -85,8 +111,7 @@ bool Nftables::has_native_queue() {
 
 Status Nftables::install(const RuleSetSpec& spec) {
     if (spec.native_queue && !has_native_queue())
-        return Error{"nftables: this kernel has no nft queue statement (CONFIG_NFT_QUEUE): "
-                     "install with native_queue = false for the xt NFQUEUE target"};
+        return Error{kNoNativeQueue};
     NftBatch batch = m_impl->sock.batch();
     CONENAT_TRY(detail::build_install(batch, spec));
     CONENAT_TRY(m_impl->commit(batch));
@@ -96,23 +121,17 @@ Status Nftables::install(const RuleSetSpec& spec) {
 
 Status Nftables::install(const QueueRuleSpec& spec) {
     if (spec.native_queue && !has_native_queue())
-        return Error{"nftables: this kernel has no nft queue statement (CONFIG_NFT_QUEUE): "
-                     "install with native_queue = false for the xt NFQUEUE target"};
+        return Error{kNoNativeQueue};
     NftBatch batch = m_impl->sock.batch();
     CONENAT_TRY(detail::build_queue_install(batch, spec));
     return m_impl->commit(batch);
 }
 
 Status Nftables::remove(const std::string& table) {
-    auto fill = [&](nlmsghdr* nlh) {
-        detail::NftnlPtr<nftnl_table> t(nftnl_table_alloc());
-        nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.c_str());
-        nftnl_table_nlmsg_build_payload(nlh, t.get());
-    };
     NftBatch batch = m_impl->sock.batch();
     // add + delete works on every kernel, whether or not the table exists.
-    batch.add(NFT_MSG_NEWTABLE, NLM_F_CREATE, "table " + table, fill);
-    batch.add(NFT_MSG_DELTABLE, 0, "delete table " + table, fill);
+    detail::table_message(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE, "table " + table, table);
+    detail::table_message(batch, NFT_MSG_DELTABLE, 0, "delete table " + table, table);
     batch.end();
     return m_impl->commit(batch);
 }
@@ -122,10 +141,7 @@ Status Nftables::Impl::delete_keys(const std::string& table, std::span<const Map
     if (elems.empty())
         return {};
     if (destroy_supported.value_or(true)) {
-        NftBatch batch = sock.batch();
-        detail::add_element_messages(batch, table, kMsgDestroySetElem, elems);
-        batch.end();
-        auto failures = sock.commit(batch);
+        auto failures = send_elements(table, kMsgDestroySetElem, elems);
         if (!failures)
             return Error{failures.error()};
         if (failures->empty()) {
@@ -137,10 +153,8 @@ Status Nftables::Impl::delete_keys(const std::string& table, std::span<const Map
             return detail::to_status(*failures);
         destroy_supported = false;
     }
-    NftBatch batch = sock.batch();
-    auto ranges = detail::add_element_messages(batch, table, NFT_MSG_DELSETELEM, elems);
-    batch.end();
-    auto failures = sock.commit(batch);
+    std::vector<ElementRange> ranges;
+    auto failures = send_elements(table, NFT_MSG_DELSETELEM, elems, &ranges);
     if (!failures)
         return Error{failures.error()};
     if (failures->empty())
@@ -164,10 +178,7 @@ Status Nftables::Impl::delete_keys(const std::string& table, std::span<const Map
 
 Status Nftables::Impl::delete_each(const std::string& table, std::span<const MapElement> elems) {
     for (std::size_t i = 0; i < elems.size(); ++i) {
-        NftBatch batch = sock.batch();
-        detail::add_element_messages(batch, table, NFT_MSG_DELSETELEM, elems.subspan(i, 1));
-        batch.end();
-        auto failures = sock.commit(batch);
+        auto failures = send_elements(table, NFT_MSG_DELSETELEM, elems.subspan(i, 1));
         if (!failures)
             return Error{failures.error()};
         if (!all_errors(*failures, {ENOENT}))
@@ -177,10 +188,8 @@ Status Nftables::Impl::delete_each(const std::string& table, std::span<const Map
 }
 
 Status Nftables::Impl::add_elements(const std::string& table, std::span<const MapElement> elems) {
-    NftBatch batch = sock.batch();
-    auto ranges = detail::add_element_messages(batch, table, NFT_MSG_NEWSETELEM, elems);
-    batch.end();
-    auto failures = sock.commit(batch);
+    std::vector<ElementRange> ranges;
+    auto failures = send_elements(table, NFT_MSG_NEWSETELEM, elems, &ranges);
     if (!failures)
         return Error{failures.error()};
     if (failures->empty())
@@ -200,21 +209,13 @@ Status Nftables::Impl::add_elements(const std::string& table, std::span<const Ma
 }
 
 Status Nftables::add(std::span<const MappingElement> mappings) {
-    const auto elems = detail::map_elements(m_spec, mappings);
-    for (std::size_t i = 0; i < elems.size(); i += kMaxBatchElements) {
-        const std::size_t n = std::min(kMaxBatchElements, elems.size() - i);
-        CONENAT_TRY(m_impl->add_elements(m_spec.table, std::span(elems).subspan(i, n)));
-    }
-    return {};
+    return in_chunks(detail::map_elements(m_spec, mappings),
+                     [&](std::span<const MapElement> part) { return m_impl->add_elements(m_spec.table, part); });
 }
 
 Status Nftables::remove_elements(std::span<const MappingElement> mappings) {
-    const auto elems = detail::map_elements(m_spec, mappings);
-    for (std::size_t i = 0; i < elems.size(); i += kMaxBatchElements) {
-        const std::size_t n = std::min(kMaxBatchElements, elems.size() - i);
-        CONENAT_TRY(m_impl->delete_keys(m_spec.table, std::span(elems).subspan(i, n)));
-    }
-    return {};
+    return in_chunks(detail::map_elements(m_spec, mappings),
+                     [&](std::span<const MapElement> part) { return m_impl->delete_keys(m_spec.table, part); });
 }
 
 Result<RuleCounters> Nftables::counters() {

@@ -21,9 +21,11 @@ check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; f
 STATS=$LAB_DIR/stats
 DAEMON=
 daemon_start() {
+  local level=(--log-level debug) # mapping lines in the log, unless the caller chose a level
+  [[ " $* " == *" --log-level "* ]] && level=()
   rm -f "$STATS"
   lab_bg "$LAB_RT" conenatd "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --external-ip "$LAB_E1" \
-    --foreground --pid-file "$LAB_DIR/conenatd.pid" --stats-file "$STATS" --log-level debug "$@"
+    --foreground --pid-file "$LAB_DIR/conenatd.pid" --stats-file "$STATS" "${level[@]}" "$@"
   DAEMON=$LAB_BG_PID
   wait_for 100 0.1 test -s "$STATS"
 }

@@ -39,7 +39,7 @@ ip -n "$FAR" link set eth0 up mtu 1280
 ip -n "$FAR" route add default via 192.0.2.1
 lab_exec "$LAB_INET" sysctl -qw net.ipv4.ip_forward=1
 
-start_daemon() { daemon_start --engine queue --log-level info "$@"; }
+start_daemon() { daemon_start --engine queue "$@"; }
 stop_daemon() { daemon_stop; }
 no_kernel_state() {
   [ -z "$(lab_exec "$LAB_RT" nft list tables)" ] &&

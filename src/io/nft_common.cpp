@@ -1,0 +1,187 @@
+#include "nft_common.hpp"
+
+#include "nft_objects.hpp"
+
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstring>
+
+namespace conenat::io::detail {
+
+namespace {
+constexpr std::size_t kElementsPerMessage = 1000; // the elements nest length is a u16
+} // namespace
+
+std::vector<std::uint8_t> be16(std::uint32_t v) {
+    return {std::uint8_t(v >> 8), std::uint8_t(v)};
+}
+
+std::vector<std::uint8_t> be32(std::uint32_t v) {
+    return {std::uint8_t(v >> 24), std::uint8_t(v >> 16), std::uint8_t(v >> 8), std::uint8_t(v)};
+}
+
+std::uint32_t prefix_mask(unsigned prefix) {
+    prefix = std::min(prefix, 32u);
+    return prefix == 0 ? 0 : prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
+}
+
+void table_message(NftBatch& batch, std::uint16_t type, std::uint16_t flags, std::string what,
+                   const std::string& table) {
+    batch.add(type, flags, std::move(what), [&](nlmsghdr* nlh) {
+        NftnlPtr<nftnl_table> t(nftnl_table_alloc());
+        nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.c_str());
+        nftnl_table_nlmsg_build_payload(nlh, t.get());
+    });
+}
+
+void replace_table(NftBatch& batch, const std::string& table) {
+    const std::string what = "table " + table;
+    table_message(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE, what, table);
+    table_message(batch, NFT_MSG_DELTABLE, 0, "delete " + what, table);
+    table_message(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE, what, table);
+}
+
+void add_set(NftBatch& batch, const std::string& table, std::uint32_t id, const SetSpec& set,
+             const std::vector<SetElem>& elems) {
+    NftnlPtr<nftnl_set> s(nftnl_set_alloc());
+    nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
+    nftnl_set_set_str(s.get(), NFTNL_SET_NAME, set.name.c_str());
+    nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, NFPROTO_IPV4);
+    nftnl_set_set_u32(s.get(), NFTNL_SET_ID, id);
+    nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, set.flags);
+    nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, set.key_type);
+    nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, set.key_len);
+    if (set.flags & NFT_SET_MAP) {
+        nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, set.data_type);
+        if (set.data_len) // verdict maps: the kernel sizes it itself
+            nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, set.data_len);
+    }
+    if (set.flags & NFT_SET_CONSTANT)
+        nftnl_set_set_u32(s.get(), NFTNL_SET_DESC_SIZE, static_cast<std::uint32_t>(elems.size()));
+    const std::string what =
+        (set.flags & NFT_SET_ANONYMOUS) ? "anonymous set" : (set.flags & NFT_SET_MAP ? "map " : "set ") + set.name;
+    batch.add(NFT_MSG_NEWSET, NLM_F_CREATE, what, [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, s.get()); });
+    for (std::size_t first = 0; first < elems.size(); first += kElementsPerMessage) {
+        NftnlPtr<nftnl_set> part(nftnl_set_alloc());
+        nftnl_set_set_str(part.get(), NFTNL_SET_TABLE, table.c_str());
+        nftnl_set_set_str(part.get(), NFTNL_SET_NAME, set.name.c_str());
+        nftnl_set_set_u32(part.get(), NFTNL_SET_ID, id);
+        nftnl_set_set_u32(part.get(), NFTNL_SET_FAMILY, NFPROTO_IPV4);
+        const std::size_t last = std::min(elems.size(), first + kElementsPerMessage);
+        for (std::size_t i = first; i < last; ++i) {
+            const SetElem& e = elems[i];
+            nftnl_set_elem* el = nftnl_set_elem_alloc();
+            nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, e.key.data(), static_cast<std::uint32_t>(e.key.size()));
+            if (e.interval_end)
+                nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+            else if (!e.chain.empty()) {
+                nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT, static_cast<std::uint32_t>(NFT_GOTO));
+                nftnl_set_elem_set_str(el, NFTNL_SET_ELEM_CHAIN, e.chain.c_str());
+            }
+            nftnl_set_elem_add(part.get(), el); // the set owns it
+        }
+        batch.add(NFT_MSG_NEWSETELEM, NLM_F_CREATE, "elements of " + what,
+                  [&](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, part.get()); });
+    }
+}
+
+void add_chain(NftBatch& batch, const std::string& table, const std::string& name,
+               const std::optional<BaseChain>& base) {
+    NftnlPtr<nftnl_chain> ch(nftnl_chain_alloc());
+    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TABLE, table.c_str());
+    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_NAME, name.c_str());
+    if (base) {
+        nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TYPE, std::string(base->type).c_str());
+        nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_HOOKNUM, base->hook);
+        nftnl_chain_set_s32(ch.get(), NFTNL_CHAIN_PRIO, base->priority);
+        nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
+    }
+    batch.add(NFT_MSG_NEWCHAIN, NLM_F_CREATE, "chain " + name,
+              [&](nlmsghdr* nlh) { nftnl_chain_nlmsg_build_payload(nlh, ch.get()); });
+}
+
+Status add_rule(NftBatch& batch, RuleBuilder& rule, std::string what) {
+    if (!rule.ok())
+        return Error{"nftables: out of memory building " + what};
+    batch.add(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, std::move(what),
+              [&](nlmsghdr* nlh) { nftnl_rule_nlmsg_build_payload(nlh, rule.get()); });
+    return {};
+}
+
+std::vector<std::uint8_t> ifname_bytes(const std::string& name) {
+    std::vector<std::uint8_t> bytes(16, 0); // IFNAMSIZ, zero-padded: an exact match
+    std::memcpy(bytes.data(), name.data(), std::min<std::size_t>(name.size(), 15));
+    return bytes;
+}
+
+void ifname_match(RuleBuilder& r, std::uint32_t meta_key, std::uint32_t op, const std::string& name,
+                  std::uint32_t reg) {
+    r.meta(meta_key, reg).cmp(reg, op, ifname_bytes(name));
+}
+
+void prefix_match(RuleBuilder& r, std::uint32_t base, std::uint32_t offset, core::Ipv4 net, unsigned prefix) {
+    const std::uint32_t mask = prefix_mask(prefix);
+    r.payload(base, offset, 4, kReg);
+    if (mask != 0xffffffffu)
+        r.mask(kReg, be32(mask));
+    r.cmp(kReg, NFT_CMP_EQ, be32(net & mask));
+}
+
+void saddr_match(RuleBuilder& r, core::Ipv4 net, unsigned prefix) {
+    if (prefix_mask(prefix) != 0)
+        prefix_match(r, NFT_PAYLOAD_NETWORK_HEADER, 12, net, prefix);
+}
+
+void addr_in_set(RuleBuilder& r, std::uint32_t offset, const std::string& set, std::uint32_t set_id) {
+    r.payload(NFT_PAYLOAD_NETWORK_HEADER, offset, 4, kReg).lookup(kReg, set, set_id);
+}
+
+void mark_match(RuleBuilder& r, std::uint32_t mark, std::uint32_t value) {
+    std::uint8_t mask[4];
+    std::memcpy(mask, &mark, 4); // meta mark is host byte order
+    r.meta(NFT_META_MARK, kReg).mask(kReg, mask).cmp_u32(kReg, NFT_CMP_EQ, value);
+}
+
+void ct_bits(RuleBuilder& r, std::uint32_t key, std::uint32_t bits, std::uint32_t op) {
+    std::uint8_t mask[4];
+    std::memcpy(mask, &bits, 4); // ct status and state are host byte order
+    r.ct(key, kReg).mask(kReg, mask).cmp_u32(kReg, op, 0);
+}
+
+void l4proto_match(RuleBuilder& r, std::uint8_t proto) {
+    r.meta(NFT_META_L4PROTO, kReg).cmp_u8(kReg, NFT_CMP_EQ, proto);
+}
+
+std::string ipv4_text(core::Ipv4 a) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
+    return buf;
+}
+
+std::string hex32_text(std::uint32_t v) {
+    char buf[12];
+    std::snprintf(buf, sizeof buf, "0x%08x", v);
+    return buf;
+}
+
+std::string cidr_text(core::Ipv4 net, unsigned prefix) {
+    prefix = std::min(prefix, 32u);
+    return ipv4_text(net & prefix_mask(prefix)) + "/" + std::to_string(prefix);
+}
+
+void render_addr_set(std::ostream& out, std::string_view name, const std::vector<core::Ipv4>& addrs) {
+    out << "\tset " << name << " {\n\t\ttype ipv4_addr\n";
+    if (!addrs.empty()) {
+        out << "\t\telements = { ";
+        for (std::size_t i = 0; i < addrs.size(); ++i)
+            out << (i ? ", " : "") << ipv4_text(addrs[i]);
+        out << " }\n";
+    }
+    out << "\t}\n";
+}
+
+} // namespace conenat::io::detail
