@@ -1,6 +1,7 @@
 // The events thread: conntrack NEW/DESTROY -> the mapping table.
 #include "conntrack_engine.hpp"
 
+#include "conenat/core/nat/flow_key.hpp"
 #include "conenat/daemon/log.hpp"
 #include "conenat/engine/clock.hpp"
 #include "conenat/util/text.hpp"
@@ -11,10 +12,6 @@
 namespace conenat::engine {
 
 using namespace conenat::core;
-
-namespace {
-Endpoint remote_of(Proto p, Endpoint e) { return {e.addr, p == Proto::Icmp ? std::uint16_t(0) : e.port}; }
-} // namespace
 
 // Outbound: inside -> outside with source NAT to one of our addresses (the sender's side).
 // Inbound: to one of our addresses, destination-NATed inside (the receiver's side). A

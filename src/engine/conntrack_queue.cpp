@@ -5,6 +5,7 @@
 
 #include "conenat/daemon/log.hpp"
 #include "conenat/engine/clock.hpp"
+#include "conenat/core/nat/flow_key.hpp"
 #include "conenat/core/packet/icmp_build.hpp"
 
 #include <algorithm>
@@ -20,10 +21,6 @@ namespace {
 
 constexpr std::size_t kBatch = 64;
 
-Proto flow_proto(const PacketView& v) {
-    return v.kind == PacketKind::Udp ? Proto::Udp : v.kind == PacketKind::Tcp ? Proto::Tcp : Proto::Icmp;
-}
-Endpoint remote_of(Proto p, Endpoint e) { return {e.addr, p == Proto::Icmp ? std::uint16_t(0) : e.port}; }
 bool translatable(const PacketView& v) {
     return v.kind == PacketKind::Udp || v.kind == PacketKind::Tcp ||
            (v.kind == PacketKind::IcmpQuery && v.icmp_type == icmp::EchoRequest);

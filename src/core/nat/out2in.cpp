@@ -1,7 +1,7 @@
 // Inbound (outside -> inside) half of the translator.
 #include "conenat/core/nat/translator.hpp"
 
-#include "flow_key.hpp"
+#include "conenat/core/nat/flow_key.hpp"
 
 #include "conenat/core/packet/checksum.hpp"
 #include "conenat/core/packet/icmp_build.hpp"

@@ -2,7 +2,7 @@
 
 #include "conenat/core/packet/icmp_build.hpp"
 
-#include "flow_key.hpp"
+#include "conenat/core/nat/flow_key.hpp"
 
 #include <algorithm>
 

@@ -1,4 +1,5 @@
-// How a parsed packet names its flow; shared by both halves of the translator.
+// How a parsed packet names its flow (protocol, and the remote part of its key): shared by the
+// translator and the engines.
 #pragma once
 
 #include "conenat/core/packet/parse.hpp"
