@@ -16,11 +16,22 @@ import sys
 import time
 
 
-def udp_socket(src, sport):
+def udp_socket(src, sport=0):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((src, int(sport)))
     return s
+
+
+def readable(socks, secs):
+    """Yields each socket of `socks` as it becomes readable, until SECS have passed."""
+    end = time.monotonic() + float(secs)
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        r, _, _ = select.select(socks, [], [], left)
+        yield from r
 
 
 def udp_flows(src, first, count, dst, dport, packets, gap="0"):
@@ -62,17 +73,19 @@ def udp_stream(src, sport, dst, dport, secs, gap):
 def udp_watch(addr, port, secs):
     s = udp_socket(addr, port)
     seen = {}
-    end = time.monotonic() + float(secs)
-    while True:
-        left = end - time.monotonic()
-        if left <= 0:
-            break
-        r, _, _ = select.select([s], [], [], left)
-        if r:
-            _, src = s.recvfrom(2048)
-            seen[src] = seen.get(src, 0) + 1
+    for _ in readable([s], secs):
+        _, src = s.recvfrom(2048)
+        seen[src] = seen.get(src, 0) + 1
     for (a, p), c in seen.items():
         print(f"{a}:{p} {c}", flush=True)
+
+
+def accept_all(listener, secs):
+    held = []  # kept open until the end
+    for _ in readable([listener], secs):
+        c, src = listener.accept()
+        held.append(c)
+        print(f"accepted {src[0]}:{src[1]}", flush=True)
 
 
 def tcp_punch(addr, port, peer, pport, secs):
@@ -91,17 +104,7 @@ def tcp_punch(addr, port, peer, pport, secs):
         print("outbound connected", flush=True)
     except OSError as e:
         print(f"outbound failed {e}", flush=True)
-    end = time.monotonic() + float(secs)
-    held = []
-    while True:
-        left = end - time.monotonic()
-        if left <= 0:
-            break
-        r, _, _ = select.select([listener], [], [], left)
-        if r:
-            c, src = listener.accept()
-            held.append(c)
-            print(f"accepted {src[0]}:{src[1]}", flush=True)
+    accept_all(listener, secs)
 
 
 def tcp_serve(addr, port, secs):
@@ -109,17 +112,7 @@ def tcp_serve(addr, port, secs):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((addr, int(port)))
     s.listen(64)
-    held = []
-    end = time.monotonic() + float(secs)
-    while True:
-        left = end - time.monotonic()
-        if left <= 0:
-            break
-        r, _, _ = select.select([s], [], [], left)
-        if r:
-            c, src = s.accept()
-            held.append(c)
-            print(f"accepted {src[0]}:{src[1]}", flush=True)
+    accept_all(s, secs)
 
 
 def main(argv):

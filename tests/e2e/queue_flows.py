@@ -25,17 +25,13 @@ import struct
 import sys
 import time
 
+from flows import readable, udp_socket  # the same directory
+
 IP_RECVERR = 11
 IP_MTU_DISCOVER, IP_PMTUDISC_DO = 10, 2
 SO_EE_ORIGIN_ICMP = 2
 UDP_SEGMENT = 103
 
-
-def udp_socket(src, sport=0):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((src, int(sport)))
-    return s
 
 
 def read_icmp_error(s, timeout):
@@ -197,18 +193,13 @@ def udp_gso(src, sport, dst, dport, segment, count):
 
 def udp_sink(addr, port, secs, n):
     s = udp_socket(addr, port)
-    end = time.monotonic() + float(secs)
     sizes, intact = [], True
-    while len(sizes) < int(n):
-        left = end - time.monotonic()
-        if left <= 0:
-            break
-        r, _, _ = select.select([s], [], [], left)
-        if not r:
-            break
+    for _ in readable([s], secs):
         data, _ = s.recvfrom(65535)
         sizes.append(len(data))
         intact = intact and len(set(data)) == 1
+        if len(sizes) >= int(n):
+            break
     print(f"datagrams {len(sizes)} sizes {','.join(map(str, sizes))} intact {'yes' if intact else 'no'}", flush=True)
 
 
@@ -228,16 +219,10 @@ def udp_pong(addr, port, secs, *first):
     for dst in first:
         host, dport = dst.rsplit(":", 1)
         s.sendto(b"hello", (host, int(dport)))
-    end = time.monotonic() + float(secs)
-    while True:
-        left = end - time.monotonic()
-        if left <= 0:
-            break
-        r, _, _ = select.select([s], [], [], left)
-        if r:
-            _, frm = s.recvfrom(2048)
-            print(f"from {frm[0]}:{frm[1]}", flush=True)
-            s.sendto(b"pong", frm)
+    for _ in readable([s], secs):
+        _, frm = s.recvfrom(2048)
+        print(f"from {frm[0]}:{frm[1]}", flush=True)
+        s.sendto(b"pong", frm)
 
 
 def main(argv):
