@@ -36,7 +36,7 @@ IO_LIB     := $(BUILD)/libconenat_io.a
 
 TEST_SUPPORT_SRC := $(wildcard tests/support/*.cpp)
 # Pure parts of the engines (no system header, like the core), unit-tested with it.
-ENGINE_PURE_SRC := src/engine/queue_engine_shard.cpp src/engine/queue_engine_checksum.cpp
+ENGINE_PURE_SRC := src/engine/shard_plan.cpp src/engine/partial_checksum.cpp src/engine/steering.cpp
 UNIT_SRC := $(wildcard tests/unit/*.cpp) $(TEST_SUPPORT_SRC) $(ENGINE_PURE_SRC)
 UNIT_OBJ := $(UNIT_SRC:%.cpp=$(BUILD)/obj/%.o)
 UNIT_BIN := $(BUILD)/unit_tests
@@ -135,10 +135,18 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) $(DAEMON_BIN)
 	$(Q)BUILD=$(BUILD) scripts/demo.sh
 
-# End to end, same namespace path, alternating with plain kernel MASQUERADE.
+# End to end, same namespace path, alternating per round: kernel MASQUERADE, the NFQUEUE
+# ceiling (accept-all pass-through), the queue, conntrack and tun engines (tun: skipped with a
+# note while the binary rejects it). BENCH_ROUNDS / BENCH_ENGINES: see bench/e2e/bench.sh --help.
+# The pass-through links only the adapter it uses (NfQueue and its netlink socket).
+NFQ_PASS_BIN := $(BUILD)/nfq_passthrough
+$(NFQ_PASS_BIN): $(BUILD)/obj/bench/e2e/nfq_passthrough.o $(BUILD)/obj/src/io/nfqueue.o $(BUILD)/obj/src/io/netlink.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(CXXFLAGS) $(LDFLAGS) $^ $(SYS_LIBS) -o $@
+
 bench-e2e: deps
-	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) $(DAEMON_BIN)
-	$(Q)BUILD=$(BUILD) bench/e2e/bench.sh --conenatd full-cone
+	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) $(DAEMON_BIN) $(NFQ_PASS_BIN)
+	$(Q)BUILD=$(BUILD) bench/e2e/bench.sh --nat-type full-cone $(if $(BENCH_ENGINES),--engines $(BENCH_ENGINES))
 
 install: all
 	install -D -m 0755 $(BUILD)/conenatd $(DESTDIR)$(PREFIX)/sbin/conenatd

@@ -25,7 +25,21 @@ void write_stats(const std::string& path, const std::string& text) {
 }
 
 std::unique_ptr<engine::Engine> make_engine(const Options& o) {
-    return o.engine == EngineKind::Queue ? engine::make_queue_engine(o) : engine::make_conntrack_engine(o);
+    switch (o.engine) {
+    case EngineKind::Queue: return engine::make_queue_engine(o);
+    case EngineKind::Tun: return engine::make_tun_engine(o);
+    case EngineKind::Conntrack: break;
+    }
+    return engine::make_conntrack_engine(o);
+}
+
+std::string rules_text(const Options& o) {
+    switch (o.engine) {
+    case EngineKind::Queue: return engine::queue_rules_text(o);
+    case EngineKind::Tun: return engine::tun_rules_text(o);
+    case EngineKind::Conntrack: break;
+    }
+    return engine::conntrack_rules_text(o);
 }
 
 } // namespace
@@ -40,8 +54,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (o.print_rules) {
-        const std::string rules =
-            o.engine == EngineKind::Queue ? engine::queue_rules_text(o) : engine::conntrack_rules_text(o);
+        const std::string rules = rules_text(o);
         std::fputs(rules.c_str(), stdout);
         return 0;
     }

@@ -77,7 +77,7 @@ po::options_description describe() {
         ("mark", po::value<std::string>()->default_value("0x00100000"), "packet mark bit for permitted inbound packets")
         ("event-buffer", po::value<std::string>()->default_value("8388608"), "conntrack event socket buffer, bytes")
         ("resync-interval", po::value<std::string>()->default_value("120"), "seconds between conntrack resyncs")
-        ("queues", po::value<std::string>()->default_value("1"), "queue engine: worker threads, each with its own queues")
+        ("queues", po::value<std::string>()->default_value("1"), "queue / tun engine: worker threads, each with its own queues")
         ("fail-open", po::bool_switch(), "queue engine: when a queue is full or nobody listens, pass packets untranslated")
         ("tun-name", po::value<std::string>()->default_value("conenat0"), "tun engine: device name");
     return d;
@@ -88,7 +88,7 @@ Options build(const po::variables_map& vm) {
     const std::string engine = vm["engine"].as<std::string>();
     if (engine == "conntrack") o.engine = EngineKind::Conntrack;
     else if (engine == "queue") o.engine = EngineKind::Queue;
-    else if (engine == "tun") throw BadOption("engine", "'" + engine + "' is not in this build yet");
+    else if (engine == "tun") o.engine = EngineKind::Tun;
     else throw BadOption("engine", "expected conntrack, queue or tun, got '" + engine + "'");
 
     const std::string type = vm["nat-type"].as<std::string>();
@@ -173,7 +173,7 @@ Options build(const po::variables_map& vm) {
     o.event_buffer = number<std::size_t>(vm, "event-buffer", 4096, 1u << 30);
     o.resync_interval_s = number<std::uint32_t>(vm, "resync-interval", 1, 86400);
     o.queues = number<unsigned>(vm, "queues", 1, 64);
-    if (o.engine == EngineKind::Queue && o.nat.pool.block_size == 0 && o.queues > o.nat.pool.ports.size())
+    if (o.engine != EngineKind::Conntrack && o.nat.pool.block_size == 0 && o.queues > o.nat.pool.ports.size())
         throw BadOption("queues", "more workers than external ports (" + std::to_string(o.nat.pool.ports.size()) + ")");
     o.fail_open = vm["fail-open"].as<bool>();
     o.tun_name = vm["tun-name"].as<std::string>();

@@ -1,7 +1,7 @@
 // The queue engine: conntrack is bypassed and every packet of the NAT's traffic goes through
 // userspace, where the pure core translates it in place. N workers, each with its own
 // Translator and its own two queues (main, with GSO; hairpin, without), share nothing on the
-// packet path: the kernel rules shard the traffic (queue_engine_shard.hpp), so that both
+// packet path: the kernel rules shard the traffic (shard_plan.hpp), so that both
 // directions of a mapping reach the worker that owns it.
 #pragma once
 
@@ -9,7 +9,7 @@
 #include "conenat/engine/engine.hpp"
 #include "conenat/io/nfqueue.hpp"
 #include "conenat/io/nftables.hpp"
-#include "queue_engine_shard.hpp"
+#include "shard_plan.hpp"
 
 #include <array>
 #include <atomic>

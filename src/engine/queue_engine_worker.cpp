@@ -7,7 +7,8 @@
 #include "conenat/core/packet/parse.hpp"
 #include "conenat/daemon/log.hpp"
 #include "conenat/engine/clock.hpp"
-#include "queue_engine_checksum.hpp"
+#include "partial_checksum.hpp"
+#include "steering.hpp"
 
 #include <linux/netfilter.h>
 #include <poll.h>
@@ -26,14 +27,6 @@ constexpr TimeMs kPublishMs = 250, kExpireMs = 500;
 constexpr int kPollMs = 100; // also the lateness bound of an expired SYN hold
 constexpr std::size_t kHoldReplies = 16;
 
-// ICMP that may belong to the router itself (an echo reply for its own ping, an error about
-// one of its own flows): no mapping of ours, so the router's stack gets it as it came.
-bool router_icmp(Counter reason, std::span<const std::uint8_t> pkt) {
-    if (reason == Counter::drop_icmp_no_mapping)
-        return true;
-    const std::size_t ihl = std::size_t(pkt[0] & 0x0f) * 4;
-    return reason == Counter::drop_no_mapping && pkt.size() > ihl && pkt[9] == 1 && pkt[ihl] == 0;
-}
 } // namespace
 
 QueueWorker::QueueWorker(const WorkerSettings& settings, const ShardPlan& plan, std::uint64_t seed)

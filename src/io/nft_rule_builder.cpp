@@ -78,14 +78,31 @@ RuleBuilder& RuleBuilder::cmp_u32(std::uint32_t sreg, std::uint32_t op, std::uin
 }
 
 RuleBuilder& RuleBuilder::mask(std::uint32_t reg, std::span<const std::uint8_t> mask) {
+    const std::uint8_t zero[16] = {};
+    return bitwise(reg, mask, std::span(zero, mask.size()));
+}
+
+RuleBuilder& RuleBuilder::bitwise(std::uint32_t reg, std::span<const std::uint8_t> mask,
+                                  std::span<const std::uint8_t> xor_) {
+    if (mask.size() != xor_.size() || mask.size() > 16) {
+        m_ok = false;
+        return *this;
+    }
     if (nftnl_expr* e = add("bitwise")) {
-        const std::uint8_t zero[16] = {};
         const auto len = static_cast<std::uint32_t>(mask.size());
         nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
         nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
         nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
         nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask.data(), len);
-        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
+        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor_.data(), len);
+    }
+    return *this;
+}
+
+RuleBuilder& RuleBuilder::meta_set(std::uint32_t key, std::uint32_t sreg) {
+    if (nftnl_expr* e = add("meta")) {
+        nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, sreg);
     }
     return *this;
 }
@@ -174,6 +191,15 @@ RuleBuilder& RuleBuilder::verdict(int v) {
     if (nftnl_expr* e = add("immediate")) {
         nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
         nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, static_cast<std::uint32_t>(v));
+    }
+    return *this;
+}
+
+RuleBuilder& RuleBuilder::verdict(int v, const std::string& chain) {
+    if (nftnl_expr* e = add("immediate")) {
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, static_cast<std::uint32_t>(v));
+        nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain.c_str());
     }
     return *this;
 }

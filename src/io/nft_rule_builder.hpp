@@ -22,6 +22,10 @@ public:
     RuleBuilder& cmp_u32(std::uint32_t sreg, std::uint32_t op, std::uint32_t value); // host order bytes
     // reg = (reg & mask) ^ 0
     RuleBuilder& mask(std::uint32_t reg, std::span<const std::uint8_t> mask);
+    // reg = (reg & mask) ^ xor (same lengths): e.g. setting bits is mask ~b, xor b.
+    RuleBuilder& bitwise(std::uint32_t reg, std::span<const std::uint8_t> mask, std::span<const std::uint8_t> xor_);
+    // meta `key` set from `sreg` (e.g. NFT_META_MARK).
+    RuleBuilder& meta_set(std::uint32_t key, std::uint32_t sreg);
     RuleBuilder& lookup(std::uint32_t sreg, const std::string& set, std::optional<std::uint32_t> set_id,
                         std::optional<std::uint32_t> dreg = std::nullopt);
     RuleBuilder& nat(std::uint32_t type, std::uint32_t addr_reg, std::uint32_t proto_reg);
@@ -36,6 +40,8 @@ public:
     // A route lookup: NFTA_FIB_F_* flags, NFT_FIB_RESULT_* result.
     RuleBuilder& fib(std::uint32_t flags, std::uint32_t result, std::uint32_t dreg);
     RuleBuilder& verdict(int verdict);
+    // NFT_JUMP / NFT_GOTO to `chain`.
+    RuleBuilder& verdict(int verdict, const std::string& chain);
 
     bool ok() const { return m_ok; }
     nftnl_rule* get() const { return m_rule.get(); }

@@ -6,6 +6,7 @@
 #include "nft_elements.hpp"
 #include "nft_objects.hpp"
 #include "nft_queue_ruleset.hpp"
+#include "nft_tun_ruleset.hpp"
 #include "nft_ruleset.hpp"
 
 #include <libnftnl/expr.h>
@@ -124,6 +125,12 @@ Status Nftables::install(const QueueRuleSpec& spec) {
         return Error{kNoNativeQueue};
     NftBatch batch = m_impl->sock.batch();
     CONENAT_TRY(detail::build_queue_install(batch, spec));
+    return m_impl->commit(batch);
+}
+
+Status Nftables::install(const TunRuleSpec& spec) {
+    NftBatch batch = m_impl->sock.batch();
+    CONENAT_TRY(detail::build_tun_install(batch, spec));
     return m_impl->commit(batch);
 }
 

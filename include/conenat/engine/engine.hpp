@@ -23,9 +23,11 @@ public:
 
 std::unique_ptr<Engine> make_conntrack_engine(const daemon::Options& options);
 std::unique_ptr<Engine> make_queue_engine(const daemon::Options& options);
+std::unique_ptr<Engine> make_tun_engine(const daemon::Options& options);
 
 // The nftables rules an engine installs, as nft text (for --print-rules).
 std::string conntrack_rules_text(const daemon::Options& options);
 std::string queue_rules_text(const daemon::Options& options);
+std::string tun_rules_text(const daemon::Options& options);
 
 } // namespace conenat::engine

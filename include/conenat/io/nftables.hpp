@@ -4,6 +4,7 @@
 
 #include "conenat/core/nat/config.hpp"
 #include "conenat/io/queue_rules.hpp"
+#include "conenat/io/tun_rules.hpp"
 #include "conenat/util/result.hpp"
 
 #include <cstdint>
@@ -88,6 +89,8 @@ public:
     Status install(const RuleSetSpec& spec);
     // The same for the queue engine's table (queue_rules.hpp); no map elements follow.
     Status install(const QueueRuleSpec& spec);
+    // The tun engine's table (tun_rules.hpp).
+    Status install(const TunRuleSpec& spec);
     // Deletes the table (absent is fine). Everything of ours goes with it.
     Status remove(const std::string& table);
     // Adds / deletes the elements of these mappings in ACKed batches (split to fit messages).
@@ -99,6 +102,7 @@ public:
     // The nft-syntax text of the rule set (for --print-rules and the docs).
     static std::string render(const RuleSetSpec& spec);
     static std::string render(const QueueRuleSpec& spec);
+    static std::string render(const TunRuleSpec& spec);
 
 private:
     struct Impl;

@@ -1,4 +1,4 @@
-// Checksums of packets that arrived from NFQUEUE with CHECKSUM_PARTIAL (NFQA_SKB_CSUMNOTREADY).
+// Checksums of packets that arrived with a partial checksum: from NFQUEUE (NFQA_SKB_CSUMNOTREADY) or a TUN device (VIRTIO_NET_HDR_F_NEEDS_CSUM).
 // Such a packet's TCP/UDP checksum field holds only the pseudo-header sum, not complemented:
 // the device (or skb_checksum_help) adds the payload later. A payload verdict ends that: the
 // kernel marks the packet CHECKSUM_NONE (nfqnl_mangle), so what we return is final — except

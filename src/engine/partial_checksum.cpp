@@ -1,4 +1,4 @@
-#include "queue_engine_checksum.hpp"
+#include "partial_checksum.hpp"
 
 #include "conenat/core/packet/checksum.hpp"
 

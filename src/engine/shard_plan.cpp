@@ -1,4 +1,4 @@
-#include "queue_engine_shard.hpp"
+#include "shard_plan.hpp"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-// How the queue engine splits the NAT between its workers so that they share no state on the
+// How the software engines (queue, tun) split the NAT between their workers so that they share no state on the
 // packet path: a mapping lives in exactly one worker, which both directions reach. Outbound
 // packets are sharded by internal host (so per-host quotas, RFC 7422 blocks and paired
 // pooling see all of a host's mappings); inbound packets by external port, each worker

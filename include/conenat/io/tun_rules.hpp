@@ -1,0 +1,45 @@
+// The kernel side of the tun engine: conenatd's nftables table that picks the NAT's traffic,
+// takes it out of conntrack and marks it, so that a policy rule (installed by the engine over
+// rtnetlink) routes it into the TUN device. Installed by Nftables::install(TunRuleSpec),
+// printed by Nftables::render.
+//
+// table ip <table> {
+//   set external { ipv4_addr }                          the external addresses
+//   chain steer { meta mark set meta mark | M notrack counter accept }
+//   chain pre { type filter hook prerouting priority raw (-300);
+//     iifname <tun> notrack counter accept               -- translated by the engine: routed as it is
+//     iifname <wan> ip saddr <int> accept                -- spoofed internal source: never the NAT's
+//     ip daddr @external ip frag-off & 0x3fff != 0 goto steer   -- fragments (the engine reassembles)
+//     ip daddr @external socket transparent <= 1 accept  -- the router's own sockets
+//     ip daddr @external meta l4proto { tcp, udp } th dport { <pool> } goto steer   -- inbound, hairpin
+//     ip daddr @external icmp type echo-reply icmp id { <pool> } goto steer
+//     ip daddr @external icmp type { 3, 11, 12 } goto steer  -- errors (the engine returns the
+//                                                           router's own to it untouched)
+//     iifname != <wan> ip saddr <int> fib daddr oifname <wan> goto steer   -- outbound
+//   }
+// }
+// and, outside nftables: `ip rule add pref P fwmark M/M lookup T`, `ip route add default dev
+// <tun> table T`, the `lookup local` rule moved from priority 0 to behind P (the external
+// address is local: without the move, inbound packets would be delivered to the router).
+#pragma once
+
+#include "conenat/core/nat/port_set.hpp"
+#include "conenat/core/types.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace conenat::io {
+
+struct TunRuleSpec {
+    std::string table = "conenatd";
+    std::string wan_if, tun_if;
+    core::Ipv4 internal_net = 0;
+    std::uint8_t internal_prefix = 24;
+    std::vector<core::Ipv4> external_addrs;
+    std::vector<core::PortRange> pool; // the NAT's external port set
+    std::uint32_t mark = 0x00100000;   // the steering mark (one bit)
+};
+
+} // namespace conenat::io

@@ -1,0 +1,42 @@
+// What the software engines decide about a packet before the core sees it: which worker owns
+// its state, and which packets to our addresses are the router's own. Pure: unit-tested.
+#pragma once
+
+#include "conenat/core/nat/counters.hpp"
+#include "conenat/core/packet/parse.hpp"
+#include "shard_plan.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+
+namespace conenat::engine {
+
+// The external port (or ICMP identifier) an inbound packet names: TCP/UDP destination port,
+// echo reply identifier, or the source port of the packet an ICMP error quotes (when that
+// packet left from `is_external` addresses). None for anything else.
+template <typename IsExternal>
+std::optional<std::uint16_t> inbound_key(const core::PacketView& v, IsExternal&& is_external) {
+    switch (v.kind) {
+    case core::PacketKind::Udp:
+    case core::PacketKind::Tcp:
+    case core::PacketKind::IcmpQuery:
+        return v.dst.port;
+    case core::PacketKind::IcmpError:
+        if (is_external(v.inner.src.addr))
+            return v.inner.src.port;
+        return std::nullopt;
+    default:
+        return std::nullopt;
+    }
+}
+
+// ICMP that may belong to the router itself (an echo reply for its own ping, an error about
+// one of its own flows): the core found no mapping of ours, so the router's stack gets it.
+bool router_icmp(core::Counter reason, std::span<const std::uint8_t> pkt);
+
+// The worker that reassembles a fragmented datagram: all its fragments, whatever their order,
+// go to one worker (by source, destination, protocol and identification).
+unsigned fragment_owner(std::span<const std::uint8_t> pkt, unsigned workers);
+
+} // namespace conenat::engine

@@ -1,0 +1,227 @@
+#include "tun_engine.hpp"
+
+#include "conenat/daemon/log.hpp"
+#include "handoff_ring.hpp"
+#include "tun_engine_worker.hpp"
+
+#include <random>
+#include <sstream>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+namespace conenat::engine {
+
+using daemon::Options;
+
+namespace {
+
+// The policy rule that routes marked packets into the device, and where the `lookup local`
+// rule moves so that it comes after it (the external addresses are local ones).
+constexpr std::uint32_t kRulePref = 1, kLocalPref = 2;
+constexpr std::uint32_t kRouteTable = 0x636e; // "cn"
+constexpr std::size_t kRingBytes = std::size_t(4) << 20;
+
+std::uint64_t seed() {
+    std::random_device rd; // the kernel's entropy: port choice must not be predictable (RFC 6056)
+    return std::uint64_t(rd()) << 32 | rd();
+}
+
+constexpr std::string_view stat_name(TunStat s) {
+    switch (s) {
+#define CONENAT_TUN_STAT_NAME(name) \
+    case TunStat::name: return #name;
+        CONENAT_TUN_STATS(CONENAT_TUN_STAT_NAME)
+#undef CONENAT_TUN_STAT_NAME
+    case TunStat::count_: break;
+    }
+    return "?";
+}
+
+io::TunRuleSpec tun_rule_spec(const Options& o, const std::string& tun_if) {
+    io::TunRuleSpec s;
+    s.table = o.table;
+    s.wan_if = o.external_if;
+    s.tun_if = tun_if;
+    s.internal_net = o.internal_net;
+    s.internal_prefix = o.internal_prefix;
+    s.external_addrs = o.nat.pool.external_addrs;
+    s.pool = o.nat.pool.ports.ranges();
+    s.mark = o.permit_mark;
+    return s;
+}
+
+std::string conf_path(const std::string& ifname, const char* key) {
+    return "/proc/sys/net/ipv4/conf/" + ifname + "/" + key;
+}
+
+} // namespace
+
+std::string tun_rules_text(const Options& o) { return io::Nftables::render(tun_rule_spec(o, o.tun_name)); }
+
+std::unique_ptr<Engine> make_tun_engine(const Options& options) { return std::make_unique<TunEngine>(options); }
+
+TunEngine::TunEngine(const Options& options)
+    : m_options(options),
+      m_plan(plan_shards(options.nat, options.internal_net, options.internal_prefix, options.queues, &m_plan_error)) {}
+
+TunEngine::~TunEngine() { stop(); }
+
+Status TunEngine::start() {
+    if (!m_plan_error.empty())
+        return Error{"--" + m_plan_error};
+    const unsigned n = m_plan.workers;
+    std::vector<io::TunQueue> queues;
+    for (unsigned k = 0; k < n; ++k) {
+        auto q = io::TunQueue::open(k == 0 ? m_options.tun_name : queues.front().name(), n > 1);
+        if (!q)
+            return Error{"--tun-name " + m_options.tun_name + ": " + q.error()};
+        queues.push_back(std::move(q.value()));
+    }
+    const std::string tun_if = queues.front().name();
+    m_spec = tun_rule_spec(m_options, tun_if);
+    auto rtnl = io::Rtnetlink::open();
+    if (!rtnl) return Error{"rtnetlink: " + rtnl.error()};
+    m_rtnl.emplace(std::move(rtnl.value()));
+    CONENAT_TRY(steer());
+
+    m_stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (m_stop_fd < 0) return Error{"eventfd failed"};
+    std::vector<int> wake_fds;
+    for (unsigned k = 0; k < n; ++k) {
+        const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (fd < 0) return Error{"eventfd failed"};
+        m_wake_fds.push_back(fd);
+    }
+    m_rings.resize(std::size_t(n) * n);
+    for (unsigned from = 0; from < n; ++from)
+        for (unsigned to = 0; to < n; ++to)
+            if (from != to) m_rings[from * n + to] = std::make_unique<HandoffRing>(kRingBytes);
+    for (unsigned k = 0; k < n; ++k) {
+        std::vector<HandoffRing*> inbox(n), outbox(n);
+        for (unsigned j = 0; j < n; ++j) {
+            inbox[j] = m_rings[j * n + k].get();
+            outbox[j] = m_rings[k * n + j].get();
+        }
+        TunWorkerSettings w;
+        w.index = k;
+        w.workers = n;
+        w.internal_net = m_options.internal_net;
+        w.internal_prefix = m_options.internal_prefix;
+        m_workers.push_back(std::make_unique<TunWorker>(w, m_plan, seed(), std::move(queues[k]), inbox, outbox,
+                                                        m_wake_fds));
+    }
+
+    auto nft = io::Nftables::open();
+    if (!nft) return Error{"nftables: " + nft.error()};
+    m_nft.emplace(std::move(nft.value()));
+    if (m_options.rules_auto) {
+        CONENAT_TRY(m_nft->install(m_spec));
+        m_installed = true;
+        LOG_INFO("installed table ip %s; marked packets (0x%08x) routed into %s (%u queue%s)", m_spec.table.c_str(),
+                 m_spec.mark, tun_if.c_str(), n, n == 1 ? "" : "s");
+    }
+    for (auto& w : m_workers)
+        m_threads.emplace_back([&w, fd = m_stop_fd] { w->run(fd); });
+    return {};
+}
+
+// The device up with the WAN's MTU (so that the kernel answers DF packets too big for the WAN
+// with ICMP 3/4 on the way in, RFC 4787 REQ-13), packets with our own source address accepted
+// from it, a route into it for marked packets, and the local rule behind that one.
+Status TunEngine::steer() {
+    const std::string& tun = m_spec.tun_if;
+    auto mtu = m_rtnl->mtu(m_options.external_if);
+    if (!mtu) return Error{"--external-if " + m_options.external_if + ": " + mtu.error()};
+    CONENAT_TRY(m_rtnl->set_link(tun, true, *mtu));
+    auto index = m_rtnl->ifindex(tun);
+    if (!index) return Error{index.error()};
+    m_tun_index = *index;
+    CONENAT_TRY(io::write_sysctl(conf_path(tun, "accept_local"), "1"));
+    CONENAT_TRY(io::write_sysctl(conf_path(tun, "rp_filter"), "0"));
+    CONENAT_TRY(io::write_sysctl(conf_path(tun, "send_redirects"), "0"));
+    if (auto all = io::read_sysctl(conf_path("all", "rp_filter")); all && all->starts_with("1"))
+        LOG_WARN("net.ipv4.conf.all.rp_filter is 1 (strict): packets the engine writes back may be dropped; use 0 or 2");
+    if (auto fwd = io::read_sysctl("/proc/sys/net/ipv4/ip_forward"); fwd && !fwd->starts_with("1"))
+        LOG_WARN("net.ipv4.ip_forward is off: the router forwards nothing, through the NAT or not");
+
+    CONENAT_TRY(m_rtnl->add_default_route(kRouteTable, m_tun_index));
+    m_route_added = true;
+    const io::PolicyRule ours{kRulePref, kRouteTable, m_spec.mark, m_spec.mark};
+    const io::PolicyRule local_first{0, io::kLocalTable, 0, 0}, local_moved{kLocalPref, io::kLocalTable, 0, 0};
+    auto rules = m_rtnl->rules();
+    if (!rules) return Error{rules.error()};
+    bool local_at_0 = false, local_at_moved = false;
+    for (const auto& r : *rules) {
+        if (r.other_selectors) continue;
+        if (r.rule == ours) (void)m_rtnl->delete_rule(ours); // left by a run that was killed
+        local_at_0 |= r.rule == local_first;
+        local_at_moved |= r.rule == local_moved;
+    }
+    if (local_at_0) {
+        if (!local_at_moved) CONENAT_TRY(m_rtnl->add_rule(local_moved));
+        CONENAT_TRY(m_rtnl->delete_rule(local_first));
+        m_local_moved = true;
+    } else if (!local_at_moved) {
+        LOG_WARN("no 'lookup local' rule at priority 0: inbound packets may not reach %s", tun.c_str());
+    }
+    CONENAT_TRY(m_rtnl->add_rule(ours));
+    m_rule_added = true;
+    LOG_INFO("%s up (mtu %u); ip rule pref %u fwmark 0x%x lookup %u; local rule at pref %u", tun.c_str(), *mtu,
+             kRulePref, m_spec.mark, kRouteTable, kLocalPref);
+    return {};
+}
+
+void TunEngine::unsteer() {
+    if (!m_rtnl) return;
+    auto report = [](const Status& s) {
+        if (!s) LOG_ERROR("%s", s.error().c_str());
+    };
+    if (m_rule_added) report(m_rtnl->delete_rule({kRulePref, kRouteTable, m_spec.mark, m_spec.mark}));
+    if (m_local_moved) {
+        // Back first, then the moved one away: the local table is never out of the way.
+        report(m_rtnl->add_rule({0, io::kLocalTable, 0, 0}));
+        report(m_rtnl->delete_rule({kLocalPref, io::kLocalTable, 0, 0}));
+    }
+    if (m_route_added) (void)m_rtnl->delete_default_route(kRouteTable, m_tun_index); // gone with the device too
+    m_rule_added = m_local_moved = m_route_added = false;
+}
+
+void TunEngine::stop() {
+    if (m_stop_fd >= 0) {
+        const std::uint64_t one = 1;
+        (void)!::write(m_stop_fd, &one, sizeof one);
+    }
+    for (auto& t : m_threads)
+        if (t.joinable()) t.join();
+    m_threads.clear();
+    if (m_installed && m_nft) {
+        if (Status s = m_nft->remove(m_spec.table); !s) LOG_ERROR("removing table: %s", s.error().c_str());
+        else LOG_INFO("removed table ip %s", m_spec.table.c_str());
+        m_installed = false;
+    }
+    unsteer();
+    for (auto& w : m_workers) // publish once more for the last stats, then close the queues
+        (void)w;
+    m_workers.clear(); // the device goes away with its last queue
+    m_rings.clear();
+    for (int fd : m_wake_fds) ::close(fd);
+    m_wake_fds.clear();
+    if (m_stop_fd >= 0) ::close(m_stop_fd), m_stop_fd = -1;
+}
+
+std::string TunEngine::stats() {
+    std::array<std::uint64_t, TunWorker::kStats> sum{};
+    for (const auto& w : m_workers) {
+        const auto s = w->stats();
+        for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += s[i];
+    }
+    std::ostringstream out;
+    for (std::size_t i = 0; i < std::size_t(core::Counter::count_); ++i)
+        out << core::to_string(core::Counter(i)) << ' ' << sum[i] << '\n';
+    for (std::size_t i = 0; i < std::size_t(TunStat::count_); ++i)
+        out << stat_name(TunStat(i)) << ' ' << sum[std::size_t(core::Counter::count_) + i] << '\n';
+    out << "workers " << m_plan.workers << '\n';
+    return out.str();
+}
+
+} // namespace conenat::engine

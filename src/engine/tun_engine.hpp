@@ -1,0 +1,65 @@
+// The tun engine: the kernel routes the NAT's traffic (marked by conenatd's nftables table,
+// tun_rules.hpp) into a TUN device; N workers, one per queue of the multi-queue device, each
+// with its own Translator, read it, translate it with the pure core and write it back; the
+// kernel routes the result on. Conntrack and the kernel's NAT never see that traffic. Packets
+// that reach a worker other than their owner (the device spreads flows by hash) are passed on
+// through lock-free rings (handoff_ring.hpp).
+#pragma once
+
+#include "conenat/engine/engine.hpp"
+#include "conenat/io/nftables.hpp"
+#include "conenat/io/rtnetlink.hpp"
+#include "shard_plan.hpp"
+
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace conenat::engine {
+
+// The engine's own counters, next to the core's in a worker's published statistics.
+#define CONENAT_TUN_STATS(X)                                                                       \
+    X(tun_read) X(tun_written) X(write_failed) X(read_errors) X(gso_packets) X(partial_checksums)  \
+    X(handed_out) X(handed_in) X(handoff_full) X(passed_to_host) X(icmp_replies_sent)            \
+    X(fragments_in) X(datagrams_reassembled) X(fragments_dropped) X(held_now)    \
+    X(mappings) X(sessions)
+
+enum class TunStat : std::uint8_t {
+#define CONENAT_TUN_STAT_ENUM(name) name,
+    CONENAT_TUN_STATS(CONENAT_TUN_STAT_ENUM)
+#undef CONENAT_TUN_STAT_ENUM
+    count_
+};
+
+class TunWorker;
+class HandoffRing;
+
+class TunEngine final : public Engine {
+public:
+    explicit TunEngine(const daemon::Options& options);
+    ~TunEngine() override;
+    Status start() override;
+    void stop() override;
+    std::string stats() override;
+
+private:
+    Status steer();   // device up, sysctls, route, policy rules
+    void unsteer();
+
+    daemon::Options m_options;
+    std::string m_plan_error;
+    ShardPlan m_plan;
+    io::TunRuleSpec m_spec;
+    std::optional<io::Nftables> m_nft;
+    std::optional<io::Rtnetlink> m_rtnl;
+    std::vector<std::unique_ptr<HandoffRing>> m_rings; // [from * workers + to]
+    std::vector<std::unique_ptr<TunWorker>> m_workers;
+    std::vector<std::thread> m_threads;
+    std::vector<int> m_wake_fds;
+    int m_stop_fd = -1;
+    bool m_installed = false, m_rule_added = false, m_local_moved = false, m_route_added = false;
+    unsigned m_tun_index = 0;
+};
+
+} // namespace conenat::engine

@@ -1,0 +1,379 @@
+// A tun engine worker's round: take what other workers handed over, read the device until the
+// batch is full or it is empty, translate the batch (outbound, then inbound), write the results
+// back. The kernel forwards what we write once more: each packet gets back the hop (TTL) the
+// route into the device took, so the router counts as one hop (RFC 1812 §5.3.1), and the
+// kernel's own checks on that first hop (TTL expiry, DF and the device MTU) are the router's.
+#include "tun_engine_worker.hpp"
+
+#include "conenat/core/packet/checksum.hpp"
+#include "conenat/core/packet/parse.hpp"
+#include "conenat/daemon/log.hpp"
+#include "conenat/engine/clock.hpp"
+#include "partial_checksum.hpp"
+#include "steering.hpp"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace conenat::engine {
+
+using core::Action;
+using core::Counter;
+using core::Direction;
+using core::TimeMs;
+
+namespace {
+constexpr TimeMs kPublishMs = 250, kExpireMs = 500;
+constexpr int kPollMs = 100;     // also the lateness bound of an expired SYN hold
+constexpr int kRoundsPerPoll = 16; // full batches in a row before the stop fd is looked at again
+
+core::ReassemblyConfig reassembly_config() {
+    core::ReassemblyConfig c;
+    c.slots = 64;
+    c.slots_per_source = 16;
+    c.timeout_ms = 30'000;
+    return c;
+}
+
+// One hop back (the kernel decremented the TTL on the way into the device and does so again on
+// the way out), with the header checksum kept right.
+void restore_hop(std::span<std::uint8_t> pkt) {
+    if (pkt.size() < 20 || pkt[8] == 255)
+        return;
+    const std::uint16_t before = core::load16(&pkt[8]);
+    ++pkt[8];
+    core::store16(&pkt[10], core::csum_replace16(core::load16(&pkt[10]), before, core::load16(&pkt[8])));
+}
+} // namespace
+
+TunWorker::TunWorker(const TunWorkerSettings& settings, const ShardPlan& plan, std::uint64_t seed,
+                     io::TunQueue queue, std::vector<HandoffRing*> inbox, std::vector<HandoffRing*> outbox,
+                     std::vector<int> wake_fds)
+    : m_settings(settings), m_plan(plan), m_translator(plan.configs[settings.index], seed),
+      m_reassembler(reassembly_config()), m_queue(std::move(queue)), m_inbox(std::move(inbox)),
+      m_outbox(std::move(outbox)), m_inbox_pos(m_inbox.size()), m_wake_fds(std::move(wake_fds)),
+      m_wake(settings.workers), m_bufs(kBatch * kBufBytes), m_replies(kBatch),
+      m_held(plan.configs[settings.index].max_held_syns) {}
+
+bool TunWorker::is_internal(core::Ipv4 a) const {
+    const std::uint32_t mask = m_settings.internal_prefix == 0 ? 0 : ~0u << (32 - m_settings.internal_prefix);
+    return (a & mask) == (m_settings.internal_net & mask);
+}
+
+bool TunWorker::is_external(core::Ipv4 a) const {
+    const auto& addrs = m_plan.configs[m_settings.index].pool.external_addrs;
+    return std::find(addrs.begin(), addrs.end(), a) != addrs.end();
+}
+
+void TunWorker::run(int stop_fd) {
+    const int wake_fd = m_wake_fds[m_settings.index];
+    pollfd fds[3] = {{m_queue.fd(), POLLIN, 0}, {wake_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    TimeMs last_publish = 0, last_expire = 0;
+    for (;;) {
+        if (::poll(fds, 3, kPollMs) < 0 && errno != EINTR)
+            add(TunStat::read_errors);
+        if (fds[2].revents)
+            break;
+        if (fds[1].revents & POLLIN) {
+            std::uint64_t v = 0;
+            (void)!::read(wake_fd, &v, sizeof v);
+        }
+        TimeMs now = now_ms();
+        for (int r = 0; r < kRoundsPerPoll && round(now); ++r)
+            now = now_ms();
+        expire_holds(now);
+        if (now - last_expire >= kExpireMs) {
+            m_translator.expire(now);
+            m_reassembler.expire(now);
+            last_expire = now;
+        }
+        if (now - last_publish >= kPublishMs) {
+            publish();
+            last_publish = now;
+        }
+    }
+    publish();
+}
+
+bool TunWorker::round(TimeMs now) {
+    m_n = 0;
+    take_handoffs();
+    read_tun(now);
+    const bool full = m_n == kBatch;
+    if (m_n > 0)
+        translate(now);
+    for (std::size_t k = 0; k < m_inbox.size(); ++k)
+        if (m_inbox[k])
+            m_inbox[k]->release(m_inbox_pos[k]);
+    for (std::size_t k = 0; k < m_wake.size(); ++k)
+        if (m_wake[k]) {
+            const std::uint64_t one = 1;
+            (void)!::write(m_wake_fds[k], &one, sizeof one);
+            m_wake[k] = false;
+        }
+    return full;
+}
+
+void TunWorker::take_handoffs() {
+    for (std::size_t k = 0; k < m_inbox.size(); ++k) {
+        HandoffRing* ring = m_inbox[k];
+        if (!ring)
+            continue;
+        std::uint64_t pos = ring->begin();
+        HandoffRing::Record rec;
+        while (m_n < kBatch && ring->next(pos, rec)) {
+            add(TunStat::handed_in);
+            if (rec.tag & kTagFragment) {
+                if (admit(rec.bytes, &m_bufs[m_n * kBufBytes], now_ms()))
+                    ++m_n;
+                continue;
+            }
+            Slot& s = m_slots[m_n++];
+            s = Slot{};
+            s.frame = rec.bytes;
+            s.dir = (rec.tag & kTagInbound) ? Direction::Inbound : Direction::Outbound;
+            s.handed_on = rec.tag & kTagHandedOn;
+        }
+        m_inbox_pos[k] = pos;
+    }
+}
+
+void TunWorker::read_tun(TimeMs now) {
+    while (m_n < kBatch) {
+        std::uint8_t* buf = &m_bufs[m_n * kBufBytes];
+        auto got = m_queue.read({buf, kBufBytes});
+        if (!got) {
+            add(TunStat::read_errors);
+            return;
+        }
+        if (*got == 0)
+            return;
+        add(TunStat::tun_read);
+        if (admit({buf, *got}, buf, now))
+            ++m_n;
+    }
+}
+
+bool TunWorker::admit(std::span<std::uint8_t> frame, std::uint8_t* buf, TimeMs now) {
+    if (frame.size() < kVnet + 20) {
+        add(TunStat::read_errors);
+        return false;
+    }
+    const io::VnetHeader vh = io::VnetHeader::load(frame.data());
+    if (vh.gso_type != io::VnetHeader::kGsoNone)
+        add(TunStat::gso_packets);
+    std::span<std::uint8_t> pkt = frame.subspan(kVnet);
+    if ((pkt[0] >> 4) == 4 && (core::load16(&pkt[6]) & 0x3fff) != 0) { // MF or an offset
+        const unsigned owner = fragment_owner(pkt, m_settings.workers);
+        if (owner != m_settings.index)
+            return hand_to(owner, frame, kTagFragment), false;
+        const auto r = m_reassembler.feed(pkt, now);
+        if (r.status != core::Reassembler::Status::Complete)
+            return false;
+        std::memset(buf, 0, kVnet);
+        std::memcpy(buf + kVnet, r.datagram.data(), r.datagram.size());
+        frame = {buf, kVnet + r.datagram.size()};
+        pkt = frame.subspan(kVnet);
+    }
+    const core::PacketView v = core::parse_ipv4(pkt);
+    const Direction dir = is_internal(v.src.addr) ? Direction::Outbound : Direction::Inbound;
+    unsigned owner = m_settings.index;
+    if (dir == Direction::Outbound) {
+        const std::uint8_t w = m_plan.worker_of_host(v.src.addr);
+        if (w != kNoWorker)
+            owner = w;
+    } else if (const auto key = inbound_key(v, [this](core::Ipv4 a) { return is_external(a); })) {
+        const std::uint8_t w = m_plan.worker_of_port(*key);
+        if (w == kNoWorker) { // not one of the NAT's ports: the router's own
+            write(frame);
+            add(TunStat::passed_to_host);
+            return false;
+        }
+        owner = w;
+    }
+    if (owner != m_settings.index)
+        return hand_to(owner, frame, dir == Direction::Inbound ? kTagInbound : kTagOutbound), false;
+    Slot& s = m_slots[m_n];
+    s = Slot{};
+    s.frame = frame;
+    s.dir = dir;
+    return true;
+}
+
+bool TunWorker::hand_to(unsigned worker, std::span<const std::uint8_t> frame, std::uint32_t tag) {
+    if (worker >= m_outbox.size() || !m_outbox[worker] || !m_outbox[worker]->push(frame, {}, tag)) {
+        add(TunStat::handoff_full);
+        return false;
+    }
+    m_wake[worker] = true;
+    add(TunStat::handed_out);
+    return true;
+}
+
+void TunWorker::translate(TimeMs now) {
+    std::size_t n_out = 0, n_in = 0;
+    for (std::size_t i = 0; i < m_n; ++i) {
+        Slot& s = m_slots[i];
+        s.ref = core::PacketRef{s.frame.subspan(kVnet), m_replies[i], {}};
+        if (s.dir == Direction::Outbound) {
+            m_out[n_out] = s.ref;
+            m_out_slot[n_out++] = i;
+        } else {
+            m_in[n_in] = s.ref;
+            m_in_slot[n_in++] = i;
+        }
+    }
+    // Outbound first: a mapping created by a packet of this batch is there for the replies in it.
+    m_translator.process_batch(std::span(m_out.data(), n_out), Direction::Outbound, now);
+    m_translator.process_batch(std::span(m_in.data(), n_in), Direction::Inbound, now);
+    for (std::size_t j = 0; j < n_out; ++j)
+        m_slots[m_out_slot[j]].ref.outcome = m_out[j].outcome;
+    for (std::size_t j = 0; j < n_in; ++j)
+        m_slots[m_in_slot[j]].ref.outcome = m_in[j].outcome;
+    for (std::size_t i = 0; i < m_n; ++i)
+        settle(m_slots[i]);
+}
+
+void TunWorker::settle(Slot& s) {
+    const core::Outcome& o = s.ref.outcome;
+    const std::span<std::uint8_t> pkt = s.ref.bytes;
+    if (o.token && o.action != Action::Hold)
+        release(o.token); // RFC 5382 REQ-4: the inside opened it; the held SYN is not needed
+    switch (o.action) {
+    case Action::ToOutside:
+    case Action::ToInside:
+        if (s.handed_on) // the core of the first worker could not count it: this one does
+            m_handoff_adjust[std::size_t(Counter::hairpinned)] -= 1;
+        if (io::VnetHeader::load(s.frame.data()).flags & io::VnetHeader::kNeedsCsum) {
+            // Still partial on the way back: the field must hold the new pseudo-header sum.
+            if (settle_partial_checksum(pkt, true))
+                add(TunStat::partial_checksums);
+        }
+        restore_hop(pkt);
+        write(s.frame);
+        return;
+    case Action::Hold:
+        if (!s.handed_on && hand_on_hairpin(s))
+            return;
+        hold(s);
+        return;
+    case Action::Drop:
+        if (o.reply_len) {
+            write_packet(s.ref.reply.first(o.reply_len));
+            add(TunStat::icmp_replies_sent);
+        }
+        if (!s.handed_on && hand_on_hairpin(s))
+            return;
+        if (s.dir == Direction::Inbound && router_icmp(o.reason, pkt)) {
+            write(s.frame); // to our address: the kernel delivers it to the router's own stack
+            add(TunStat::passed_to_host);
+        }
+        return;
+    }
+}
+
+// A hairpinned packet whose outbound half this worker did (its source is now the sender's
+// external endpoint) but whose destination mapping lives in another worker: that worker does
+// the inbound half.
+bool TunWorker::hand_on_hairpin(Slot& s) {
+    if (m_settings.workers == 1)
+        return false;
+    const core::PacketView v = core::parse_ipv4(s.ref.bytes);
+    std::uint16_t key = 0;
+    if ((v.kind == core::PacketKind::Udp || v.kind == core::PacketKind::Tcp) && is_external(v.src.addr) &&
+        is_external(v.dst.addr))
+        key = v.dst.port;
+    else if (v.kind == core::PacketKind::IcmpError && is_external(v.src.addr) && is_external(v.inner.src.addr))
+        key = v.inner.src.port;
+    else
+        return false;
+    const std::uint8_t owner = m_plan.worker_of_port(key);
+    if (owner == kNoWorker || owner == m_settings.index)
+        return false;
+    if (!hand_to(owner, s.frame, kTagInbound | kTagHandedOn))
+        return false;
+    // The core here tried the inbound half and counted its failure: the other worker counts it.
+    m_handoff_adjust[std::size_t(s.ref.outcome.reason)] += 1;
+    return true;
+}
+
+void TunWorker::write(std::span<const std::uint8_t> frame) {
+    if (Status st = m_queue.write(frame); !st)
+        add(TunStat::write_failed);
+    else
+        add(TunStat::tun_written);
+}
+
+void TunWorker::write_packet(std::span<const std::uint8_t> pkt) {
+    const std::size_t n = std::min(pkt.size(), kReplyBytes);
+    std::memset(m_scratch.data(), 0, kVnet);
+    std::memcpy(m_scratch.data() + kVnet, pkt.data(), n);
+    write({m_scratch.data(), kVnet + n});
+}
+
+void TunWorker::hold(const Slot& s) {
+    const auto free = std::find_if(m_held.begin(), m_held.end(), [](const Held& h) { return h.token == 0; });
+    if (free == m_held.end())
+        return; // the core holds no more than we have room for: cannot happen
+    free->token = s.ref.outcome.token;
+    free->len = std::uint16_t(std::min(s.ref.bytes.size(), free->bytes.size()));
+    std::copy_n(s.ref.bytes.begin(), free->len, free->bytes.begin());
+}
+
+void TunWorker::release(std::uint32_t token) {
+    for (Held& h : m_held)
+        if (h.token == token) {
+            h.token = 0;
+            return;
+        }
+}
+
+// RFC 5382 REQ-4: a SYN nobody answered from inside within its hold time is dropped, and its
+// sender gets ICMP port unreachable when configured.
+void TunWorker::expire_holds(TimeMs now) {
+    while (const std::uint32_t token = m_translator.next_expired_hold(now)) {
+        const auto h = std::find_if(m_held.begin(), m_held.end(), [&](const Held& x) { return x.token == token; });
+        if (h == m_held.end()) { // a hairpinned SYN this worker handed on: not its own
+            m_handoff_adjust[std::size_t(Counter::syn_hold_expired)] += 1;
+            continue;
+        }
+        h->token = 0;
+        std::array<std::uint8_t, kReplyBytes> reply{};
+        const std::size_t n = m_translator.unsolicited_syn_reply({h->bytes.data(), h->len}, reply);
+        if (n > 0) {
+            write_packet(std::span(reply).first(n));
+            add(TunStat::icmp_replies_sent);
+        }
+    }
+}
+
+void TunWorker::publish() {
+    const core::Counters& c = m_translator.counters();
+    for (std::size_t i = 0; i < std::size_t(Counter::count_); ++i)
+        m_published[i].store(std::uint64_t(std::int64_t(c.get(Counter(i))) - m_handoff_adjust[i]),
+                             std::memory_order_relaxed);
+    const core::ReassemblyCounters& r = m_reassembler.counters();
+    m_own[std::size_t(TunStat::fragments_in)] = r.fragments_in;
+    m_own[std::size_t(TunStat::datagrams_reassembled)] = r.datagrams_done;
+    m_own[std::size_t(TunStat::fragments_dropped)] = r.dropped_malformed + r.dropped_overlap + r.dropped_too_big +
+                                                     r.dropped_source_share + r.evicted + r.timed_out;
+    m_own[std::size_t(TunStat::mappings)] = m_translator.table().mapping_count();
+    m_own[std::size_t(TunStat::sessions)] = m_translator.table().session_count();
+    m_own[std::size_t(TunStat::held_now)] =
+        std::size_t(std::count_if(m_held.begin(), m_held.end(), [](const Held& h) { return h.token != 0; }));
+    for (std::size_t i = 0; i < m_own.size(); ++i)
+        m_published[std::size_t(Counter::count_) + i].store(m_own[i], std::memory_order_relaxed);
+}
+
+std::array<std::uint64_t, TunWorker::kStats> TunWorker::stats() const {
+    std::array<std::uint64_t, kStats> out{};
+    for (std::size_t i = 0; i < kStats; ++i)
+        out[i] = m_published[i].load(std::memory_order_relaxed);
+    return out;
+}
+
+} // namespace conenat::engine

@@ -1,0 +1,103 @@
+// One worker of the tun engine: its TUN queue, its Translator, its reassembler, its rings to
+// and from the other workers, and the SYNs it holds. Runs on its own thread; shares nothing on
+// the packet path but the lock-free rings and the read-only shard plan.
+#pragma once
+
+#include "handoff_ring.hpp"
+#include "tun_engine.hpp"
+
+#include "conenat/core/nat/translator.hpp"
+#include "conenat/core/packet/reassembly.hpp"
+#include "conenat/io/tun.hpp"
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace conenat::engine {
+
+struct TunWorkerSettings {
+    unsigned index = 0, workers = 1;
+    core::Ipv4 internal_net = 0;
+    std::uint8_t internal_prefix = 24;
+};
+
+class TunWorker {
+public:
+    static constexpr std::size_t kStats = std::size_t(core::Counter::count_) + std::size_t(TunStat::count_);
+
+    // rings[from * workers + to]; wake_fds[k]: worker k's eventfd (a hand-off arrived).
+    TunWorker(const TunWorkerSettings& settings, const ShardPlan& plan, std::uint64_t seed, io::TunQueue queue,
+              std::vector<HandoffRing*> inbox, std::vector<HandoffRing*> outbox, std::vector<int> wake_fds);
+    void run(int stop_fd);
+    std::array<std::uint64_t, kStats> stats() const;
+
+private:
+    static constexpr std::size_t kBatch = 64;
+    static constexpr std::size_t kVnet = io::VnetHeader::kSize;
+    static constexpr std::size_t kBufBytes = kVnet + 65536;
+    static constexpr std::size_t kReplyBytes = 576;
+    static constexpr std::size_t kHeldBytes = 576 - 28;
+
+    // What a hand-off record is: its direction, the second half of a hairpin, a fragment.
+    enum Tag : std::uint32_t { kTagOutbound = 0, kTagInbound = 1, kTagHandedOn = 2, kTagFragment = 4 };
+
+    struct Slot {
+        std::span<std::uint8_t> frame; // virtio header + packet
+        core::Direction dir = core::Direction::Outbound;
+        bool handed_on = false; // the second half of a hairpin another worker began
+        core::PacketRef ref;
+    };
+    struct Held {
+        std::uint32_t token = 0; // 0: free
+        std::uint16_t len = 0;
+        std::array<std::uint8_t, kHeldBytes> bytes{};
+    };
+
+    bool round(core::TimeMs now); // true: a full batch (more may be waiting)
+    void take_handoffs();
+    void read_tun(core::TimeMs now);
+    // A frame read from the device: kept (true) in slot m_n, or handed on / passed / dropped.
+    // `buf` is the slot's own buffer (== frame.data() for a frame read from the device).
+    bool admit(std::span<std::uint8_t> frame, std::uint8_t* buf, core::TimeMs now);
+    bool is_internal(core::Ipv4 a) const;
+    bool is_external(core::Ipv4 a) const;
+    bool hand_to(unsigned worker, std::span<const std::uint8_t> frame, std::uint32_t tag);
+    void translate(core::TimeMs now);
+    void settle(Slot& s);
+    bool hand_on_hairpin(Slot& s);
+    void write(std::span<const std::uint8_t> frame);
+    void write_packet(std::span<const std::uint8_t> pkt); // with an empty virtio header
+    void hold(const Slot& s);
+    void release(std::uint32_t token);
+    void expire_holds(core::TimeMs now);
+    void publish();
+    void add(TunStat s, std::uint64_t n = 1) { m_own[std::size_t(s)] += n; }
+
+    TunWorkerSettings m_settings;
+    const ShardPlan& m_plan;
+    core::Translator m_translator;
+    core::Reassembler m_reassembler;
+    io::TunQueue m_queue;
+    std::vector<HandoffRing*> m_inbox, m_outbox;
+    std::vector<std::uint64_t> m_inbox_pos;
+    std::vector<int> m_wake_fds;
+    std::vector<bool> m_wake;
+
+    std::vector<std::uint8_t> m_bufs; // kBatch frames of kBufBytes
+    std::array<Slot, kBatch> m_slots{};
+    std::size_t m_n = 0;
+    std::array<core::PacketRef, kBatch> m_out{}, m_in{};
+    std::array<std::size_t, kBatch> m_out_slot{}, m_in_slot{};
+    std::vector<std::array<std::uint8_t, kReplyBytes>> m_replies;
+    std::array<std::uint8_t, kVnet + kReplyBytes> m_scratch{};
+    std::vector<Held> m_held;
+
+    std::array<std::uint64_t, std::size_t(TunStat::count_)> m_own{};
+    std::array<std::int64_t, std::size_t(core::Counter::count_)> m_handoff_adjust{};
+    std::array<std::atomic<std::uint64_t>, kStats> m_published{};
+};
+
+} // namespace conenat::engine

@@ -1,0 +1,198 @@
+// The tun engine's table (tun_rules.hpp): install messages and nft text, from one list of rules.
+#include "conenat/io/nftables.hpp"
+
+#include "nft_common.hpp"
+#include "nft_rule_builder.hpp"
+#include "nft_tun_ruleset.hpp"
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+
+#include <array>
+#include <cstring>
+#include <functional>
+#include <sstream>
+
+namespace conenat::io::detail {
+
+namespace {
+
+constexpr std::uint32_t kTypeInetProto = 12, kTypeInetService = 13, kTypeIcmpType = 14;
+constexpr std::string_view kChainPre = "pre", kChainSteer = "steer", kSetExternal = "external";
+constexpr int kPrioPre = -300;
+constexpr std::uint8_t kIcmpErrors[] = {3, 11, 12};
+
+// One rule both ways: how to build it, and its nft text.
+struct TunRule {
+    std::string text;
+    std::function<void(RuleBuilder&)> build;
+};
+
+class TunRules {
+public:
+    TunRules(const TunRuleSpec& spec, NftBatch* batch) : m_spec(spec), m_batch(batch) {}
+
+    std::vector<TunRule> pre_rules();
+
+    std::uint32_t add_set(const SetSpec& set, const std::vector<SetElem>& elems) {
+        const std::uint32_t id = m_next_set_id++;
+        if (m_batch)
+            detail::add_set(*m_batch, m_spec.table, id, set, elems);
+        return id;
+    }
+    std::uint32_t m_external_id = 0;
+
+private:
+    std::uint32_t anon(std::uint32_t flags, std::uint32_t type, std::uint32_t len, const std::vector<SetElem>& elems) {
+        return add_set({kAnonSet, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | flags, type, len, 0, 0}, elems);
+    }
+    std::uint32_t pool_set() {
+        std::vector<SetElem> elems;
+        if (!m_spec.pool.empty() && m_spec.pool.front().first > 0)
+            elems.push_back({be16(0), true, {}});
+        for (const auto& r : m_spec.pool) {
+            elems.push_back({be16(r.first), false, {}});
+            if (r.last < 0xffff)
+                elems.push_back({be16(std::uint32_t(r.last) + 1), true, {}});
+        }
+        return anon(NFT_SET_INTERVAL, kTypeInetService, 2, elems);
+    }
+    void daddr_external(RuleBuilder& r) { addr_in_set(r, 16, std::string(kSetExternal), m_external_id); }
+    void icmp_type(RuleBuilder& r, std::span<const std::uint8_t> types) {
+        l4proto_match(r, 1);
+        r.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, kReg);
+        if (types.size() == 1) {
+            r.cmp_u8(kReg, NFT_CMP_EQ, types[0]);
+            return;
+        }
+        std::vector<SetElem> elems;
+        for (std::uint8_t t : types)
+            elems.push_back({{t}, false, {}});
+        r.lookup(kReg, kAnonSet, anon(0, kTypeIcmpType, 1, elems));
+    }
+    static void steer(RuleBuilder& r) { r.verdict(NFT_GOTO, std::string(kChainSteer)); }
+
+    const TunRuleSpec& m_spec;
+    NftBatch* m_batch;
+    std::uint32_t m_next_set_id = 1;
+};
+
+std::vector<TunRule> TunRules::pre_rules() {
+    const std::string wan = "\"" + m_spec.wan_if + "\"", tun = "\"" + m_spec.tun_if + "\"";
+    const std::string internal = cidr_text(m_spec.internal_net, m_spec.internal_prefix);
+    const std::string ext = "ip daddr @" + std::string(kSetExternal) + " ";
+    const std::string pool = "{ " + ranges_text(m_spec.pool) + " }";
+    std::vector<TunRule> rules;
+    rules.push_back({"iifname " + tun + " notrack counter accept", [this](RuleBuilder& r) {
+                         ifname_match(r, NFT_META_IIFNAME, NFT_CMP_EQ, m_spec.tun_if);
+                         r.notrack().counter().verdict(NF_ACCEPT);
+                     }});
+    rules.push_back({"iifname " + wan + " ip saddr " + internal + " accept", [this](RuleBuilder& r) {
+                         ifname_match(r, NFT_META_IIFNAME, NFT_CMP_EQ, m_spec.wan_if);
+                         saddr_match(r, m_spec.internal_net, m_spec.internal_prefix);
+                         r.verdict(NF_ACCEPT);
+                     }});
+    rules.push_back({ext + "ip frag-off & 0x3fff != 0 goto steer", [this](RuleBuilder& r) {
+                         daddr_external(r);
+                         r.payload(NFT_PAYLOAD_NETWORK_HEADER, 6, 2, kReg).mask(kReg, be16(0x3fff));
+                         r.cmp(kReg, NFT_CMP_NEQ, be16(0));
+                         steer(r);
+                     }});
+    rules.push_back({ext + "socket transparent <= 1 accept", [this](RuleBuilder& r) {
+                         daddr_external(r);
+                         r.socket(NFT_SOCKET_TRANSPARENT, kReg).cmp_u8(kReg, NFT_CMP_LTE, 1).verdict(NF_ACCEPT);
+                     }});
+    rules.push_back({ext + "meta l4proto { tcp, udp } th dport " + pool + " goto steer", [this](RuleBuilder& r) {
+                         daddr_external(r);
+                         r.meta(NFT_META_L4PROTO, kReg)
+                             .lookup(kReg, kAnonSet,
+                                     anon(0, kTypeInetProto, 1, {{{6}, false, {}}, {{17}, false, {}}}));
+                         r.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, kReg).lookup(kReg, kAnonSet, pool_set());
+                         steer(r);
+                     }});
+    rules.push_back({ext + "icmp type echo-reply icmp id " + pool + " goto steer", [this](RuleBuilder& r) {
+                         daddr_external(r);
+                         const std::uint8_t reply = 0;
+                         icmp_type(r, std::span(&reply, 1));
+                         r.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 4, 2, kReg).lookup(kReg, kAnonSet, pool_set());
+                         steer(r);
+                     }});
+    rules.push_back({ext + "icmp type { destination-unreachable, time-exceeded, parameter-problem } goto steer",
+                     [this](RuleBuilder& r) {
+                         daddr_external(r);
+                         icmp_type(r, kIcmpErrors);
+                         steer(r);
+                     }});
+    rules.push_back({"iifname != " + wan + " ip saddr " + internal + " fib daddr oifname " + wan + " goto steer",
+                     [this](RuleBuilder& r) {
+                         ifname_match(r, NFT_META_IIFNAME, NFT_CMP_NEQ, m_spec.wan_if);
+                         saddr_match(r, m_spec.internal_net, m_spec.internal_prefix);
+                         r.fib(NFTA_FIB_F_DADDR, NFT_FIB_RESULT_OIFNAME, kReg)
+                             .cmp(kReg, NFT_CMP_EQ, ifname_bytes(m_spec.wan_if));
+                         steer(r);
+                     }});
+    return rules;
+}
+
+// meta mark set meta mark | M
+void set_mark_bit(RuleBuilder& r, std::uint32_t mark) {
+    // The mark register holds the host-order u32: mask and xor in the same byte order.
+    std::array<std::uint8_t, 4> keep{}, bit{};
+    const std::uint32_t not_mark = ~mark;
+    std::memcpy(keep.data(), &not_mark, 4);
+    std::memcpy(bit.data(), &mark, 4);
+    r.meta(NFT_META_MARK, kReg).bitwise(kReg, keep, bit).meta_set(NFT_META_MARK, kReg);
+}
+
+} // namespace
+
+Status build_tun_install(NftBatch& batch, const TunRuleSpec& spec) {
+    if (spec.wan_if.empty() || spec.tun_if.empty() || spec.pool.empty())
+        return Error{"nftables: a tun rule set needs a WAN interface, a TUN device and a port set"};
+    replace_table(batch, spec.table);
+    add_chain(batch, spec.table, std::string(kChainSteer), std::nullopt);
+    add_chain(batch, spec.table, std::string(kChainPre), BaseChain{"filter", NF_INET_PRE_ROUTING, kPrioPre});
+    TunRules rules(spec, &batch);
+    std::vector<SetElem> external;
+    for (core::Ipv4 a : spec.external_addrs)
+        external.push_back({be32(a), false, {}});
+    rules.m_external_id = rules.add_set({std::string(kSetExternal), 0, 7, 4, 0, 0}, external);
+    {
+        RuleBuilder r(spec.table, std::string(kChainSteer));
+        set_mark_bit(r, spec.mark);
+        r.notrack().counter().verdict(NF_ACCEPT);
+        CONENAT_TRY(add_rule(batch, r, "rule of chain steer"));
+    }
+    int n = 0;
+    for (const TunRule& t : rules.pre_rules()) {
+        RuleBuilder r(spec.table, std::string(kChainPre));
+        t.build(r);
+        CONENAT_TRY(add_rule(batch, r, "rule " + std::to_string(++n) + " of chain pre: " + t.text));
+    }
+    batch.end();
+    return {};
+}
+
+} // namespace conenat::io::detail
+
+namespace conenat::io {
+
+std::string Nftables::render(const TunRuleSpec& spec) {
+    std::ostringstream out;
+    out << "# conenatd --engine tun rule set (conenatd --print-rules). conenatd installs it through libnftnl,\n"
+        << "# and routes what it marks into " << spec.tun_if << ": ip rule add fwmark " << detail::hex32_text(spec.mark)
+        << "/" << detail::hex32_text(spec.mark) << " lookup <table>; ip route add default dev " << spec.tun_if
+        << " table <table>;\n# the 'lookup local' rule moves behind it.\n";
+    out << "table ip " << spec.table << " {\n";
+    detail::render_addr_set(out, "external", spec.external_addrs);
+    out << "\n\tchain steer {\n\t\tmeta mark set meta mark | " << detail::hex32_text(spec.mark)
+        << " notrack counter accept\n\t}\n";
+    out << "\n\tchain pre {\n\t\ttype filter hook prerouting priority -300; policy accept;\n";
+    detail::TunRules rules(spec, nullptr);
+    for (const detail::TunRule& t : rules.pre_rules())
+        out << "\t\t" << t.text << "\n";
+    out << "\t}\n}\n";
+    return out.str();
+}
+
+} // namespace conenat::io
