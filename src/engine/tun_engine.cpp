@@ -161,7 +161,9 @@ Status TunEngine::steer() {
         if (!local_at_moved) CONENAT_TRY(m_rtnl->add_rule(local_moved));
         CONENAT_TRY(m_rtnl->delete_rule(local_first));
         m_local_moved = true;
-    } else if (!local_at_moved) {
+    } else if (local_at_moved) {
+        m_local_moved = true; // moved by a run that was killed: put back at stop all the same
+    } else {
         LOG_WARN("no 'lookup local' rule at priority 0: inbound packets may not reach %s", tun.c_str());
     }
     CONENAT_TRY(m_rtnl->add_rule(ours));

@@ -21,23 +21,12 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tests/e2e/lib.sh
 e2e_require_root
-QF=tests/e2e/queue_flows.py
-FAR_ADDR=192.0.2.2
 lab_up >/dev/null || { echo "FAIL: lab_up"; exit 1; }
 lab_trap
 source tests/e2e/daemon_lib.sh
+source tests/e2e/software_engine_lib.sh
 
-# The far namespace, removed by lab_down with the others.
-FAR=${LAB_PREFIX}far
-ip netns add "$FAR" && echo "$FAR" >>"$LAB_DIR/namespaces"
-ip -n "$FAR" link set lo up
-ip -n "$LAB_INET" link add far0 type veth peer name eth0 netns "$FAR"
-ip -n "$LAB_INET" addr add 192.0.2.1/24 dev far0
-ip -n "$FAR" addr add "$FAR_ADDR/24" dev eth0
-ip -n "$LAB_INET" link set far0 up mtu 1280
-ip -n "$FAR" link set eth0 up mtu 1280
-ip -n "$FAR" route add default via 192.0.2.1
-lab_exec "$LAB_INET" sysctl -qw net.ipv4.ip_forward=1
+far_up
 
 start_daemon() { daemon_start --engine queue "$@"; }
 stop_daemon() { daemon_stop; }
@@ -46,65 +35,15 @@ no_kernel_state() {
     ! lab_exec "$LAB_RT" awk '$1 < 8' /proc/net/netfilter/nfnetlink_queue | grep -q . &&
     ! lab_exec "$LAB_RT" iptables-save | grep -q NFQUEUE
 }
-ping_ok() { lab_exec "$1" ping -c 1 -W 2 -q "$2" >/dev/null; }
-# Runs a queue_flows.py command in NS, prints its output.
-qf() { local ns=$1; shift; lab_exec "$ns" timeout 15 "$LAB_PY" "$QF" "$@"; }
 
 declare -A QUEUES=([full-cone]=1 [restricted-cone]=2 [port-restricted-cone]=1 [symmetric]=2)
 
-port=11000 # below 33280: worker 0's slice when two workers share 1024-65535 (port preservation)
 for T in full-cone restricted-cone port-restricted-cone symmetric; do
   Q=${QUEUES[$T]}
   echo "== $T, $Q worker(s)"
   start_daemon --nat-type "$T" --queues "$Q" || { fail "$T: daemon did not start: $(tail -5 "$LAB_DIR/conenatd.log")"; continue; }
 
-  check_classifiers "$T"
-
-  # UDP-3: one source port on two hosts, never one external endpoint.
-  port=$((port + 10))
-  a1=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" $port "$LAB_A1" 7000)
-  a2=$(udp_mapped_port "$LAB_IN2" "$LAB_IN2_ADDR" $port "$LAB_A1" 7000)
-  check "$T: two hosts on port $port get distinct external endpoints ($a1, $a2)" test -n "$a1" -a -n "$a2" -a "$a1" != "$a2"
-
-  # RFC 5508: a Time Exceeded from the hop behind the router comes back to the sender's socket.
-  ttl=$(qf "$LAB_IN1" ttl-probe "$LAB_IN1_ADDR" $FAR_ADDR 33434 2)
-  check "$T: TTL 2 probe: '$ttl' from the outside hop" test "$ttl" = "icmp type=11 code=0 from=$LAB_A1"
-
-  # Path MTU discovery through the NAT: the 1280-byte link answers a 1400-byte DF datagram.
-  lab_exec "$LAB_IN1" ip route flush cache
-  pmtu=$(qf "$LAB_IN1" pmtu-probe "$LAB_IN1_ADDR" $FAR_ADDR 9999 1400)
-  check "$T: fragmentation needed reaches in1: '$pmtu'" test "$pmtu" = "frag-needed mtu=1280 from=$LAB_A1"
-  route=$(lab_exec "$LAB_IN1" ip route get $FAR_ADDR)
-  check "$T: in1 learned the path MTU ($(echo $route | grep -o 'mtu [0-9]*'))" grep -q "mtu 1280" <<<"$route"
-
-  # RFC 5382 REQ-4: both ends connect at once (Y1's first SYN is held until in1's goes out).
-  port=$((port + 1))
-  lab_bg "$LAB_INET" "simopen$port" timeout 12 "$LAB_PY" "$QF" simopen "$LAB_Y1" $((port + 1)) "$LAB_E1" $port 10
-  peer=$LAB_BG_PID
-  sleep 0.5
-  mine=$(qf "$LAB_IN1" simopen "$LAB_IN1_ADDR" $port "$LAB_Y1" $((port + 1)) 10)
-  wait "$peer" 2>/dev/null
-  check "$T: TCP simultaneous open (in1: $mine, Y1: $(cat "$LAB_DIR/simopen$port.log"))" \
-    test "$mine" = connected -a "$(cat "$LAB_DIR/simopen$port.log")" = connected
-
-  # Hairpinning (RFC 4787 REQ-9): in1 knows its external endpoint x; in2 answers on its own
-  # external endpoint y, having first sent to x (which opens its filter for x, cone types).
-  port=$((port + 2))
-  x=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" $port "$LAB_A1" 7000)
-  udp_observe "$LAB_INET" "$LAB_A1" 7001 3 1
-  observer=$LAB_BG_PID
-  lab_bg "$LAB_IN2" "pong$port" timeout 6 "$LAB_PY" "$QF" udp-pong "$LAB_IN2_ADDR" $((port + 1)) 5 "$LAB_A1:7001" "$x"
-  y=$(udp_seen "$observer" | head -n 1)
-  reply=$(qf "$LAB_IN1" udp-ping "$LAB_IN1_ADDR" $port "${y%:*}" "${y#*:}")
-  if [ "$T" = symmetric ]; then
-    # APDM gives in1 a new mapping towards y: y's filter has never seen it.
-    check "$T: a hairpinned datagram from an unknown mapping is filtered ($reply)" test "$reply" = none
-  else
-    seen=$(grep -c "^from $x\$" "$LAB_DIR/pong$port.log")
-    check "$T: hairpin: in2 saw in1's external endpoint $x, in1 got the reply from $y ($reply)" \
-      test "$seen" -ge 1 -a "$reply" = "reply from $y"
-  fi
-
+  type_checks "$T"
   stop_daemon
   check "$T: after SIGTERM no table, rule or queue binding remains" no_kernel_state
 done
@@ -192,35 +131,6 @@ check "hairpinned packets crossed between the two workers ($handoffs hand-offs)"
 stop_daemon
 check "after SIGTERM no table, rule or queue binding remains" no_kernel_state
 
-# RFC 4787 behaviour seen from in1's port P with our own probes (quicker than the classifiers):
-# mapping from the external endpoints towards A1:7000, A1:7001 and A2:7000; filtering from
-# which of A1:7002 and A2:7000 reach a mapping made towards A1:7000 (A1:7000 itself must).
-probe_behaviour() {
-  local p=$1 e1 e2 e3 m mapping filtering log
-  e1=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" "$p" "$LAB_A1" 7000)
-  e2=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" "$p" "$LAB_A1" 7001)
-  e3=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" "$p" "$LAB_A2" 7000)
-  if [ -z "$e1" ]; then mapping=none
-  elif [ "$e1" = "$e2" ] && [ "$e1" = "$e3" ]; then mapping=endpoint-independent
-  elif [ "$e1" = "$e2" ]; then mapping=address-dependent
-  else mapping=address-and-port-dependent; fi
-  udp_observe "$LAB_INET" "$LAB_A1" 7000 2 1
-  local observer=$LAB_BG_PID
-  lab_bg "$LAB_IN1" "filter$p" timeout 4 "$LAB_PY" "$QF" udp-pong "$LAB_IN1_ADDR" $((p + 1)) 3 "$LAB_A1:7000"
-  m=$(udp_seen "$observer" | head -n 1)
-  udp_send "$LAB_INET" "$LAB_A1" 7002 "${m%:*}" "${m#*:}"
-  udp_send "$LAB_INET" "$LAB_A2" 7000 "${m%:*}" "${m#*:}"
-  udp_send "$LAB_INET" "$LAB_A1" 7000 "${m%:*}" "${m#*:}"
-  wait_for 20 0.1 grep -q "from $LAB_A1:7000" "$LAB_DIR/filter$p.log"
-  sleep 0.2
-  log=$(cat "$LAB_DIR/filter$p.log")
-  if ! grep -q "from $LAB_A1:7000" <<<"$log"; then filtering=none
-  elif grep -q "from $LAB_A2:7000" <<<"$log"; then filtering=endpoint-independent
-  elif grep -q "from $LAB_A1:7002" <<<"$log"; then filtering=address-dependent
-  else filtering=address-and-port-dependent; fi
-  echo "mapping=$mapping filtering=$filtering"
-}
-
 echo "== the other five mapping x filtering combinations (--mapping, --filtering)"
 port=12000
 for combo in address-dependent:endpoint-independent address-dependent:address-dependent \
@@ -235,18 +145,6 @@ for combo in address-dependent:endpoint-independent address-dependent:address-de
 done
 
 echo "== port sets split between two workers: MAP-E (RFC 7597), per-host blocks (RFC 7422)"
-# A round trip from each LAN host to a pong on Y1: the port Y1 saw, and whether the reply came back.
-round_trips() {
-  local tag=$1 pong
-  lab_bg "$LAB_INET" "pong$tag" timeout 5 "$LAB_PY" "$QF" udp-pong "$LAB_Y1" 7200 4
-  pong=$LAB_BG_PID
-  wait_for 50 0.05 lab_udp_listening "$LAB_INET" "$LAB_Y1" 7200
-  r1=$(qf "$LAB_IN1" udp-ping "$LAB_IN1_ADDR" 7300 "$LAB_Y1" 7200)
-  r2=$(qf "$LAB_IN2" udp-ping "$LAB_IN2_ADDR" 7300 "$LAB_Y1" 7200)
-  lab_kill "$pong" 1
-  p1=$(grep -o "from $LAB_E1:[0-9]*" "$LAB_DIR/pong$tag.log" | sed -n 1p | cut -d: -f2)
-  p2=$(grep -o "from $LAB_E1:[0-9]*" "$LAB_DIR/pong$tag.log" | sed -n 2p | cut -d: -f2)
-}
 start_daemon --nat-type port-restricted-cone --queues 2 --map-e psid=0x34,psid-len=8,offset=4 || fail "daemon did not start"
 round_trips mape
 # offset 4, PSID length 8: port bits A(4) | PSID(8) | j(4), A != 0
