@@ -180,10 +180,12 @@ bool TunWorker::admit(std::span<std::uint8_t> frame, std::uint8_t* buf, TimeMs n
         pkt = frame.subspan(kVnet);
     }
     const core::PacketView v = core::parse_ipv4(pkt);
-    const Direction dir = is_internal(v.src.addr) ? Direction::Outbound : Direction::Inbound;
+    // From inside; or the router's own ICMP error about a packet we delivered inside.
+    const bool router_error = v.kind == core::PacketKind::IcmpError && is_internal(v.inner.dst.addr);
+    const Direction dir = is_internal(v.src.addr) || router_error ? Direction::Outbound : Direction::Inbound;
     unsigned owner = m_settings.index;
     if (dir == Direction::Outbound) {
-        const std::uint8_t w = m_plan.worker_of_host(v.src.addr);
+        const std::uint8_t w = m_plan.worker_of_host(router_error ? v.inner.dst.addr : v.src.addr);
         if (w != kNoWorker)
             owner = w;
     } else if (const auto key = inbound_key(v, [this](core::Ipv4 a) { return is_external(a); })) {

@@ -18,8 +18,10 @@ namespace conenat::io::detail {
 namespace {
 
 constexpr std::uint32_t kTypeInetProto = 12, kTypeInetService = 13, kTypeIcmpType = 14;
-constexpr std::string_view kChainPre = "pre", kChainSteer = "steer", kSetExternal = "external";
-constexpr int kPrioPre = -300;
+constexpr std::string_view kChainPre = "pre", kChainOutput = "output", kChainSteer = "steer",
+                           kSetExternal = "external";
+constexpr int kPrioPre = -300, kPrioOutput = -300;
+constexpr std::uint32_t kQuotedDaddr = 24; // in an ICMP error: the quoted header's destination
 constexpr std::uint8_t kIcmpErrors[] = {3, 11, 12};
 
 // One rule both ways: how to build it, and its nft text.
@@ -33,6 +35,7 @@ public:
     TunRules(const TunRuleSpec& spec, NftBatch* batch) : m_spec(spec), m_batch(batch) {}
 
     std::vector<TunRule> pre_rules();
+    std::vector<TunRule> output_rules();
 
     std::uint32_t add_set(const SetSpec& set, const std::vector<SetElem>& elems) {
         const std::uint32_t id = m_next_set_id++;
@@ -71,6 +74,12 @@ private:
         r.lookup(kReg, kAnonSet, anon(0, kTypeIcmpType, 1, elems));
     }
     static void steer(RuleBuilder& r) { r.verdict(NFT_GOTO, std::string(kChainSteer)); }
+    // The IPv4 address at network header + `offset` is outside the internal net.
+    void prefix_match_not(RuleBuilder& r, std::uint32_t offset) {
+        r.payload(NFT_PAYLOAD_NETWORK_HEADER, offset, 4, kReg)
+            .mask(kReg, be32(prefix_mask(m_spec.internal_prefix)))
+            .cmp(kReg, NFT_CMP_NEQ, be32(m_spec.internal_net & prefix_mask(m_spec.internal_prefix)));
+    }
 
     const TunRuleSpec& m_spec;
     NftBatch* m_batch;
@@ -134,6 +143,25 @@ std::vector<TunRule> TunRules::pre_rules() {
     return rules;
 }
 
+// The router's own ICMP errors about packets the engine delivered (fragmentation needed on the
+// LAN link, say) quote the translated packet: rerouted (a route chain) into the device, where
+// the engine restores the quoted header (RFC 5508 REQ-5).
+std::vector<TunRule> TunRules::output_rules() {
+    const std::string internal = cidr_text(m_spec.internal_net, m_spec.internal_prefix);
+    // nft cannot parse a prefix as the value of a raw payload match: mask and value in hex.
+    const std::uint32_t mask = prefix_mask(m_spec.internal_prefix);
+    const std::string quoted = "@th,192,32 & " + hex32_text(mask) + " == " + hex32_text(m_spec.internal_net & mask);
+    return {{"ip daddr != " + internal +
+                 " icmp type { destination-unreachable, time-exceeded, parameter-problem } " + quoted + " goto steer",
+             [this](RuleBuilder& r) {
+                 prefix_match_not(r, 16);
+                 icmp_type(r, kIcmpErrors);
+                 prefix_match(r, NFT_PAYLOAD_TRANSPORT_HEADER, kQuotedDaddr, m_spec.internal_net,
+                              m_spec.internal_prefix);
+                 steer(r);
+             }}};
+}
+
 // meta mark set meta mark | M
 void set_mark_bit(RuleBuilder& r, std::uint32_t mark) {
     // The mark register holds the host-order u32: mask and xor in the same byte order.
@@ -152,6 +180,7 @@ Status build_tun_install(NftBatch& batch, const TunRuleSpec& spec) {
     replace_table(batch, spec.table);
     add_chain(batch, spec.table, std::string(kChainSteer), std::nullopt);
     add_chain(batch, spec.table, std::string(kChainPre), BaseChain{"filter", NF_INET_PRE_ROUTING, kPrioPre});
+    add_chain(batch, spec.table, std::string(kChainOutput), BaseChain{"route", NF_INET_LOCAL_OUT, kPrioOutput});
     TunRules rules(spec, &batch);
     std::vector<SetElem> external;
     for (core::Ipv4 a : spec.external_addrs)
@@ -168,6 +197,11 @@ Status build_tun_install(NftBatch& batch, const TunRuleSpec& spec) {
         RuleBuilder r(spec.table, std::string(kChainPre));
         t.build(r);
         CONENAT_TRY(add_rule(batch, r, "rule " + std::to_string(++n) + " of chain pre: " + t.text));
+    }
+    for (const TunRule& t : rules.output_rules()) {
+        RuleBuilder r(spec.table, std::string(kChainOutput));
+        t.build(r);
+        CONENAT_TRY(add_rule(batch, r, "rule of chain output: " + t.text));
     }
     batch.end();
     return {};
@@ -190,6 +224,9 @@ std::string Nftables::render(const TunRuleSpec& spec) {
     out << "\n\tchain pre {\n\t\ttype filter hook prerouting priority -300; policy accept;\n";
     detail::TunRules rules(spec, nullptr);
     for (const detail::TunRule& t : rules.pre_rules())
+        out << "\t\t" << t.text << "\n";
+    out << "\t}\n\n\tchain output {\n\t\ttype route hook output priority -300; policy accept;\n";
+    for (const detail::TunRule& t : rules.output_rules())
         out << "\t\t" << t.text << "\n";
     out << "\t}\n}\n";
     return out.str();

@@ -127,6 +127,14 @@ lab_bg "$LAB_INET" own timeout 5 socat -u TCP-LISTEN:81,bind="$LAB_Y1",reuseaddr
 wait_for 50 0.05 lab_tcp_listening "$LAB_INET" "$LAB_Y1" 81
 own=$(lab_exec "$LAB_RT" bash -c "echo router | timeout 3 socat -u - TCP:$LAB_Y1:81 && echo ok")
 check "the router's own TCP connection and ping are untouched" test "$own" = ok -a "$(ping_ok "$LAB_RT" "$LAB_Y1" && echo ok)" = ok
+# The router's own fragmentation-needed about an inbound packet (the LAN link is the narrow
+# one now) quotes the translated packet: rerouted into the device, it goes out restored.
+x=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 6400 "$LAB_Y1" 6401)
+lab_exec "$LAB_RT" ip link set lan0 mtu 1280
+pmtu=$(qf "$LAB_INET" pmtu-probe "$LAB_Y1" "${x%:*}" "${x#*:}" 1400)
+lab_exec "$LAB_RT" ip link set lan0 mtu 1500
+check "the router's fragmentation needed for an inbound packet reaches the sender: '$pmtu'" \
+  test "$pmtu" = "frag-needed mtu=1280 from=$LAB_E1"
 wait "$held" 2>/dev/null
 check "an unsolicited SYN was held, then refused with ICMP 3/3 ($(cat "$LAB_DIR/held.log") after ~$((SECONDS - held_since)) s)" \
   test "$(cat "$LAB_DIR/held.log")" = refused -a $((SECONDS - held_since)) -ge 5
@@ -212,4 +220,7 @@ bad() {
 bad --tun-name --tun-name a-name-longer-than-15
 bad --queues --queues 0
 bad --queues --queues 3 --ports 20000-20001
+printed=$(lab_exec "$LAB_RT" "$BIN" --engine tun --nat-type full-cone --external-if wan0 --internal-net 10.0.0.0/24 \
+  --external-ip "$LAB_E1" --print-rules 2>/dev/null)
+check "--print-rules prints a table nft accepts" eval 'lab_exec "$LAB_RT" nft -c -f - <<<"$printed"'
 checks_done tun_engine

@@ -17,6 +17,9 @@
 //                                                           router's own to it untouched)
 //     iifname != <wan> ip saddr <int> fib daddr oifname <wan> goto steer   -- outbound
 //   }
+//   chain output { type route hook output priority raw;   -- the router's own ICMP errors about
+//     ip daddr != <int> icmp type { 3, 11, 12 } @th,192,32 <int> goto steer  -- packets we delivered
+//   }
 // }
 // and, outside nftables: `ip rule add pref P fwmark M/M lookup T`, `ip route add default dev
 // <tun> table T`, the `lookup local` rule moved from priority 0 to behind P (the external
