@@ -4,7 +4,7 @@
 //
 //   nat_probe echo ADDR PORT SECONDS
 //       UDP echo server; exits after SECONDS.
-//   nat_probe flood SRC DST SPORT0 NSPORTS DPORT0 NDPORTS COUNT SECONDS PAYLOAD
+//   nat_probe flood SRC DST SPORT0 NSPORTS DPORT0 NDPORTS COUNT SECONDS PAYLOAD [PPS]
 //       Raw (IP_HDRINCL) UDP sender with sendmmsg, PAYLOAD bytes per datagram. Packet k goes
 //       from SRC:SPORT0+(k mod NSPORTS) to DST:DPORT0+(k div NSPORTS mod NDPORTS): with
 //       NSPORTS=NDPORTS=1 one 5-tuple (packets/s of an established flow); with COUNT <=
@@ -12,6 +12,11 @@
 //       new internal endpoints, i.e. new mappings). Stops after COUNT packets (0 = no limit) or
 //       SECONDS. Prints "sent=N seconds=S send_errors=E". The receiver counts with an nft
 //       counter: no receiving process to be the bottleneck.
+//       PPS > 0 paces the sender (offered load): packet k is due at k/PPS seconds; the sender
+//       sleeps (clock_nanosleep to the next due time, timer slack 1 us: it leaves the CPU to
+//       the NAT) and then sends what is due, up to 64 per sendmmsg. A sender that falls more
+//       than 20 ms behind (descheduled, or slower than PPS) forgets the older debt (no long
+//       catch-up burst): "sent / seconds" is then below PPS, the most this sender could offer.
 //   nat_probe latency SRC DST DPORT PROBES GAP_US SPORT_BASE
 //       Per probe i: a new socket bound to SRC:SPORT_BASE+i (a source port this run never used,
 //       so a new flow through the NAT; an ephemeral port could repeat one), one request and
@@ -21,7 +26,9 @@
 #include <arpa/inet.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -145,9 +152,10 @@ int cmd_flood(char** argv) {
   const long count = std::atol(argv[6]);
   const double secs = std::atof(argv[7]);
   const size_t payload = static_cast<size_t>(std::atoi(argv[8]));
+  const double pps = argv[9] ? std::atof(argv[9]) : 0;  // argv ends with a null pointer
   if (sport0 < 1 || sport0 + nsports > 65536 || dport0 < 1 || dport0 + ndports > 65536 ||
-      payload > 1400) {
-    std::fprintf(stderr, "nat_probe: ports must stay in 1..65535, payload <= 1400\n");
+      payload > 1400 || pps < 0) {
+    std::fprintf(stderr, "nat_probe: ports must stay in 1..65535, payload <= 1400, PPS >= 0\n");
     return 2;
   }
   int fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);  // IPPROTO_RAW implies IP_HDRINCL
@@ -177,9 +185,38 @@ int cmd_flood(char** argv) {
   if (one_flow)  // the batch never changes: build it once
     for (int i = 0; i < kBatch; ++i) fill(i, 0);
   long sent = 0, errors = 0;
+  if (pps > 0) prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);  // default slack (50 us) would skew pacing
+  timespec ts0{};
+  clock_gettime(CLOCK_MONOTONIC, &ts0);
+  const auto mono = [&] {
+    timespec t{};
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return static_cast<double>(t.tv_sec - ts0.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec - ts0.tv_nsec);
+  };
+  double next = 0;  // paced: when the next packet is due (seconds since t0)
+  // Debt a paced sender may catch up on: a few scheduler slices of a busy machine, no more.
+  constexpr double kMaxLag = 20e-3;
   const auto t0 = Clock::now();
   while (seconds_since(t0) < secs && (count <= 0 || sent < count)) {
-    const int n = count > 0 ? static_cast<int>(std::min<long>(kBatch, count - sent)) : kBatch;
+    int n = count > 0 ? static_cast<int>(std::min<long>(kBatch, count - sent)) : kBatch;
+    if (pps > 0) {
+      double now = mono();
+      if (now < next) {
+        const double at = next;
+        timespec due{};
+        due.tv_sec = ts0.tv_sec + static_cast<time_t>(at);
+        due.tv_nsec = ts0.tv_nsec + static_cast<long>((at - static_cast<double>(static_cast<time_t>(at))) * 1e9);
+        if (due.tv_nsec >= 1000000000L) {
+          due.tv_sec += 1;
+          due.tv_nsec -= 1000000000L;
+        }
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, nullptr);
+        now = mono();
+      }
+      if (now - next > kMaxLag) next = now - kMaxLag;  // saturated: no long catch-up burst
+      const long due_pkts = 1 + static_cast<long>((now - next) * pps);
+      n = static_cast<int>(std::min<long>(n, due_pkts));
+    }
     if (!one_flow)
       for (int i = 0; i < n; ++i) fill(i, sent + i);
     int r = sendmmsg(fd, msgs.data(), static_cast<unsigned>(n), 0);
@@ -189,6 +226,7 @@ int cmd_flood(char** argv) {
       continue;
     }
     sent += r;
+    if (pps > 0) next += r / pps;
   }
   std::printf("sent=%ld seconds=%.6f send_errors=%ld\n", sent, seconds_since(t0), errors);
   close(fd);
@@ -263,11 +301,11 @@ int cmd_latency(char** argv) {
 int main(int argc, char** argv) {
   const std::string cmd = argc > 1 ? argv[1] : "";
   if (cmd == "echo" && argc == 5) return cmd_echo(argv + 2);
-  if (cmd == "flood" && argc == 11) return cmd_flood(argv + 2);
+  if (cmd == "flood" && (argc == 11 || argc == 12)) return cmd_flood(argv + 2);
   if (cmd == "latency" && argc == 8) return cmd_latency(argv + 2);
   std::fprintf(stderr,
                "usage: nat_probe echo ADDR PORT SECONDS\n"
-               "       nat_probe flood SRC DST SPORT0 NSPORTS DPORT0 NDPORTS COUNT SECONDS PAYLOAD\n"
+               "       nat_probe flood SRC DST SPORT0 NSPORTS DPORT0 NDPORTS COUNT SECONDS PAYLOAD [PPS]\n"
                "       nat_probe latency SRC DST DPORT PROBES GAP_US SPORT_BASE\n");
   return 2;
 }
