@@ -137,7 +137,7 @@ demo: deps
 
 # End to end, same namespace path, alternating per round: kernel MASQUERADE, the NFQUEUE
 # ceiling (accept-all pass-through), the queue, conntrack and tun engines (tun: skipped with a
-# note while the binary rejects it). BENCH_ROUNDS / BENCH_ENGINES: see bench/e2e/bench.sh --help.
+# note while the binary rejects it). BENCH_ROUNDS, BENCH_ENGINES, ...: bench/e2e/bench.sh --help.
 # The pass-through links only the adapter it uses (NfQueue and its netlink socket).
 NFQ_PASS_BIN := $(BUILD)/nfq_passthrough
 $(NFQ_PASS_BIN): $(BUILD)/obj/bench/e2e/nfq_passthrough.o $(BUILD)/obj/src/io/nfqueue.o $(BUILD)/obj/src/io/netlink.o
@@ -146,7 +146,7 @@ $(NFQ_PASS_BIN): $(BUILD)/obj/bench/e2e/nfq_passthrough.o $(BUILD)/obj/src/io/nf
 
 bench-e2e: deps
 	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) $(DAEMON_BIN) $(NFQ_PASS_BIN)
-	$(Q)BUILD=$(BUILD) bench/e2e/bench.sh --nat-type full-cone $(if $(BENCH_ENGINES),--engines $(BENCH_ENGINES))
+	$(Q)BUILD=$(BUILD) bench/e2e/bench.sh --nat-type full-cone
 
 install: all
 	install -D -m 0755 $(BUILD)/conenatd $(DESTDIR)$(PREFIX)/sbin/conenatd

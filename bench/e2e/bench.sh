@@ -18,12 +18,19 @@
 #   udp pps        nat_probe flood, one 5-tuple, 64-byte payloads, in1 -> Y2, offered at 25 %,
 #                  50 % and 100 % of the sender's max S (paced; S = what one unpaced sender
 #                  offered through MASQUERADE, measured once before round 1), then unpaced
-#                  ("max", the contender's peak: delivered at the most one sender offers)
+#                  ("max": as fast as one sender can); peak = the most delivered at any of them
 #   cpu            CPU seconds (utime + stime) of every process in the router namespace, i.e. the
-#                  daemon, per million packets delivered, during each UDP flood ("-": none runs)
+#                  daemon, per million packets delivered, during each UDP flood ("-": none runs).
+#                  It includes kernel work done in the daemon's syscalls: after an NFQUEUE
+#                  verdict the rest of the forwarding path (NAT, output, the veth to the
+#                  receiver) runs in the verdict's sendmsg
 #   overload       2 x the contender's peak offered (paced: one sender, or in1 and in2 at once
 #                  when one cannot offer that much): delivered / peak (target >= 0.9: shed load
-#                  early, no collapse) and offered / peak (check it reached ~2)
+#                  early, no collapse) and offered / peak (check it reached ~2: the senders
+#                  share their CPU(s) with the router's receive path, so with one sender CPU a
+#                  peak above half the sender max S cannot be doubled; on 2 CPUs that is the
+#                  usual case, and then the figure only says the NAT did not collapse at the
+#                  most one CPU could offer)
 #   new flows/s    nat_probe flood from in1's second address, every packet a new source port,
 #                  i.e. a new internal endpoint and a new mapping (50 000, within the default
 #                  1024-65535 pool); then "reuse": new 5-tuples from those same endpoints to
@@ -45,21 +52,22 @@
 #                     SIGTERM; --daemon-ready is polled there (10 s at most) before measuring.
 # CPUs (two or more): the contender's processes run on the last CPU, the UDP senders on the
 # others (BENCH_PIN=0: anywhere); see PIN_DAEMON below.
-# Environment: BENCH_ROUNDS (default 3), BENCH_ENGINES, BENCH_PIN, BENCH_DAEMON_CMD / _STOP / _READY,
+# Environment: BENCH_ROUNDS (default 4), BENCH_ENGINES, BENCH_PIN, BENCH_DAEMON_CMD / _STOP / _READY,
 # BENCH_DAEMON_ARGS (extra conenatd arguments), BENCH_MAP_FLOWS (default 50000), CONENATD,
 # NFQ_PASSTHROUGH (default $BUILD/nfq_passthrough: make $BUILD/nfq_passthrough), BUILD, CXX.
 # Ends with a table (medians over rounds), one line per contender
-#   "bench: NAME tcp1=Mbit/s tcp4=Mbit/s udp25= udp50= udp100= udp_max= (kpps delivered)
-#    cpu_s_per_mpkt= (at max) overload= (delivered/peak at 2x peak) ..."
-# and "e2e: queue_vs_nfq=... tun_tcp_ratio=... conntrack_tcp_ratio=... udp_pps_ratio=...
-# overload_min=..." (ratios to MASQUERADE unless named otherwise; see the end of this file).
-# With BENCH_ROUNDS=3 and the five contenders the run takes about 12 minutes.
+#   "bench: NAME tcp1=Mbit/s tcp4=Mbit/s udp25= udp50= udp100= udp_max= udp_peak= (kpps
+#    delivered) cpu_s_per_mpkt= (unpaced) overload= (delivered/peak at 2x peak) ..."
+# and "e2e: queue_vs_nfq=... queue_tcp_ratio=... tun_tcp_ratio=... conntrack_tcp_ratio=...
+# <engine>_udp_pps_ratio=... overload_min=... overload_offered_min_x=..." (ratios to MASQUERADE
+# unless named otherwise, UDP ratios on the peak; see the end of this file).
+# With the default 4 rounds and the five contenders the run takes about 10 minutes (~150 s a round).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/e2e/lib.sh
 . tests/e2e/lib.sh
 
-rounds=${BENCH_ROUNDS:-3}
+rounds=${BENCH_ROUNDS:-4}
 engines=${BENCH_ENGINES:-}
 nat_type=full-cone
 d_cmd=${BENCH_DAEMON_CMD:-} d_stop=${BENCH_DAEMON_STOP:-} d_ready=${BENCH_DAEMON_READY:-}
@@ -129,11 +137,12 @@ CLK_TCK=$(getconf CLK_TCK)
 # (veth), so this is a router with its own CPU for the daemon: an overloading sender cannot take
 # that CPU, and overload measures the NAT, not CPU starvation. BENCH_PIN=0: no pinning.
 read -r -a cpus <<<"$("$LAB_PY" -c 'import os; print(*sorted(os.sched_getaffinity(0)))')"
-PIN_DAEMON=() PIN_SENDER=() pin_note="not pinned"
+PIN_DAEMON=() PIN_SENDER=() pin_note="not pinned" sender_cpus=${#cpus[@]}
 if [ "${BENCH_PIN:-1}" = 1 ] && [ ${#cpus[@]} -ge 2 ] && command -v taskset >/dev/null; then
   PIN_DAEMON=(taskset -c "${cpus[-1]}")
   PIN_SENDER=(taskset -c "$(IFS=,; echo "${cpus[*]:0:${#cpus[@]}-1}")")
   pin_note="daemon on CPU ${PIN_DAEMON[2]}, UDP senders on CPU ${PIN_SENDER[2]}"
+  sender_cpus=$((${#cpus[@]} - 1))
 fi
 
 lab_trap
@@ -145,7 +154,7 @@ probe=$LAB_DIR/nat_probe
 if [[ " ${contenders[*]} " == *" tun "* ]]; then
   why=$(lab_exec "$LAB_RT" "$conenatd_bin" --engine tun --nat-type "$nat_type" --external-if wan0 \
           --internal-net "$LAB_INTERNAL_NET" --print-rules 2>&1 >/dev/null) && rc=0 || rc=$?
-  if [ "$rc" -ne 0 ] && [[ "$why" == *engine* ]]; then
+  if [ "$rc" -ne 0 ] && [[ "$why" == *"--engine"* ]]; then
     echo "bench: note: tun engine skipped: $(echo "$why" | head -n 1)"
     kept=()
     for c in "${contenders[@]}"; do [ "$c" = tun ] || kept+=("$c"); done
@@ -154,8 +163,8 @@ if [[ " ${contenders[*]} " == *" tun "* ]]; then
 fi
 
 # Receivers in "the internet", alive for the whole run (their own lifetime is bounded too).
-lab_bg "$LAB_INET" iperf3-server timeout 1800 iperf3 -s -B "$LAB_Y1" -p 5201
-lab_bg "$LAB_INET" echo-server "$probe" echo "$LAB_Y1" 7777 1800
+lab_bg "$LAB_INET" iperf3-server timeout 3600 iperf3 -s -B "$LAB_Y1" -p 5201
+lab_bg "$LAB_INET" echo-server "$probe" echo "$LAB_Y1" 7777 3600
 lab_exec "$LAB_INET" nft -f - <<EOF
 table ip benchrx {
   counter rx { }
@@ -243,20 +252,28 @@ c_start() {
 }
 
 c_stop() {
-  local c=$1 r=$2 pid
+  local c=$1 r=$2 pid f
   case "$c" in
     masquerade) lab_masquerade_off; return ;;
     nfq) nfq_rules -D || true; lab_masquerade_off ;;
     custom) [ -z "$d_stop" ] || lab_exec "$LAB_RT" bash -c "$d_stop" || true ;;
     masq-daemon) lab_exec "$LAB_RT" iptables -t nat -D POSTROUTING -o wan0 -j MASQUERADE || true ;;
   esac
+  # The daemon writes its stats file every second: keep the last one before the stop too.
+  [ ! -s "$LAB_DIR/conenatd.stats" ] || cp "$LAB_DIR/conenatd.stats" "$LAB_DIR/conenatd.stats.live"
   [ -z "$c_pid" ] || lab_kill "$c_pid" 5
   # Whatever the contender left running in the router was started by this run: end it by PID.
   for pid in $(ip netns pids "$LAB_RT" 2>/dev/null); do lab_kill "$pid" 2; done
   if [ -s "$LAB_DIR/conenatd.stats" ]; then   # the daemon's own view of the round
-    echo "  daemon counters (non-zero): $(awk '$2 != 0 { printf "%s=%s ", $1, $2 }' "$LAB_DIR/conenatd.stats")"
-    rm -f "$LAB_DIR/conenatd.stats"
+    f=$LAB_DIR/conenatd.stats
+    # A final file with no counter left (only "workers") would hide the round: the live one.
+    if [ "$(awk '$2 != 0 && $1 != "workers"' "$f" | wc -l)" -eq 0 ] && [ -s "$f.live" ]; then
+      echo "  (the final stats file has no counter; the last one written before the stop:)"
+      f=$f.live
+    fi
+    echo "  daemon counters (non-zero): $(awk '$2 != 0 { printf "%s=%s ", $1, $2 }' "$f")"
   fi
+  rm -f "$LAB_DIR/conenatd.stats" "$LAB_DIR/conenatd.stats.live"
   [ "$c" != nfq ] || echo "  nfq_passthrough: $(grep '^packets=' "$LAB_DIR/nfq.$r.log" || echo 'no final line')"
   if lab_exec "$LAB_RT" nft list table ip conenatd >/dev/null 2>&1; then
     echo "bench: warning: table ip conenatd left behind after stop" >&2
@@ -334,10 +351,15 @@ measure() {
     flood "$out" "udp$pct" "$PPS_SECONDS" "$(awk -v s="$SENDER_MAX" -v p=$pct 'BEGIN { printf "%d", s * p / 100 }')" "$ONE"
   done
   flood "$out" udpmax "$PPS_SECONDS" 0 "$ONE"
-  # Overload: twice the peak just measured, from one sender if it can offer that, else two.
-  peak=$(val "$out" udpmax) offered=$(val "$out" udpmax_offered)
+  # The peak: the most delivered at any of those offered rates (an unpaced sender is not always
+  # the one that offers most: its softirq work competes with it). Overload: twice the peak,
+  # from one sender if one offered that much above or if the senders have a single CPU (two
+  # there would only share it, in bursts), else from two (in1 and in2) at once.
+  peak=$(grep -E '^udp(25|50|100|max)=' "$out" | cut -d= -f2 | sort -g | tail -n 1)
+  offered=$(grep -E '^udp(25|50|100|max)_offered=' "$out" | cut -d= -f2 | sort -g | tail -n 1)
+  echo "udppeak=$peak" >>"$out"
   if awk -v p="$peak" 'BEGIN { exit !(p > 0) }'; then
-    if awk -v p="$peak" -v o="$offered" 'BEGIN { exit !(o >= 1.9 * p) }'; then
+    if [ "$sender_cpus" -lt 2 ] || awk -v p="$peak" -v o="$offered" 'BEGIN { exit !(o >= 1.9 * p) }'; then
       flood "$out" over "$PPS_SECONDS" "$(awk -v p="$peak" 'BEGIN { printf "%d", 2 * p * 1e3 }')" "$ONE"
     else
       flood "$out" over "$PPS_SECONDS" "$(awk -v p="$peak" 'BEGIN { printf "%d", p * 1e3 }')" "$ONE" "$TWO"
@@ -409,6 +431,7 @@ for row in "tcp1_mbps:TCP 1 stream (Mbit/s)" "tcp4_mbps:TCP 4 streams (Mbit/s)" 
            "udp25:UDP 64 B at 25% S (kpps)" "udp50:UDP 64 B at 50% S (kpps)" \
            "udp100:UDP 64 B at 100% S (kpps)" "udpmax_offered:UDP unpaced: offered (kpps)" \
            "udpmax:UDP unpaced: delivered (kpps)" "udpmax_loss_pct:  loss (%)" \
+           "udppeak:UDP peak delivered (kpps)" \
            "udp50_cpu:CPU s / Mpkt at 50% S" "udpmax_cpu:CPU s / Mpkt unpaced" \
            "over_offered:overload: offered (kpps)" "over:overload: delivered (kpps)" \
            "overload:overload: delivered / peak" "overload_offered_x:overload: offered / peak" \
@@ -425,23 +448,24 @@ echo "(run took $((SECONDS - start)) s; S = $((SENDER_MAX / 1000)) kpps)"
 for c in "${shown[@]}"; do
   echo "bench: $c tcp1=$(med "$c" tcp1_mbps) tcp4=$(med "$c" tcp4_mbps) udp25=$(med "$c" udp25)" \
        "udp50=$(med "$c" udp50) udp100=$(med "$c" udp100) udp_max=$(med "$c" udpmax)" \
+       "udp_peak=$(med "$c" udppeak)" \
        "cpu_s_per_mpkt=$(med "$c" udpmax_cpu) cpu_s_per_mpkt_50=$(med "$c" udp50_cpu)" \
        "overload=$(med "$c" overload) overload_offered_x=$(med "$c" overload_offered_x)" \
        "new_flows=$(med "$c" flows_kps) reuse_flows=$(med "$c" reuse_kps)" \
        "setup_p50_us=$(med "$c" setup_p50) setup_p99_us=$(med "$c" setup_p99)"
 done
 # The summary: ratios to MASQUERADE (*_ratio), the queue engine against the NFQUEUE ceiling
-# (queue_vs_nfq: UDP packets/s at max; _tcp1: 1-stream throughput), and the lowest overload
+# (queue_vs_nfq: peak UDP packets/s; _tcp1: 1-stream throughput), and the lowest overload
 # figure of the daemon's engines (target >= 0.9). Absent contenders give "-".
 line="e2e:"
-line+=" queue_vs_nfq=$(ratio "$(med queue udpmax)" "$(med nfq udpmax)")"
+line+=" queue_vs_nfq=$(ratio "$(med queue udppeak)" "$(med nfq udppeak)")"
 line+=" queue_vs_nfq_tcp1=$(ratio "$(med queue tcp1_mbps)" "$(med nfq tcp1_mbps)")"
 for c in nfq queue conntrack tun custom masq-daemon; do
   has "$c" || [ "$c" = tun ] || continue   # tun always shows, "-" while it is not there
   p=${c/-/_}
   line+=" ${p}_tcp_ratio=$(ratio "$(med "$c" tcp1_mbps)" "$(med masquerade tcp1_mbps)")"
   line+=" ${p}_tcp4_ratio=$(ratio "$(med "$c" tcp4_mbps)" "$(med masquerade tcp4_mbps)")"
-  line+=" ${p}_udp_pps_ratio=$(ratio "$(med "$c" udpmax)" "$(med masquerade udpmax)")"
+  line+=" ${p}_udp_pps_ratio=$(ratio "$(med "$c" udppeak)" "$(med masquerade udppeak)")"
   line+=" ${p}_new_flows_ratio=$(ratio "$(med "$c" flows_kps)" "$(med masquerade flows_kps)")"
 done
 minof() { awk -v a="$1" -v b="$2" 'BEGIN { if (b !~ /^[0-9.]+$/) print a; else if (a == "-" || b < a) print b; else print a }'; }
