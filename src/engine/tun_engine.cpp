@@ -20,6 +20,7 @@ namespace {
 constexpr std::uint32_t kRulePref = 1, kLocalPref = 2;
 constexpr std::uint32_t kRouteTable = 0x636e; // "cn"
 constexpr std::size_t kRingBytes = std::size_t(4) << 20;
+constexpr unsigned kDeviceQueue = 4096;
 
 std::uint64_t seed() {
     std::random_device rd; // the kernel's entropy: port choice must not be predictable (RFC 6056)
@@ -132,7 +133,9 @@ Status TunEngine::steer() {
     const std::string& tun = m_spec.tun_if;
     auto mtu = m_rtnl->mtu(m_options.external_if);
     if (!mtu) return Error{"--external-if " + m_options.external_if + ": " + mtu.error()};
-    CONENAT_TRY(m_rtnl->set_link(tun, true, *mtu));
+    // A deeper device queue than the default 500: bursts wait for the workers instead of being
+    // dropped (as NFQUEUE's 4096); overload is still shed there, before any userspace work.
+    CONENAT_TRY(m_rtnl->set_link(tun, true, *mtu, kDeviceQueue));
     auto index = m_rtnl->ifindex(tun);
     if (!index) return Error{index.error()};
     m_tun_index = *index;
@@ -202,10 +205,8 @@ void TunEngine::stop() {
         m_installed = false;
     }
     unsteer();
-    for (auto& w : m_workers) // publish once more for the last stats, then close the queues
-        (void)w;
-    m_workers.clear(); // the device goes away with its last queue
-    m_rings.clear();
+    for (auto& w : m_workers) // the device goes away with its last queue; the statistics stay
+        w->close();
     for (int fd : m_wake_fds) ::close(fd);
     m_wake_fds.clear();
     if (m_stop_fd >= 0) ::close(m_stop_fd), m_stop_fd = -1;

@@ -71,7 +71,7 @@ bool TunWorker::is_external(core::Ipv4 a) const {
 
 void TunWorker::run(int stop_fd) {
     const int wake_fd = m_wake_fds[m_settings.index];
-    pollfd fds[3] = {{m_queue.fd(), POLLIN, 0}, {wake_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    pollfd fds[3] = {{m_queue->fd(), POLLIN, 0}, {wake_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
     TimeMs last_publish = 0, last_expire = 0;
     for (;;) {
         if (::poll(fds, 3, kPollMs) < 0 && errno != EINTR)
@@ -145,7 +145,7 @@ void TunWorker::take_handoffs() {
 void TunWorker::read_tun(TimeMs now) {
     while (m_n < kBatch) {
         std::uint8_t* buf = &m_bufs[m_n * kBufBytes];
-        auto got = m_queue.read({buf, kBufBytes});
+        auto got = m_queue->read({buf, kBufBytes});
         if (!got) {
             add(TunStat::read_errors);
             return;
@@ -304,7 +304,7 @@ bool TunWorker::hand_on_hairpin(Slot& s) {
 }
 
 void TunWorker::write(std::span<const std::uint8_t> frame) {
-    if (Status st = m_queue.write(frame); !st)
+    if (Status st = m_queue->write(frame); !st)
         add(TunStat::write_failed);
     else
         add(TunStat::tun_written);
@@ -369,6 +369,11 @@ void TunWorker::publish() {
         std::size_t(std::count_if(m_held.begin(), m_held.end(), [](const Held& h) { return h.token != 0; }));
     for (std::size_t i = 0; i < m_own.size(); ++i)
         m_published[std::size_t(Counter::count_) + i].store(m_own[i], std::memory_order_relaxed);
+}
+
+void TunWorker::close() {
+    publish();
+    m_queue.reset();
 }
 
 std::array<std::uint64_t, TunWorker::kStats> TunWorker::stats() const {

@@ -13,6 +13,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -32,6 +33,8 @@ public:
     TunWorker(const TunWorkerSettings& settings, const ShardPlan& plan, std::uint64_t seed, io::TunQueue queue,
               std::vector<HandoffRing*> inbox, std::vector<HandoffRing*> outbox, std::vector<int> wake_fds);
     void run(int stop_fd);
+    // Closes its queue (after run() has ended), keeping the last statistics.
+    void close();
     std::array<std::uint64_t, kStats> stats() const;
 
 private:
@@ -80,7 +83,7 @@ private:
     const ShardPlan& m_plan;
     core::Translator m_translator;
     core::Reassembler m_reassembler;
-    io::TunQueue m_queue;
+    std::optional<io::TunQueue> m_queue;
     std::vector<HandoffRing*> m_inbox, m_outbox;
     std::vector<std::uint64_t> m_inbox_pos;
     std::vector<int> m_wake_fds;

@@ -315,10 +315,12 @@ Result<unsigned> Rtnetlink::mtu(const std::string& ifname) {
     return l->mtu;
 }
 
-Status Rtnetlink::set_link(const std::string& ifname, bool up, unsigned mtu) {
+Status Rtnetlink::set_link(const std::string& ifname, bool up, unsigned mtu, unsigned txqueuelen) {
     std::string what = "set link " + ifname + (up ? " up" : " down");
     if (mtu != 0)
         what += " mtu " + std::to_string(mtu);
+    if (txqueuelen != 0)
+        what += " txqueuelen " + std::to_string(txqueuelen);
     if (ifname.empty() || ifname.size() >= IFNAMSIZ)
         return Error{what + ": not an interface name"};
     // No NLM_F_CREATE: a missing link is ENODEV, never a new one.
@@ -330,6 +332,8 @@ Status Rtnetlink::set_link(const std::string& ifname, bool up, unsigned mtu) {
     mnl_attr_put_strz(header(msg), IFLA_IFNAME, ifname.c_str());
     if (mtu != 0)
         mnl_attr_put_u32(header(msg), IFLA_MTU, mtu);
+    if (txqueuelen != 0)
+        mnl_attr_put_u32(header(msg), IFLA_TXQLEN, txqueuelen);
     return request(msg, what);
 }
 

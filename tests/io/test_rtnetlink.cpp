@@ -135,8 +135,9 @@ TEST_CASE("set_link: up, down and the MTU, as ip link sees them") {
     auto rt = open_rt();
     CHECK(!contains(ip_link("cnv0").flags, ",UP,"));
 
-    require_ok(rt.set_link("cnv0", true, 1300));
+    require_ok(rt.set_link("cnv0", true, 1300, 2345));
     IpLink l = ip_link("cnv0");
+    CHECK(sh_out("ip -o link show dev cnv0").find("qlen 2345") != std::string::npos);
     CHECK_MESSAGE(contains(l.flags, ",UP,"), l.flags);
     CHECK(l.mtu == 1300);
     CHECK(ip_link("cnv1").mtu == 1400); // only the named end

@@ -33,8 +33,8 @@ public:
 
     Result<unsigned> ifindex(const std::string& ifname);
     Result<unsigned> mtu(const std::string& ifname);
-    // Sets the link up (or down) and, when mtu != 0, its MTU.
-    Status set_link(const std::string& ifname, bool up, unsigned mtu = 0);
+    // Sets the link up (or down) and, when not 0, its MTU and transmit queue length.
+    Status set_link(const std::string& ifname, bool up, unsigned mtu = 0, unsigned txqueuelen = 0);
 
     // The IPv4 policy rules, in priority order (only the fields PolicyRule has; rules with
     // other selectors — from/to/iif/oif/... — are listed with `other_selectors` true).
