@@ -5,7 +5,6 @@
 #include "conenat/util/text.hpp"
 
 #include <algorithm>
-#include <random>
 #include <sstream>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -38,17 +37,10 @@ std::string conntrack_rules_text(const Options& o) { return io::Nftables::render
 
 std::unique_ptr<Engine> make_conntrack_engine(const Options& options) { return std::make_unique<ConntrackEngine>(options); }
 
-namespace {
-std::uint64_t seed() {
-    std::random_device rd; // the kernel's entropy: port choice must not be predictable (RFC 6056)
-    return std::uint64_t(rd()) << 32 | rd();
-}
-} // namespace
-
 ConntrackEngine::ConntrackEngine(const Options& options)
     : m_options(options),
       m_internal_mask(options.internal_prefix ? ~Ipv4(0) << (32 - options.internal_prefix) : 0),
-      m_spec(conntrack_rule_spec(options)), m_table(options.nat, seed()), m_holds(options.nat.max_held_syns) {
+      m_spec(conntrack_rule_spec(options)), m_table(options.nat, random_seed()), m_holds(options.nat.max_held_syns) {
     m_table.set_observer(this);
 }
 

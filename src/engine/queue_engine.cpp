@@ -1,10 +1,9 @@
 #include "queue_engine.hpp"
 
 #include "conenat/daemon/log.hpp"
+#include "conenat/engine/clock.hpp"
 #include "queue_engine_worker.hpp"
 
-#include <random>
-#include <sstream>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -13,11 +12,6 @@ namespace conenat::engine {
 using daemon::Options;
 
 namespace {
-
-std::uint64_t seed() {
-    std::random_device rd; // the kernel's entropy: port choice must not be predictable (RFC 6056)
-    return std::uint64_t(rd()) << 32 | rd();
-}
 
 std::vector<io::KeyRange> key_ranges(const std::vector<ShardRange>& in) {
     std::vector<io::KeyRange> out;
@@ -88,7 +82,7 @@ Status QueueEngine::start() {
         w.queue_maxlen = m_options.queue_maxlen;
         w.mark = m_options.permit_mark;
         w.fail_open = m_options.fail_open;
-        m_workers.push_back(std::make_unique<QueueWorker>(w, m_plan, seed()));
+        m_workers.push_back(std::make_unique<QueueWorker>(w, m_plan, random_seed()));
         CONENAT_TRY(m_workers.back()->open());
     }
     auto nft = io::Nftables::open();
@@ -129,18 +123,8 @@ void QueueEngine::stop() {
 }
 
 std::string QueueEngine::stats() {
-    std::array<std::uint64_t, QueueWorker::kStats> sum{};
-    for (const auto& w : m_workers) {
-        const auto s = w->stats();
-        for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += s[i];
-    }
-    std::ostringstream out;
-    for (std::size_t i = 0; i < std::size_t(core::Counter::count_); ++i)
-        out << core::to_string(core::Counter(i)) << ' ' << sum[i] << '\n';
-    for (std::size_t i = 0; i < std::size_t(QueueStat::count_); ++i)
-        out << stat_name(QueueStat(i)) << ' ' << sum[std::size_t(core::Counter::count_) + i] << '\n';
-    out << "workers " << m_plan.workers << '\n';
-    return out.str();
+    return worker_stats_text(m_workers, std::size_t(QueueStat::count_),
+                             [](std::size_t i) { return stat_name(QueueStat(i)); });
 }
 
 } // namespace conenat::engine

@@ -109,7 +109,7 @@ void QueueWorker::drain(Kind kind, TimeMs now) {
     }
     const std::size_t n = *got;
     add(kind == kMain ? QueueStat::queued_main : QueueStat::queued_hairpin, n);
-    std::size_t n_out = 0, n_in = 0;
+    m_batch.clear();
     for (std::size_t i = 0; i < n; ++i) {
         const io::QueuedPacket& p = m_packets[i];
         Slot& s = m_slots[i];
@@ -129,21 +129,9 @@ void QueueWorker::drain(Kind kind, TimeMs now) {
         else
             s.dir = s.handed_on ? Direction::Inbound : Direction::Outbound;
         s.ref = core::PacketRef{p.bytes, m_replies[kind * kBatch + i], {}};
-        if (s.dir == Direction::Outbound) {
-            m_out[n_out] = s.ref;
-            m_out_slot[n_out++] = i;
-        } else {
-            m_in[n_in] = s.ref;
-            m_in_slot[n_in++] = i;
-        }
+        m_batch.add(i, s.ref, s.dir);
     }
-    // Outbound first: a mapping created by a packet of this batch is there for the replies in it.
-    m_translator.process_batch(std::span(m_out.data(), n_out), Direction::Outbound, now);
-    m_translator.process_batch(std::span(m_in.data(), n_in), Direction::Inbound, now);
-    for (std::size_t j = 0; j < n_out; ++j)
-        m_slots[m_out_slot[j]].ref.outcome = m_out[j].outcome;
-    for (std::size_t j = 0; j < n_in; ++j)
-        m_slots[m_in_slot[j]].ref.outcome = m_in[j].outcome;
+    m_batch.run(m_translator, now, [this](std::size_t i, const core::Outcome& o) { m_slots[i].ref.outcome = o; });
     for (std::size_t i = 0; i < n; ++i)
         if (!m_slots[i].skip)
             settle(kind, m_packets[i], m_slots[i]);
@@ -159,7 +147,7 @@ void QueueWorker::settle(Kind kind, const io::QueuedPacket& p, Slot& s) {
     case Action::ToInside:
         if (kind == kHairpin) {
             if (s.handed_on) // the core of the first worker could not count it: this one does
-                m_handoff_adjust[std::size_t(Counter::hairpinned)] -= 1;
+                m_stats.moved(Counter::hairpinned, -1);
             // A local source address arriving from the LAN would be a martian: send it ourselves.
             reinject(p.bytes);
             q.verdict(p.id, io::Verdict::Drop);
@@ -173,7 +161,10 @@ void QueueWorker::settle(Kind kind, const io::QueuedPacket& p, Slot& s) {
     case Action::Hold:
         if (kind == kHairpin && !s.handed_on && hand_on(kind, p, s))
             return;
-        hold(kind, p, o.token);
+        if (!m_held.hold(o.token, p.bytes, p.id, kind)) {
+            q.verdict(p.id, io::Verdict::Drop);
+            add(QueueStat::verdict_drop);
+        }
         return;
     case Action::Drop:
         if (o.reply_len) {
@@ -197,72 +188,43 @@ void QueueWorker::settle(Kind kind, const io::QueuedPacket& p, Slot& s) {
 // external endpoint) but whose destination belongs to another worker: NF_REPEAT with the mark
 // sends it through prerouting again, to that worker's hairpin queue, for the inbound half.
 bool QueueWorker::hand_on(Kind kind, const io::QueuedPacket& p, const Slot& s) {
-    const core::PacketView v = core::parse_ipv4(p.bytes);
-    std::uint16_t key = 0;
-    if ((v.kind == core::PacketKind::Udp || v.kind == core::PacketKind::Tcp) && is_external(v.src.addr) &&
-        is_external(v.dst.addr))
-        key = v.dst.port;
-    else if (v.kind == core::PacketKind::IcmpError && is_external(v.src.addr) && is_external(v.inner.src.addr))
-        key = v.inner.src.port;
-    else
+    const auto key = hairpin_key(core::parse_ipv4(p.bytes), [this](core::Ipv4 a) { return is_external(a); });
+    if (!key)
         return false;
-    const std::uint8_t owner = m_plan.worker_of_port(key);
+    const std::uint8_t owner = m_plan.worker_of_port(*key);
     if (owner == kNoWorker || owner == m_settings.index)
         return false;
     queue(kind).verdict_with_payload(p.id, io::Verdict::Repeat, p.bytes, p.mark | m_settings.mark);
     add(QueueStat::hairpin_handoffs);
     // The core here tried the inbound half and counted its failure (no mapping, or a held
     // SYN): that half happens in the other worker, which counts it there.
-    m_handoff_adjust[std::size_t(s.ref.outcome.reason)] += 1;
+    m_stats.moved(s.ref.outcome.reason);
     return true;
 }
 
-void QueueWorker::hold(Kind kind, const io::QueuedPacket& p, std::uint32_t token) {
-    const auto free = std::find_if(m_held.begin(), m_held.end(), [](const Held& h) { return h.token == 0; });
-    if (free == m_held.end()) { // the core holds no more than we have room for: cannot happen
-        queue(kind).verdict(p.id, io::Verdict::Drop);
-        add(QueueStat::verdict_drop);
-        return;
-    }
-    free->token = token;
-    free->id = p.id;
-    free->kind = kind;
-    free->len = std::uint16_t(std::min(p.bytes.size(), free->bytes.size()));
-    std::copy_n(p.bytes.begin(), free->len, free->bytes.begin());
-}
-
 void QueueWorker::release(std::uint32_t token) {
-    for (Held& h : m_held)
-        if (h.token == token) {
-            queue(h.kind).verdict(h.id, io::Verdict::Drop);
-            add(QueueStat::verdict_drop);
-            h.token = 0;
-            return;
-        }
+    if (const HeldSyns::Entry* e = m_held.take(token)) {
+        queue(Kind(e->kind)).verdict(e->handle, io::Verdict::Drop);
+        add(QueueStat::verdict_drop);
+    }
 }
 
 // RFC 5382 REQ-4: a SYN nobody answered from inside within its hold time is dropped, and its
 // sender gets ICMP port unreachable when configured.
 void QueueWorker::expire_holds(TimeMs now) {
-    while (const std::uint32_t token = m_translator.next_expired_hold(now)) {
-        const auto h = std::find_if(m_held.begin(), m_held.end(), [&](const Held& x) { return x.token == token; });
-        if (h == m_held.end()) { // a hairpinned SYN this worker handed on: not its own
-            m_handoff_adjust[std::size_t(Counter::syn_hold_expired)] += 1;
-            continue;
-        }
-        queue(h->kind).verdict(h->id, io::Verdict::Drop);
-        add(QueueStat::verdict_drop);
-        h->token = 0;
-        if (m_hold_replies_used == m_hold_replies.size())
-            send_raw();
-        auto& buf = m_hold_replies[m_hold_replies_used];
-        const std::size_t n = m_translator.unsolicited_syn_reply({h->bytes.data(), h->len}, buf);
-        if (n > 0) {
-            ++m_hold_replies_used;
-            m_raw_out.push_back(std::span(buf).first(n));
-            add(QueueStat::icmp_replies_sent);
-        }
-    }
+    expire_held_syns(m_translator, m_held, m_stats, now,
+                     [this](const HeldSyns::Entry& e, std::span<const std::uint8_t> reply) {
+                         queue(Kind(e.kind)).verdict(e.handle, io::Verdict::Drop);
+                         add(QueueStat::verdict_drop);
+                         if (reply.empty())
+                             return;
+                         if (m_hold_replies_used == m_hold_replies.size())
+                             send_raw();
+                         auto& buf = m_hold_replies[m_hold_replies_used++];
+                         std::copy(reply.begin(), reply.end(), buf.begin());
+                         m_raw_out.push_back(std::span(buf).first(reply.size()));
+                         add(QueueStat::icmp_replies_sent);
+                     });
 }
 
 void QueueWorker::reinject(std::span<std::uint8_t> pkt) {
@@ -288,31 +250,16 @@ void QueueWorker::send_raw() {
 }
 
 void QueueWorker::publish() {
-    const core::Counters& c = m_translator.counters();
-    for (std::size_t i = 0; i < std::size_t(Counter::count_); ++i)
-        m_published[i].store(std::uint64_t(std::int64_t(c.get(Counter(i))) - m_handoff_adjust[i]),
-                             std::memory_order_relaxed);
     m_own[std::size_t(QueueStat::mappings)] = m_translator.table().mapping_count();
     m_own[std::size_t(QueueStat::sessions)] = m_translator.table().session_count();
-    m_own[std::size_t(QueueStat::held_now)] =
-        std::size_t(std::count_if(m_held.begin(), m_held.end(), [](const Held& h) { return h.token != 0; }));
-    for (std::size_t i = 0; i < m_own.size(); ++i)
-        m_published[std::size_t(Counter::count_) + i].store(m_own[i], std::memory_order_relaxed);
+    m_own[std::size_t(QueueStat::held_now)] = m_held.count();
+    m_stats.publish(m_translator.counters(), m_own);
 }
 
-std::array<std::uint64_t, QueueWorker::kStats> QueueWorker::stats() const {
-    std::array<std::uint64_t, kStats> out{};
-    for (std::size_t i = 0; i < kStats; ++i)
-        out[i] = m_published[i].load(std::memory_order_relaxed);
-    return out;
-}
+std::array<std::uint64_t, QueueWorker::kStats> QueueWorker::stats() const { return m_stats.read(); }
 
 void QueueWorker::close() {
-    for (Held& h : m_held)
-        if (h.token != 0) {
-            queue(h.kind).verdict(h.id, io::Verdict::Drop);
-            h.token = 0;
-        }
+    m_held.take_all([this](const HeldSyns::Entry& e) { queue(Kind(e.kind)).verdict(e.handle, io::Verdict::Drop); });
     for (Kind k : {kMain, kHairpin})
         if (auto& q = k == kMain ? m_main : m_hairpin; q)
             (void)q->flush();

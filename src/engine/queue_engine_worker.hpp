@@ -4,6 +4,7 @@
 #pragma once
 
 #include "queue_engine.hpp"
+#include "worker_parts.hpp"
 
 #include "conenat/core/nat/counters.hpp"
 
@@ -25,7 +26,8 @@ struct WorkerSettings {
 
 class QueueWorker {
 public:
-    static constexpr std::size_t kStats = std::size_t(core::Counter::count_) + std::size_t(QueueStat::count_);
+    using Stats = PublishedStats<std::size_t(QueueStat::count_)>;
+    static constexpr std::size_t kStats = Stats::kSize;
 
     QueueWorker(const WorkerSettings& settings, const ShardPlan& plan, std::uint64_t seed);
     // Binds the two queues and opens the raw socket.
@@ -41,7 +43,6 @@ private:
     enum Kind : std::uint8_t { kMain, kHairpin };
     static constexpr std::size_t kBatch = 64;
     static constexpr std::size_t kReplyBytes = 576;   // an ICMP error we originate (RFC 1812 §4.3.2.3)
-    static constexpr std::size_t kHeldBytes = 576 - 28; // what a 3/3 can quote of a held SYN
 
     struct Slot {
         core::PacketRef ref;
@@ -49,18 +50,10 @@ private:
         bool handed_on = false; // the second half of a hairpin (marked by the first worker)
         bool skip = false;      // verdict already given
     };
-    struct Held {
-        std::uint32_t token = 0; // 0: free
-        std::uint32_t id = 0;
-        Kind kind = kMain;
-        std::uint16_t len = 0;
-        std::array<std::uint8_t, kHeldBytes> bytes{};
-    };
 
     void drain(Kind kind, core::TimeMs now);
     void settle(Kind kind, const io::QueuedPacket& p, Slot& s);
     bool hand_on(Kind kind, const io::QueuedPacket& p, const Slot& s);
-    void hold(Kind kind, const io::QueuedPacket& p, std::uint32_t token);
     void release(std::uint32_t token);
     void expire_holds(core::TimeMs now);
     void reinject(std::span<std::uint8_t> pkt);
@@ -78,18 +71,15 @@ private:
 
     std::array<io::QueuedPacket, kBatch> m_packets{};
     std::array<Slot, kBatch> m_slots{};
-    std::array<core::PacketRef, kBatch> m_out{}, m_in{};
-    std::array<std::size_t, kBatch> m_out_slot{}, m_in_slot{};
+    TwoPassBatch<kBatch> m_batch;
     std::vector<std::array<std::uint8_t, kReplyBytes>> m_replies;      // 2 * kBatch: per slot, per queue
     std::vector<std::array<std::uint8_t, kReplyBytes>> m_hold_replies; // ICMP 3/3 for expired holds
     std::size_t m_hold_replies_used = 0;
     std::vector<std::span<const std::uint8_t>> m_raw_out;             // sent once per round
-    std::vector<Held> m_held;
+    HeldSyns m_held;
 
     std::array<std::uint64_t, std::size_t(QueueStat::count_)> m_own{};
-    // What hand-offs make the core counters say wrongly (see hand_on): subtracted when published.
-    std::array<std::int64_t, std::size_t(core::Counter::count_)> m_handoff_adjust{};
-    std::array<std::atomic<std::uint64_t>, kStats> m_published{};
+    Stats m_stats; // the core's counters corrected for hand-offs (see hand_on), and m_own
 };
 
 } // namespace conenat::engine

@@ -31,6 +31,19 @@ std::optional<std::uint16_t> inbound_key(const core::PacketView& v, IsExternal&&
     }
 }
 
+// A hairpinned packet after its outbound half (its source is now the sender's external
+// endpoint): the external port its inbound half needs — TCP/UDP to one of our addresses, or an
+// ICMP error quoting a packet of ours. None for anything else.
+template <typename IsExternal>
+std::optional<std::uint16_t> hairpin_key(const core::PacketView& v, IsExternal&& is_external) {
+    if ((v.kind == core::PacketKind::Udp || v.kind == core::PacketKind::Tcp) && is_external(v.src.addr) &&
+        is_external(v.dst.addr))
+        return v.dst.port;
+    if (v.kind == core::PacketKind::IcmpError && is_external(v.src.addr) && is_external(v.inner.src.addr))
+        return v.inner.src.port;
+    return std::nullopt;
+}
+
 // ICMP that may belong to the router itself (an echo reply for its own ping, an error about
 // one of its own flows): the core found no mapping of ours, so the router's stack gets it.
 bool router_icmp(core::Counter reason, std::span<const std::uint8_t> pkt);

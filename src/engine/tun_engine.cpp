@@ -1,11 +1,10 @@
 #include "tun_engine.hpp"
 
 #include "conenat/daemon/log.hpp"
+#include "conenat/engine/clock.hpp"
 #include "handoff_ring.hpp"
 #include "tun_engine_worker.hpp"
 
-#include <random>
-#include <sstream>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -21,11 +20,6 @@ constexpr std::uint32_t kRulePref = 1, kLocalPref = 2;
 constexpr std::uint32_t kRouteTable = 0x636e; // "cn"
 constexpr std::size_t kRingBytes = std::size_t(4) << 20;
 constexpr unsigned kDeviceQueue = 4096;
-
-std::uint64_t seed() {
-    std::random_device rd; // the kernel's entropy: port choice must not be predictable (RFC 6056)
-    return std::uint64_t(rd()) << 32 | rd();
-}
 
 constexpr std::string_view stat_name(TunStat s) {
     switch (s) {
@@ -108,7 +102,7 @@ Status TunEngine::start() {
         w.workers = n;
         w.internal_net = m_options.internal_net;
         w.internal_prefix = m_options.internal_prefix;
-        m_workers.push_back(std::make_unique<TunWorker>(w, m_plan, seed(), std::move(queues[k]), inbox, outbox,
+        m_workers.push_back(std::make_unique<TunWorker>(w, m_plan, random_seed(), std::move(queues[k]), inbox, outbox,
                                                         m_wake_fds));
     }
 
@@ -213,18 +207,7 @@ void TunEngine::stop() {
 }
 
 std::string TunEngine::stats() {
-    std::array<std::uint64_t, TunWorker::kStats> sum{};
-    for (const auto& w : m_workers) {
-        const auto s = w->stats();
-        for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += s[i];
-    }
-    std::ostringstream out;
-    for (std::size_t i = 0; i < std::size_t(core::Counter::count_); ++i)
-        out << core::to_string(core::Counter(i)) << ' ' << sum[i] << '\n';
-    for (std::size_t i = 0; i < std::size_t(TunStat::count_); ++i)
-        out << stat_name(TunStat(i)) << ' ' << sum[std::size_t(core::Counter::count_) + i] << '\n';
-    out << "workers " << m_plan.workers << '\n';
-    return out.str();
+    return worker_stats_text(m_workers, std::size_t(TunStat::count_), [](std::size_t i) { return stat_name(TunStat(i)); });
 }
 
 } // namespace conenat::engine

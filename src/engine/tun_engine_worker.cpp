@@ -217,25 +217,13 @@ bool TunWorker::hand_to(unsigned worker, std::span<const std::uint8_t> frame, st
 }
 
 void TunWorker::translate(TimeMs now) {
-    std::size_t n_out = 0, n_in = 0;
+    m_batch.clear();
     for (std::size_t i = 0; i < m_n; ++i) {
         Slot& s = m_slots[i];
         s.ref = core::PacketRef{s.frame.subspan(kVnet), m_replies[i], {}};
-        if (s.dir == Direction::Outbound) {
-            m_out[n_out] = s.ref;
-            m_out_slot[n_out++] = i;
-        } else {
-            m_in[n_in] = s.ref;
-            m_in_slot[n_in++] = i;
-        }
+        m_batch.add(i, s.ref, s.dir);
     }
-    // Outbound first: a mapping created by a packet of this batch is there for the replies in it.
-    m_translator.process_batch(std::span(m_out.data(), n_out), Direction::Outbound, now);
-    m_translator.process_batch(std::span(m_in.data(), n_in), Direction::Inbound, now);
-    for (std::size_t j = 0; j < n_out; ++j)
-        m_slots[m_out_slot[j]].ref.outcome = m_out[j].outcome;
-    for (std::size_t j = 0; j < n_in; ++j)
-        m_slots[m_in_slot[j]].ref.outcome = m_in[j].outcome;
+    m_batch.run(m_translator, now, [this](std::size_t i, const core::Outcome& o) { m_slots[i].ref.outcome = o; });
     for (std::size_t i = 0; i < m_n; ++i)
         settle(m_slots[i]);
 }
@@ -244,12 +232,12 @@ void TunWorker::settle(Slot& s) {
     const core::Outcome& o = s.ref.outcome;
     const std::span<std::uint8_t> pkt = s.ref.bytes;
     if (o.token && o.action != Action::Hold)
-        release(o.token); // RFC 5382 REQ-4: the inside opened it; the held SYN is not needed
+        m_held.take(o.token); // RFC 5382 REQ-4: the inside opened it; the held SYN is not needed
     switch (o.action) {
     case Action::ToOutside:
     case Action::ToInside:
         if (s.handed_on) // the core of the first worker could not count it: this one does
-            m_handoff_adjust[std::size_t(Counter::hairpinned)] -= 1;
+            m_stats.moved(Counter::hairpinned, -1);
         if (io::VnetHeader::load(s.frame.data()).flags & io::VnetHeader::kNeedsCsum) {
             // Still partial on the way back: the field must hold the new pseudo-header sum.
             if (settle_partial_checksum(pkt, true))
@@ -261,7 +249,7 @@ void TunWorker::settle(Slot& s) {
     case Action::Hold:
         if (!s.handed_on && hand_on_hairpin(s))
             return;
-        hold(s);
+        m_held.hold(s.ref.outcome.token, s.ref.bytes);
         return;
     case Action::Drop:
         if (o.reply_len) {
@@ -284,22 +272,16 @@ void TunWorker::settle(Slot& s) {
 bool TunWorker::hand_on_hairpin(Slot& s) {
     if (m_settings.workers == 1)
         return false;
-    const core::PacketView v = core::parse_ipv4(s.ref.bytes);
-    std::uint16_t key = 0;
-    if ((v.kind == core::PacketKind::Udp || v.kind == core::PacketKind::Tcp) && is_external(v.src.addr) &&
-        is_external(v.dst.addr))
-        key = v.dst.port;
-    else if (v.kind == core::PacketKind::IcmpError && is_external(v.src.addr) && is_external(v.inner.src.addr))
-        key = v.inner.src.port;
-    else
+    const auto key = hairpin_key(core::parse_ipv4(s.ref.bytes), [this](core::Ipv4 a) { return is_external(a); });
+    if (!key)
         return false;
-    const std::uint8_t owner = m_plan.worker_of_port(key);
+    const std::uint8_t owner = m_plan.worker_of_port(*key);
     if (owner == kNoWorker || owner == m_settings.index)
         return false;
     if (!hand_to(owner, s.frame, kTagInbound | kTagHandedOn))
         return false;
     // The core here tried the inbound half and counted its failure: the other worker counts it.
-    m_handoff_adjust[std::size_t(s.ref.outcome.reason)] += 1;
+    m_stats.moved(s.ref.outcome.reason);
     return true;
 }
 
@@ -317,47 +299,18 @@ void TunWorker::write_packet(std::span<const std::uint8_t> pkt) {
     write({m_scratch.data(), kVnet + n});
 }
 
-void TunWorker::hold(const Slot& s) {
-    const auto free = std::find_if(m_held.begin(), m_held.end(), [](const Held& h) { return h.token == 0; });
-    if (free == m_held.end())
-        return; // the core holds no more than we have room for: cannot happen
-    free->token = s.ref.outcome.token;
-    free->len = std::uint16_t(std::min(s.ref.bytes.size(), free->bytes.size()));
-    std::copy_n(s.ref.bytes.begin(), free->len, free->bytes.begin());
-}
-
-void TunWorker::release(std::uint32_t token) {
-    for (Held& h : m_held)
-        if (h.token == token) {
-            h.token = 0;
-            return;
-        }
-}
-
 // RFC 5382 REQ-4: a SYN nobody answered from inside within its hold time is dropped, and its
 // sender gets ICMP port unreachable when configured.
 void TunWorker::expire_holds(TimeMs now) {
-    while (const std::uint32_t token = m_translator.next_expired_hold(now)) {
-        const auto h = std::find_if(m_held.begin(), m_held.end(), [&](const Held& x) { return x.token == token; });
-        if (h == m_held.end()) { // a hairpinned SYN this worker handed on: not its own
-            m_handoff_adjust[std::size_t(Counter::syn_hold_expired)] += 1;
-            continue;
-        }
-        h->token = 0;
-        std::array<std::uint8_t, kReplyBytes> reply{};
-        const std::size_t n = m_translator.unsolicited_syn_reply({h->bytes.data(), h->len}, reply);
-        if (n > 0) {
-            write_packet(std::span(reply).first(n));
-            add(TunStat::icmp_replies_sent);
-        }
-    }
+    expire_held_syns(m_translator, m_held, m_stats, now, [this](const HeldSyns::Entry&, std::span<const std::uint8_t> reply) {
+        if (reply.empty())
+            return;
+        write_packet(reply);
+        add(TunStat::icmp_replies_sent);
+    });
 }
 
 void TunWorker::publish() {
-    const core::Counters& c = m_translator.counters();
-    for (std::size_t i = 0; i < std::size_t(Counter::count_); ++i)
-        m_published[i].store(std::uint64_t(std::int64_t(c.get(Counter(i))) - m_handoff_adjust[i]),
-                             std::memory_order_relaxed);
     const core::ReassemblyCounters& r = m_reassembler.counters();
     m_own[std::size_t(TunStat::fragments_in)] = r.fragments_in;
     m_own[std::size_t(TunStat::datagrams_reassembled)] = r.datagrams_done;
@@ -365,10 +318,8 @@ void TunWorker::publish() {
                                                      r.dropped_source_share + r.evicted + r.timed_out;
     m_own[std::size_t(TunStat::mappings)] = m_translator.table().mapping_count();
     m_own[std::size_t(TunStat::sessions)] = m_translator.table().session_count();
-    m_own[std::size_t(TunStat::held_now)] =
-        std::size_t(std::count_if(m_held.begin(), m_held.end(), [](const Held& h) { return h.token != 0; }));
-    for (std::size_t i = 0; i < m_own.size(); ++i)
-        m_published[std::size_t(Counter::count_) + i].store(m_own[i], std::memory_order_relaxed);
+    m_own[std::size_t(TunStat::held_now)] = m_held.count();
+    m_stats.publish(m_translator.counters(), m_own);
 }
 
 void TunWorker::close() {
@@ -376,11 +327,6 @@ void TunWorker::close() {
     m_queue.reset();
 }
 
-std::array<std::uint64_t, TunWorker::kStats> TunWorker::stats() const {
-    std::array<std::uint64_t, kStats> out{};
-    for (std::size_t i = 0; i < kStats; ++i)
-        out[i] = m_published[i].load(std::memory_order_relaxed);
-    return out;
-}
+std::array<std::uint64_t, TunWorker::kStats> TunWorker::stats() const { return m_stats.read(); }
 
 } // namespace conenat::engine

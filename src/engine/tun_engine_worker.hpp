@@ -5,6 +5,7 @@
 
 #include "handoff_ring.hpp"
 #include "tun_engine.hpp"
+#include "worker_parts.hpp"
 
 #include "conenat/core/nat/translator.hpp"
 #include "conenat/core/packet/reassembly.hpp"
@@ -27,7 +28,8 @@ struct TunWorkerSettings {
 
 class TunWorker {
 public:
-    static constexpr std::size_t kStats = std::size_t(core::Counter::count_) + std::size_t(TunStat::count_);
+    using Stats = PublishedStats<std::size_t(TunStat::count_)>;
+    static constexpr std::size_t kStats = Stats::kSize;
 
     // rings[from * workers + to]; wake_fds[k]: worker k's eventfd (a hand-off arrived).
     TunWorker(const TunWorkerSettings& settings, const ShardPlan& plan, std::uint64_t seed, io::TunQueue queue,
@@ -42,7 +44,6 @@ private:
     static constexpr std::size_t kVnet = io::VnetHeader::kSize;
     static constexpr std::size_t kBufBytes = kVnet + 65536;
     static constexpr std::size_t kReplyBytes = 576;
-    static constexpr std::size_t kHeldBytes = 576 - 28;
 
     // What a hand-off record is: its direction, the second half of a hairpin, a fragment.
     enum Tag : std::uint32_t { kTagOutbound = 0, kTagInbound = 1, kTagHandedOn = 2, kTagFragment = 4 };
@@ -52,11 +53,6 @@ private:
         core::Direction dir = core::Direction::Outbound;
         bool handed_on = false; // the second half of a hairpin another worker began
         core::PacketRef ref;
-    };
-    struct Held {
-        std::uint32_t token = 0; // 0: free
-        std::uint16_t len = 0;
-        std::array<std::uint8_t, kHeldBytes> bytes{};
     };
 
     bool round(core::TimeMs now); // true: a full batch (more may be waiting)
@@ -73,8 +69,6 @@ private:
     bool hand_on_hairpin(Slot& s);
     void write(std::span<const std::uint8_t> frame);
     void write_packet(std::span<const std::uint8_t> pkt); // with an empty virtio header
-    void hold(const Slot& s);
-    void release(std::uint32_t token);
     void expire_holds(core::TimeMs now);
     void publish();
     void add(TunStat s, std::uint64_t n = 1) { m_own[std::size_t(s)] += n; }
@@ -92,15 +86,13 @@ private:
     std::vector<std::uint8_t> m_bufs; // kBatch frames of kBufBytes
     std::array<Slot, kBatch> m_slots{};
     std::size_t m_n = 0;
-    std::array<core::PacketRef, kBatch> m_out{}, m_in{};
-    std::array<std::size_t, kBatch> m_out_slot{}, m_in_slot{};
+    TwoPassBatch<kBatch> m_batch;
     std::vector<std::array<std::uint8_t, kReplyBytes>> m_replies;
     std::array<std::uint8_t, kVnet + kReplyBytes> m_scratch{};
-    std::vector<Held> m_held;
+    HeldSyns m_held;
 
     std::array<std::uint64_t, std::size_t(TunStat::count_)> m_own{};
-    std::array<std::int64_t, std::size_t(core::Counter::count_)> m_handoff_adjust{};
-    std::array<std::atomic<std::uint64_t>, kStats> m_published{};
+    Stats m_stats; // the core's counters corrected for hand-offs (see hand_on_hairpin), and m_own
 };
 
 } // namespace conenat::engine

@@ -156,6 +156,25 @@ void l4proto_match(RuleBuilder& r, std::uint8_t proto) {
     r.meta(NFT_META_L4PROTO, kReg).cmp_u8(kReg, NFT_CMP_EQ, proto);
 }
 
+void tcp_or_udp_match(RuleBuilder& r, const AnonSet& anon) {
+    constexpr std::uint32_t kTypeInetProto = 12;
+    r.meta(NFT_META_L4PROTO, kReg).lookup(kReg, kAnonSet, anon(kTypeInetProto, {{{6}, false, {}}, {{17}, false, {}}}));
+}
+
+void icmp_type_match(RuleBuilder& r, std::span<const std::uint8_t> types, const AnonSet& anon) {
+    constexpr std::uint32_t kTypeIcmpType = 14;
+    l4proto_match(r, 1);
+    r.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, kReg);
+    if (types.size() == 1) {
+        r.cmp_u8(kReg, NFT_CMP_EQ, types[0]);
+        return;
+    }
+    std::vector<SetElem> elems;
+    for (std::uint8_t t : types)
+        elems.push_back({{t}, false, {}});
+    r.lookup(kReg, kAnonSet, anon(kTypeIcmpType, elems));
+}
+
 std::string ipv4_text(core::Ipv4 a) {
     char buf[16];
     std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);

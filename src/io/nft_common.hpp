@@ -9,6 +9,8 @@
 #include <linux/netfilter/nf_tables.h>
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -78,6 +80,12 @@ void mark_match(RuleBuilder& r, std::uint32_t mark, std::uint32_t value);
 void ct_bits(RuleBuilder& r, std::uint32_t key, std::uint32_t bits, std::uint32_t op);
 // meta l4proto == `proto`.
 void l4proto_match(RuleBuilder& r, std::uint8_t proto);
+// Adds an anonymous constant set of these 1-byte elements (key type `type`) to the batch; its id.
+using AnonSet = std::function<std::uint32_t(std::uint32_t type, const std::vector<SetElem>& elems)>;
+// meta l4proto { tcp, udp }
+void tcp_or_udp_match(RuleBuilder& r, const AnonSet& anon);
+// meta l4proto icmp, icmp type in `types` (one: a compare; more: an anonymous set).
+void icmp_type_match(RuleBuilder& r, std::span<const std::uint8_t> types, const AnonSet& anon);
 
 // ---- text (the renderers) ----
 

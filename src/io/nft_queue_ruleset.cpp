@@ -22,7 +22,7 @@ namespace {
 
 using core::Proto;
 
-constexpr std::uint32_t kTypeIpv4 = 7, kTypeInetProto = 12, kTypeInetService = 13, kTypeIcmpType = 14;
+constexpr std::uint32_t kTypeIpv4 = 7, kTypeInetProto = 12, kTypeInetService = 13;
 constexpr std::uint8_t kIcmpEchoReply = 0;
 // ICMP errors whose quoted packet names one of our mappings (RFC 5508 §4.2).
 constexpr std::uint8_t kIcmpErrors[] = {3, 11, 12};
@@ -71,6 +71,9 @@ private:
                            const std::vector<SetElem>& elems) {
         return add_set(kAnonSet, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | flags, key_type, key_len, false, elems);
     }
+    AnonSet anon() {
+        return [this](std::uint32_t type, const std::vector<SetElem>& elems) { return anon_set(0, type, 1, elems); };
+    }
     Status add_rule(RuleBuilder& rule, const std::string& what) { return detail::add_rule(m_batch, rule, what); }
 
     void name_match(RuleBuilder& r, std::uint32_t meta_key, std::uint32_t op);
@@ -113,23 +116,10 @@ void QueueInstaller::mark_set(RuleBuilder& r) {
     mark_match(r, m_spec.mark, m_spec.mark);
 }
 
-void QueueInstaller::tcp_or_udp(RuleBuilder& r) {
-    const std::uint32_t id = anon_set(0, kTypeInetProto, 1,
-                                      {{{std::uint8_t(Proto::Tcp)}, false, {}}, {{std::uint8_t(Proto::Udp)}, false, {}}});
-    r.meta(NFT_META_L4PROTO, kReg).lookup(kReg, kAnonSet, id);
-}
+void QueueInstaller::tcp_or_udp(RuleBuilder& r) { tcp_or_udp_match(r, anon()); }
 
 void QueueInstaller::icmp_type_in(RuleBuilder& r, std::span<const std::uint8_t> types) {
-    l4proto_match(r, std::uint8_t(Proto::Icmp));
-    r.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, kReg);
-    if (types.size() == 1) {
-        r.cmp_u8(kReg, NFT_CMP_EQ, types[0]);
-        return;
-    }
-    std::vector<SetElem> elems;
-    for (std::uint8_t t : types)
-        elems.push_back({{t}, false, {}});
-    r.lookup(kReg, kAnonSet, anon_set(0, kTypeIcmpType, 1, elems));
+    icmp_type_match(r, types, anon());
 }
 
 void QueueInstaller::dispatch(RuleBuilder& r, std::uint32_t base, std::uint32_t offset, std::uint32_t len,

@@ -17,7 +17,7 @@ namespace conenat::io::detail {
 
 namespace {
 
-constexpr std::uint32_t kTypeInetProto = 12, kTypeInetService = 13, kTypeIcmpType = 14;
+constexpr std::uint32_t kTypeInetService = 13;
 constexpr std::string_view kChainPre = "pre", kChainOutput = "output", kChainSteer = "steer",
                            kSetExternal = "external";
 constexpr int kPrioPre = -300, kPrioOutput = -300;
@@ -62,16 +62,7 @@ private:
     }
     void daddr_external(RuleBuilder& r) { addr_in_set(r, 16, std::string(kSetExternal), m_external_id); }
     void icmp_type(RuleBuilder& r, std::span<const std::uint8_t> types) {
-        l4proto_match(r, 1);
-        r.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, kReg);
-        if (types.size() == 1) {
-            r.cmp_u8(kReg, NFT_CMP_EQ, types[0]);
-            return;
-        }
-        std::vector<SetElem> elems;
-        for (std::uint8_t t : types)
-            elems.push_back({{t}, false, {}});
-        r.lookup(kReg, kAnonSet, anon(0, kTypeIcmpType, 1, elems));
+        icmp_type_match(r, types, [this](std::uint32_t type, const std::vector<SetElem>& e) { return anon(0, type, 1, e); });
     }
     static void steer(RuleBuilder& r) { r.verdict(NFT_GOTO, std::string(kChainSteer)); }
     // The IPv4 address at network header + `offset` is outside the internal net.
@@ -113,9 +104,9 @@ std::vector<TunRule> TunRules::pre_rules() {
                      }});
     rules.push_back({ext + "meta l4proto { tcp, udp } th dport " + pool + " goto steer", [this](RuleBuilder& r) {
                          daddr_external(r);
-                         r.meta(NFT_META_L4PROTO, kReg)
-                             .lookup(kReg, kAnonSet,
-                                     anon(0, kTypeInetProto, 1, {{{6}, false, {}}, {{17}, false, {}}}));
+                         tcp_or_udp_match(r, [this](std::uint32_t type, const std::vector<SetElem>& e) {
+                             return anon(0, type, 1, e);
+                         });
                          r.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, kReg).lookup(kReg, kAnonSet, pool_set());
                          steer(r);
                      }});
