@@ -12,10 +12,6 @@
 # the mappings from conntrack without breaking a live flow; a forced event overflow recovers.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-source tests/e2e/lib.sh
-e2e_require_root
-lab_up >/dev/null || { echo "FAIL: lab_up"; exit 1; }
-lab_trap
 source tests/e2e/daemon_lib.sh
 start_daemon() { daemon_start --ports 1024-65535 "$@"; }
 stop_daemon() { daemon_stop; }

@@ -6,10 +6,6 @@
 # firewall; the daemon detaching from the terminal.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-source tests/e2e/lib.sh
-e2e_require_root
-lab_up >/dev/null || { echo "FAIL: lab_up"; exit 1; }
-lab_trap
 source tests/e2e/daemon_lib.sh
 start_daemon() { daemon_start "$@"; }
 stop_daemon() { daemon_stop; }

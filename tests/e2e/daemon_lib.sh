@@ -1,12 +1,18 @@
 # shellcheck shell=bash
-# Shared by the engine e2e scripts (sourced after lib.sh): the daemon under test in the lab's
-# router, check bookkeeping, and the classifier check of a named NAT type.
+# Shared by the engine e2e scripts (sourced from the tree's top): the lab (lib.sh) brought up
+# and torn down at exit, the daemon under test in the lab's router, check bookkeeping, and the
+# classifier check of a named NAT type.
 #   daemon_start ARGS...   start $BIN --foreground in $LAB_RT with --stats-file $STATS; wait until up
 #   daemon_stop            SIGTERM it (by PID) and wait
 #   stat NAME              a counter, read after the daemon's next write (every second)
 #   check WHAT cmd...      runs cmd: "ok: WHAT" or "FAIL: WHAT" (counted in $failures)
 #   check_classifiers TYPE both classifiers from in1 report TYPE's mapping and filtering
 #   checks_done NAME       the closing line and exit status
+
+source tests/e2e/lib.sh
+e2e_require_root
+lab_up >/dev/null || { echo "FAIL: lab_up"; exit 1; }
+lab_trap
 
 BUILD=${BUILD:-build}
 BIN=$BUILD/conenatd
