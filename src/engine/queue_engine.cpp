@@ -96,21 +96,11 @@ Status QueueEngine::start() {
                  m_spec.native_queue ? "native" : "xt NFQUEUE", m_plan.workers, m_plan.workers == 1 ? "" : "s",
                  unsigned(m_spec.first_queue), unsigned(m_spec.first_queue + 2 * m_plan.workers - 1));
     }
-    m_stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (m_stop_fd < 0) return Error{"eventfd failed"};
-    for (auto& w : m_workers)
-        m_threads.emplace_back([&w, fd = m_stop_fd] { w->run(fd); });
-    return {};
+    return m_threads.start(m_workers);
 }
 
 void QueueEngine::stop() {
-    if (m_stop_fd >= 0) {
-        const std::uint64_t one = 1;
-        (void)!::write(m_stop_fd, &one, sizeof one);
-    }
-    for (auto& t : m_threads)
-        if (t.joinable()) t.join();
-    m_threads.clear();
+    m_threads.stop();
     // The rules go first, so that nothing is queued to queues about to go away.
     if (m_installed && m_nft) {
         if (Status s = m_nft->remove(m_spec.table); !s) LOG_ERROR("removing table: %s", s.error().c_str());
@@ -119,7 +109,6 @@ void QueueEngine::stop() {
     }
     for (auto& w : m_workers)
         w->close(); // held packets dropped, queues unbound
-    if (m_stop_fd >= 0) ::close(m_stop_fd), m_stop_fd = -1;
 }
 
 std::string QueueEngine::stats() {

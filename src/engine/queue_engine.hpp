@@ -10,12 +10,12 @@
 #include "conenat/io/nfqueue.hpp"
 #include "conenat/io/nftables.hpp"
 #include "shard_plan.hpp"
+#include "worker_threads.hpp"
 
 #include <array>
 #include <atomic>
 #include <memory>
 #include <optional>
-#include <thread>
 #include <vector>
 
 namespace conenat::engine {
@@ -53,8 +53,7 @@ private:
     io::QueueRuleSpec m_spec;
     std::optional<io::Nftables> m_nft;
     std::vector<std::unique_ptr<QueueWorker>> m_workers;
-    std::vector<std::thread> m_threads;
-    int m_stop_fd = -1;
+    WorkerThreads m_threads; // last: stopped before the workers go
     bool m_installed = false;
 };
 

@@ -23,8 +23,6 @@ using core::Direction;
 using core::TimeMs;
 
 namespace {
-constexpr TimeMs kPublishMs = 250, kExpireMs = 500;
-constexpr int kPollMs = 100; // also the lateness bound of an expired SYN hold
 constexpr std::size_t kHoldReplies = 16;
 
 } // namespace

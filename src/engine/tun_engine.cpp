@@ -79,8 +79,6 @@ Status TunEngine::start() {
     m_rtnl.emplace(std::move(rtnl.value()));
     CONENAT_TRY(steer());
 
-    m_stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (m_stop_fd < 0) return Error{"eventfd failed"};
     std::vector<int> wake_fds;
     for (unsigned k = 0; k < n; ++k) {
         const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -115,9 +113,7 @@ Status TunEngine::start() {
         LOG_INFO("installed table ip %s; marked packets (0x%08x) routed into %s (%u queue%s)", m_spec.table.c_str(),
                  m_spec.mark, tun_if.c_str(), n, n == 1 ? "" : "s");
     }
-    for (auto& w : m_workers)
-        m_threads.emplace_back([&w, fd = m_stop_fd] { w->run(fd); });
-    return {};
+    return m_threads.start(m_workers);
 }
 
 // The device up with the WAN's MTU (so that the kernel answers DF packets too big for the WAN
@@ -186,13 +182,7 @@ void TunEngine::unsteer() {
 }
 
 void TunEngine::stop() {
-    if (m_stop_fd >= 0) {
-        const std::uint64_t one = 1;
-        (void)!::write(m_stop_fd, &one, sizeof one);
-    }
-    for (auto& t : m_threads)
-        if (t.joinable()) t.join();
-    m_threads.clear();
+    m_threads.stop();
     if (m_installed && m_nft) {
         if (Status s = m_nft->remove(m_spec.table); !s) LOG_ERROR("removing table: %s", s.error().c_str());
         else LOG_INFO("removed table ip %s", m_spec.table.c_str());
@@ -203,7 +193,6 @@ void TunEngine::stop() {
         w->close();
     for (int fd : m_wake_fds) ::close(fd);
     m_wake_fds.clear();
-    if (m_stop_fd >= 0) ::close(m_stop_fd), m_stop_fd = -1;
 }
 
 std::string TunEngine::stats() {

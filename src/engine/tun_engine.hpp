@@ -10,10 +10,10 @@
 #include "conenat/io/nftables.hpp"
 #include "conenat/io/rtnetlink.hpp"
 #include "shard_plan.hpp"
+#include "worker_threads.hpp"
 
 #include <memory>
 #include <optional>
-#include <thread>
 #include <vector>
 
 namespace conenat::engine {
@@ -55,9 +55,8 @@ private:
     std::optional<io::Rtnetlink> m_rtnl;
     std::vector<std::unique_ptr<HandoffRing>> m_rings; // [from * workers + to]
     std::vector<std::unique_ptr<TunWorker>> m_workers;
-    std::vector<std::thread> m_threads;
+    WorkerThreads m_threads; // last: stopped before the workers go
     std::vector<int> m_wake_fds;
-    int m_stop_fd = -1;
     bool m_installed = false, m_rule_added = false, m_local_moved = false, m_route_added = false;
     unsigned m_tun_index = 0;
 };

@@ -27,8 +27,6 @@ using core::Direction;
 using core::TimeMs;
 
 namespace {
-constexpr TimeMs kPublishMs = 250, kExpireMs = 500;
-constexpr int kPollMs = 100;     // also the lateness bound of an expired SYN hold
 constexpr int kRoundsPerPoll = 16; // full batches in a row before the stop fd is looked at again
 
 core::ReassemblyConfig reassembly_config() {

@@ -21,6 +21,11 @@
 
 namespace conenat::engine {
 
+// A worker's housekeeping: statistics published this often, timers swept this often, and its
+// poll timeout (also the lateness bound of an expired SYN hold).
+constexpr core::TimeMs kPublishMs = 250, kExpireMs = 500;
+constexpr int kPollMs = 100;
+
 // A batch translated in two passes, outbound first: a mapping created by a packet of the batch
 // is there for the replies in it. Slots are the caller's indices.
 template <std::size_t Batch>
