@@ -130,10 +130,12 @@ $(IO_LIB): $(IO_OBJ)
 bench: $(BENCH_BIN)
 	$(Q)$(BENCH_BIN)
 
-# The README's "run it" command: a namespace lab, each NAT type in turn, what the classifiers saw.
+# The README's "run it" command: a namespace lab, each NAT type in turn, what the classifiers saw
+# (ENGINE=queue or ENGINE=tun: the same with a software engine).
+ENGINE ?= conntrack
 demo: deps
 	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) $(DAEMON_BIN)
-	$(Q)BUILD=$(BUILD) scripts/demo.sh
+	$(Q)BUILD=$(BUILD) DEMO_ENGINE=$(ENGINE) scripts/demo.sh
 
 # End to end, same namespace path, alternating per round: kernel MASQUERADE, the NFQUEUE
 # ceiling (accept-all pass-through), the queue, conntrack and tun engines (tun: skipped with a

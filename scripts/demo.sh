@@ -7,7 +7,8 @@
 #   scripts/demo.sh --baseline   plain kernel MASQUERADE in every row (always EIM + APDF)
 #   scripts/demo.sh --reference  nft emulations of each type (tests/e2e/lib.sh lab_reference_nat_on)
 #   -v                           also print the daemon's non-zero counters after each type
-# Environment: BUILD (default build), CONENATD (daemon path), DEMO_DAEMON_ARGS (extra arguments).
+# Environment: BUILD (default build), CONENATD (daemon path), DEMO_ENGINE (conntrack, the default;
+# queue; tun), DEMO_DAEMON_ARGS (extra arguments).
 # Exit status: 0 when every row shows the expected type, 1 otherwise, 77 when it cannot run here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,7 +59,7 @@ nat_start() {
     reference) lab_reference_nat_on "$type" ;;
     daemon)
       # shellcheck disable=SC2086  # DEMO_DAEMON_ARGS is a list of words on purpose
-      lab_bg "$LAB_RT" "conenatd.$type" "$daemon" --engine conntrack --nat-type "$type" \
+      lab_bg "$LAB_RT" "conenatd.$type" "$daemon" --engine "${DEMO_ENGINE:-conntrack}" --nat-type "$type" \
         --external-if wan0 --internal-net "$LAB_INTERNAL_NET" --foreground \
         --pid-file "$LAB_DIR/conenatd.$type.pid" --stats-file "$LAB_DIR/conenatd.$type.stats" \
         ${DEMO_DAEMON_ARGS:-}
