@@ -104,7 +104,7 @@ lab_up >/dev/null 2>&1 || { echo "demo: could not build the lab" >&2; exit 1; }
 lab_start_stun
 
 fmt="%-21s | %-55s | %-21s | %-8s | %s\n"
-echo "NAT under test: $mode$([ "$mode" = daemon ] && echo " ($daemon)")"
+echo "NAT under test: $mode$([ "$mode" = daemon ] && echo " ($daemon --engine ${DEMO_ENGINE:-conntrack})")"
 # shellcheck disable=SC2059
 printf "$fmt" "configured" "natdiscovery mapping/filtering" "stun" "stop" "verdict"
 printf "%s\n" "----------------------+---------------------------------------------------------+-----------------------+----------+--------"
