@@ -3,12 +3,13 @@
 # with external source endpoints; an unsolicited inbound first packet delivered under filtering;
 # MAP-E port sets; a mapping x filtering combination beyond the named types; --rules manual with
 # the rule sets of examples/; coexistence with another conntrack listener and the rest of the
-# firewall; the daemon detaching from the terminal.
+# firewall; a held SYN refused after 6 s; ICMP 3/13 for a host over its limit; the daemon
+# detaching from the terminal.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tests/e2e/daemon_lib.sh
-start_daemon() { daemon_start "$@"; }
-stop_daemon() { daemon_stop; }
+ENGINE=conntrack
+source tests/e2e/software_engine_lib.sh # start_daemon, stop_daemon and the checks shared below
 
 echo "== hairpinning (UDP-9): in1 reaches in2 through its external endpoint, seen as in1's external one"
 lab_conntrack_flush
@@ -89,6 +90,15 @@ check "--rules manual leaves the user's table in place" lab_exec "$LAB_RT" nft l
 check "the router's own firewall rule is untouched" bash -c "ip netns exec $LAB_RT iptables -S FORWARD | grep -q 'dport 9 -j DROP'"
 lab_exec "$LAB_RT" nft delete table ip conenatd
 lab_exec "$LAB_RT" iptables -t nat -F
+
+echo "== an unsolicited SYN held 6 s, then refused with ICMP 3/3 (RFC 5382 REQ-4)"
+lab_conntrack_flush
+start_daemon --nat-type full-cone || fail "daemon did not start"
+held_syn_start
+held_syn_check
+stop_daemon
+lab_conntrack_flush
+quota_check
 
 echo "== detaching: without --foreground the daemon forks, the parent exits 0 once it is up"
 lab_exec "$LAB_RT" "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --external-ip "$LAB_E1" \
