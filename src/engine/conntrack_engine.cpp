@@ -1,6 +1,7 @@
 #include "conntrack_engine.hpp"
 
 #include "conenat/daemon/log.hpp"
+#include "nat_scope.hpp"
 #include "conenat/engine/clock.hpp"
 #include "conenat/util/text.hpp"
 
@@ -16,12 +17,7 @@ using daemon::Options;
 
 io::RuleSetSpec conntrack_rule_spec(const Options& o) {
     io::RuleSetSpec s;
-    s.table = o.table;
-    s.wan_if = o.external_if;
-    s.internal_net = o.internal_net;
-    s.internal_prefix = o.internal_prefix;
-    s.external_addrs = o.nat.pool.external_addrs;
-    s.ports = o.nat.pool.ports.ranges();
+    static_cast<io::NatScope&>(s) = nat_scope(o);
     s.udp_mapping = o.nat.udp.mapping;
     s.tcp_mapping = o.nat.tcp.mapping;
     s.icmp_mapping = o.nat.icmp.mapping;

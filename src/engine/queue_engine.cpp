@@ -1,6 +1,7 @@
 #include "queue_engine.hpp"
 
 #include "conenat/daemon/log.hpp"
+#include "nat_scope.hpp"
 #include "conenat/engine/clock.hpp"
 #include "queue_engine_worker.hpp"
 
@@ -35,12 +36,7 @@ constexpr std::string_view stat_name(QueueStat s) {
 
 io::QueueRuleSpec queue_rule_spec(const Options& o, const ShardPlan& plan) {
     io::QueueRuleSpec s;
-    s.table = o.table;
-    s.wan_if = o.external_if;
-    s.internal_net = o.internal_net;
-    s.internal_prefix = o.internal_prefix;
-    s.external_addrs = o.nat.pool.external_addrs;
-    s.pool = o.nat.pool.ports.ranges();
+    static_cast<io::NatScope&>(s) = nat_scope(o);
     s.host_key = plan.by_low_byte ? io::QueueRuleSpec::HostKey::LowByte : io::QueueRuleSpec::HostKey::Address;
     s.hosts = key_ranges(plan.hosts);
     s.ports = key_ranges(plan.ports);

@@ -1,6 +1,7 @@
 #include "tun_engine.hpp"
 
 #include "conenat/daemon/log.hpp"
+#include "nat_scope.hpp"
 #include "conenat/engine/clock.hpp"
 #include "handoff_ring.hpp"
 #include "tun_engine_worker.hpp"
@@ -34,13 +35,8 @@ constexpr std::string_view stat_name(TunStat s) {
 
 io::TunRuleSpec tun_rule_spec(const Options& o, const std::string& tun_if) {
     io::TunRuleSpec s;
-    s.table = o.table;
-    s.wan_if = o.external_if;
+    static_cast<io::NatScope&>(s) = nat_scope(o);
     s.tun_if = tun_if;
-    s.internal_net = o.internal_net;
-    s.internal_prefix = o.internal_prefix;
-    s.external_addrs = o.nat.pool.external_addrs;
-    s.pool = o.nat.pool.ports.ranges();
     s.mark = o.permit_mark;
     return s;
 }

@@ -99,7 +99,7 @@ void TunWorker::run(int stop_fd) {
 
 bool TunWorker::round(TimeMs now) {
     m_n = 0;
-    take_handoffs();
+    take_handoffs(now);
     read_tun(now);
     const bool full = m_n == kBatch;
     if (m_n > 0)
@@ -116,7 +116,7 @@ bool TunWorker::round(TimeMs now) {
     return full;
 }
 
-void TunWorker::take_handoffs() {
+void TunWorker::take_handoffs(TimeMs now) {
     for (std::size_t k = 0; k < m_inbox.size(); ++k) {
         HandoffRing* ring = m_inbox[k];
         if (!ring)
@@ -126,7 +126,7 @@ void TunWorker::take_handoffs() {
         while (m_n < kBatch && ring->next(pos, rec)) {
             add(TunStat::handed_in);
             if (rec.tag & kTagFragment) {
-                if (admit(rec.bytes, &m_bufs[m_n * kBufBytes], now_ms()))
+                if (admit(rec.bytes, &m_bufs[m_n * kBufBytes], now))
                     ++m_n;
                 continue;
             }

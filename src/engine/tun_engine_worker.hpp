@@ -56,7 +56,7 @@ private:
     };
 
     bool round(core::TimeMs now); // true: a full batch (more may be waiting)
-    void take_handoffs();
+    void take_handoffs(core::TimeMs now);
     void read_tun(core::TimeMs now);
     // A frame read from the device: kept (true) in slot m_n, or handed on / passed / dropped.
     // `buf` is the slot's own buffer (== frame.data() for a frame read from the device).

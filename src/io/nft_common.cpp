@@ -203,4 +203,26 @@ void render_addr_set(std::ostream& out, std::string_view name, const std::vector
     out << "\t}\n";
 }
 
+std::vector<SetElem> port_intervals(std::vector<core::PortRange> ranges) {
+    std::sort(ranges.begin(), ranges.end(), [](auto& a, auto& b) { return a.first < b.first; });
+    std::vector<core::PortRange> merged;
+    for (const auto& r : ranges) {
+        if (r.first > r.last)
+            continue;
+        if (!merged.empty() && std::uint32_t(r.first) <= std::uint32_t(merged.back().last) + 1)
+            merged.back().last = std::max(merged.back().last, r.last);
+        else
+            merged.push_back(r);
+    }
+    std::vector<SetElem> elems;
+    if (!merged.empty() && merged.front().first > 0)
+        elems.push_back({be16(0), true, {}});
+    for (const auto& r : merged) {
+        elems.push_back({be16(r.first), false, {}});
+        if (r.last < 0xffff)
+            elems.push_back({be16(static_cast<std::uint16_t>(r.last + 1)), true, {}});
+    }
+    return elems;
+}
+
 } // namespace conenat::io::detail

@@ -2,6 +2,7 @@
 // share: byte helpers, table / set / chain / rule messages, the common matches, and text.
 #pragma once
 
+#include "conenat/core/nat/port_set.hpp"
 #include "conenat/core/types.hpp"
 #include "nft_batch.hpp"
 #include "nft_rule_builder.hpp"
@@ -78,6 +79,10 @@ void addr_in_set(RuleBuilder& r, std::uint32_t offset, const std::string& set, s
 void mark_match(RuleBuilder& r, std::uint32_t mark, std::uint32_t value);
 // ct `key` & bits, `op` 0 (host byte order).
 void ct_bits(RuleBuilder& r, std::uint32_t key, std::uint32_t bits, std::uint32_t op);
+// Interval-set elements of port ranges (merged, in any order): start keys, and end keys one
+// past each range (an end element at 0 first, as nft writes it, when the first range does not
+// start at 0).
+std::vector<SetElem> port_intervals(std::vector<core::PortRange> ranges);
 // meta l4proto == `proto`.
 void l4proto_match(RuleBuilder& r, std::uint8_t proto);
 // Adds an anonymous constant set of these 1-byte elements (key type `type`) to the batch; its id.

@@ -210,10 +210,7 @@ Status QueueInstaller::pre_rules() {
         saddr_internal(r);
         daddr_external(r);
         tcp_or_udp(r);
-        std::vector<KeyRange> pool;
-        for (const auto& p : m_spec.pool)
-            pool.push_back({p.first, p.last, 0});
-        const std::uint32_t pool_id = anon_set(NFT_SET_INTERVAL, kTypeInetService, 2, interval_elems(pool, 2, {}));
+        const std::uint32_t pool_id = anon_set(NFT_SET_INTERVAL, kTypeInetService, 2, port_intervals(m_spec.pool));
         r.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, kReg).lookup(kReg, kAnonSet, pool_id);
         dispatch_host(r, NFT_PAYLOAD_NETWORK_HEADER, 12, std::string(kMapHairpinHosts), m_hp_hosts);
         CONENAT_TRY(add_rule(r, "hairpin rule of chain " + chain));

@@ -41,7 +41,7 @@ public:
             m_oif = "oifname \"" + spec.wan_if + "\" ";
         if (spec.internal_prefix > 0)
             m_saddr = "ip saddr " + detail::cidr_text(spec.internal_net, spec.internal_prefix) + " ";
-        m_ports = detail::ranges_text(spec.ports);
+        m_ports = detail::ranges_text(spec.pool);
         // Packets the daemon sent round again carry the permit mark: never queued twice.
         const std::string unmarked = "meta mark & " + hex32_text(spec.permit_mark) + " == 0 ";
         m_queue_out = unmarked + "counter queue num " + std::to_string(spec.queue_out);

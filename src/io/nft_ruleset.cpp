@@ -80,30 +80,6 @@ std::string str(std::string_view s) {
     return std::string(s);
 }
 
-// Interval-set elements of the port ranges: start keys, and end keys one past each range
-// (an end element at 0 first, as nft writes it, when the first range does not start at 0).
-std::vector<SetElem> port_intervals(std::vector<core::PortRange> ranges) {
-    std::sort(ranges.begin(), ranges.end(), [](auto& a, auto& b) { return a.first < b.first; });
-    std::vector<core::PortRange> merged;
-    for (const auto& r : ranges) {
-        if (r.first > r.last)
-            continue;
-        if (!merged.empty() && std::uint32_t(r.first) <= std::uint32_t(merged.back().last) + 1)
-            merged.back().last = std::max(merged.back().last, r.last);
-        else
-            merged.push_back(r);
-    }
-    std::vector<SetElem> elems;
-    if (!merged.empty() && merged.front().first > 0)
-        elems.push_back({be16(0), true, {}});
-    for (const auto& r : merged) {
-        elems.push_back({be16(r.first), false, {}});
-        if (r.last < 0xffff)
-            elems.push_back({be16(static_cast<std::uint16_t>(r.last + 1)), true, {}});
-    }
-    return elems;
-}
-
 } // namespace
 
 const ChainSpec* chains(std::size_t* count) {
@@ -137,7 +113,7 @@ void Installer::l4proto_in(RuleBuilder& r, std::initializer_list<Proto> protos) 
 }
 
 void Installer::dport_in_pool(RuleBuilder& r) {
-    std::vector<SetElem> elems = port_intervals(m_spec.ports);
+    std::vector<SetElem> elems = port_intervals(m_spec.pool);
     if (elems.empty())
         return; // no pool restriction
     const std::uint32_t id = anon_set(NFT_SET_INTERVAL, kTypeInetService, 2, elems);

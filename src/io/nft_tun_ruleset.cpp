@@ -17,7 +17,7 @@ namespace conenat::io::detail {
 
 namespace {
 
-constexpr std::uint32_t kTypeInetService = 13;
+constexpr std::uint32_t kTypeIpv4 = 7, kTypeInetService = 13;
 constexpr std::string_view kChainPre = "pre", kChainOutput = "output", kChainSteer = "steer",
                            kSetExternal = "external";
 constexpr int kPrioPre = -300, kPrioOutput = -300;
@@ -32,34 +32,28 @@ struct TunRule {
 
 class TunRules {
 public:
-    TunRules(const TunRuleSpec& spec, NftBatch* batch) : m_spec(spec), m_batch(batch) {}
+    // With a batch: the set of external addresses goes into it (the rules' sets follow).
+    TunRules(const TunRuleSpec& spec, NftBatch* batch) : m_spec(spec), m_batch(batch) {
+        std::vector<SetElem> external;
+        for (core::Ipv4 a : spec.external_addrs)
+            external.push_back({be32(a), false, {}});
+        m_external_id = add_set({std::string(kSetExternal), 0, kTypeIpv4, 4, 0, 0}, external);
+    }
 
     std::vector<TunRule> pre_rules();
     std::vector<TunRule> output_rules();
 
+private:
     std::uint32_t add_set(const SetSpec& set, const std::vector<SetElem>& elems) {
         const std::uint32_t id = m_next_set_id++;
         if (m_batch)
             detail::add_set(*m_batch, m_spec.table, id, set, elems);
         return id;
     }
-    std::uint32_t m_external_id = 0;
-
-private:
     std::uint32_t anon(std::uint32_t flags, std::uint32_t type, std::uint32_t len, const std::vector<SetElem>& elems) {
         return add_set({kAnonSet, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | flags, type, len, 0, 0}, elems);
     }
-    std::uint32_t pool_set() {
-        std::vector<SetElem> elems;
-        if (!m_spec.pool.empty() && m_spec.pool.front().first > 0)
-            elems.push_back({be16(0), true, {}});
-        for (const auto& r : m_spec.pool) {
-            elems.push_back({be16(r.first), false, {}});
-            if (r.last < 0xffff)
-                elems.push_back({be16(std::uint32_t(r.last) + 1), true, {}});
-        }
-        return anon(NFT_SET_INTERVAL, kTypeInetService, 2, elems);
-    }
+    std::uint32_t pool_set() { return anon(NFT_SET_INTERVAL, kTypeInetService, 2, port_intervals(m_spec.pool)); }
     void daddr_external(RuleBuilder& r) { addr_in_set(r, 16, std::string(kSetExternal), m_external_id); }
     void icmp_type(RuleBuilder& r, std::span<const std::uint8_t> types) {
         icmp_type_match(r, types, [this](std::uint32_t type, const std::vector<SetElem>& e) { return anon(0, type, 1, e); });
@@ -75,6 +69,7 @@ private:
     const TunRuleSpec& m_spec;
     NftBatch* m_batch;
     std::uint32_t m_next_set_id = 1;
+    std::uint32_t m_external_id = 0;
 };
 
 std::vector<TunRule> TunRules::pre_rules() {
@@ -173,10 +168,6 @@ Status build_tun_install(NftBatch& batch, const TunRuleSpec& spec) {
     add_chain(batch, spec.table, std::string(kChainPre), BaseChain{"filter", NF_INET_PRE_ROUTING, kPrioPre});
     add_chain(batch, spec.table, std::string(kChainOutput), BaseChain{"route", NF_INET_LOCAL_OUT, kPrioOutput});
     TunRules rules(spec, &batch);
-    std::vector<SetElem> external;
-    for (core::Ipv4 a : spec.external_addrs)
-        external.push_back({be32(a), false, {}});
-    rules.m_external_id = rules.add_set({std::string(kSetExternal), 0, 7, 4, 0, 0}, external);
     {
         RuleBuilder r(spec.table, std::string(kChainSteer));
         set_mark_bit(r, spec.mark);

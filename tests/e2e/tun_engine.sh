@@ -35,6 +35,9 @@ every_type
 
 echo "== bulk TCP, fragments, DF, TCP hairpin, the router's own traffic (full-cone, 2 workers)"
 start_daemon --nat-type full-cone --queues 2 || fail "daemon did not start"
+dev=$(lab_exec "$LAB_RT" ip -d link show conenat0)
+check "the device: the WAN's MTU, a 4096-packet queue, one queue per worker" \
+  eval 'grep -q "mtu 1500 .*qlen 4096" <<<"$dev" && grep -q "numqueues 2" <<<"$dev"'
 held_syn_start
 bulk_tcp_checks
 

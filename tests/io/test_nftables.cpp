@@ -30,7 +30,7 @@ io::RuleSetSpec spec_for(io::Nftables& nft, const std::string& table) {
     spec.internal_net = core::make_ipv4(10, 0, 0, 0);
     spec.internal_prefix = 24;
     spec.external_addrs = {kExternal};
-    spec.ports = {{1024, 65535}};
+    spec.pool = {{1024, 65535}};
     spec.queue_out = 0;
     spec.queue_in = 1;
     spec.native_queue = nft.has_native_queue();
@@ -85,7 +85,7 @@ TEST_CASE("render is nft syntax that nft -c accepts, the queue statement aside")
     IOTEST_REQUIRE_NETNS();
     auto nft = open_nft();
     io::RuleSetSpec spec = spec_for(nft, "cn_render");
-    spec.ports = {{1024, 2047}, {4096, 65535}};
+    spec.pool = {{1024, 2047}, {4096, 65535}};
     spec.udp_filters = true;
     spec.tcp_mapping = Behaviour::AddressAndPortDependent;
     spec.icmp_mapping = Behaviour::AddressDependent;

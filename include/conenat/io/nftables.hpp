@@ -3,6 +3,7 @@
 #pragma once
 
 #include "conenat/core/nat/config.hpp"
+#include "conenat/io/nat_scope.hpp"
 #include "conenat/io/queue_rules.hpp"
 #include "conenat/io/tun_rules.hpp"
 #include "conenat/util/result.hpp"
@@ -50,13 +51,7 @@ namespace conenat::io {
 // Verdict::Repeat (after adding its elements, or with the permit mark): the nat hook runs
 // again and the map chain binds; Accept would let it pass without NAT (the guard drops it).
 // The chains are not named "dnat"/"snat": nft (1.0.6) cannot parse those keywords as names.
-struct RuleSetSpec {
-    std::string table = "conenatd";
-    std::string wan_if;
-    core::Ipv4 internal_net = 0;
-    std::uint8_t internal_prefix = 24;
-    std::vector<core::Ipv4> external_addrs;
-    std::vector<core::PortRange> ports;     // the external port set, as intervals
+struct RuleSetSpec : NatScope {
     core::Behaviour udp_mapping{}, tcp_mapping{}, icmp_mapping{};
     bool udp_filters = false, tcp_filters = false; // dnat needs the permit mark
     std::uint32_t permit_mark = 0x00100000; // mark bit set by the queue verdict on permitted packets

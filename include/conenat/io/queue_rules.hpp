@@ -30,8 +30,7 @@
 // engine re-injects them through a raw socket (a local source address again).
 #pragma once
 
-#include "conenat/core/nat/port_set.hpp"
-#include "conenat/core/types.hpp"
+#include "conenat/io/nat_scope.hpp"
 
 #include <cstdint>
 #include <string>
@@ -45,13 +44,7 @@ struct KeyRange {
     std::uint16_t worker = 0;
 };
 
-struct QueueRuleSpec {
-    std::string table = "conenatd";
-    std::string wan_if;
-    core::Ipv4 internal_net = 0;
-    std::uint8_t internal_prefix = 24;
-    std::vector<core::Ipv4> external_addrs;
-    std::vector<core::PortRange> pool; // the NAT's external port set
+struct QueueRuleSpec : NatScope {
     // Outbound key: LowByte — the internal host address's last byte (hosts = 0..255);
     // Address — the whole address (hosts = address intervals, RFC 7422 blocks).
     enum class HostKey : std::uint8_t { LowByte, Address } host_key = HostKey::LowByte;

@@ -26,8 +26,7 @@
 // address is local: without the move, inbound packets would be delivered to the router).
 #pragma once
 
-#include "conenat/core/nat/port_set.hpp"
-#include "conenat/core/types.hpp"
+#include "conenat/io/nat_scope.hpp"
 
 #include <cstdint>
 #include <string>
@@ -35,13 +34,8 @@
 
 namespace conenat::io {
 
-struct TunRuleSpec {
-    std::string table = "conenatd";
-    std::string wan_if, tun_if;
-    core::Ipv4 internal_net = 0;
-    std::uint8_t internal_prefix = 24;
-    std::vector<core::Ipv4> external_addrs;
-    std::vector<core::PortRange> pool; // the NAT's external port set
+struct TunRuleSpec : NatScope {
+    std::string tun_if;
     std::uint32_t mark = 0x00100000;   // the steering mark (one bit)
 };
 
