@@ -16,15 +16,24 @@ NatConfig lab_config(NatType type, std::vector<const char*> external) {
     return c;
 }
 
-void run(const Scenario& s) {
+namespace {
+
+// Eager: the whole table swept before every step that moves the clock (every record freed on
+// time). Lazy: what the engines do — the per-packet budgeted sweep inside the translator, and a
+// full sweep after a round once kFullSweepMs passed since the last (worker_parts.hpp's kExpireMs),
+// so expired records are met by lookups before anything frees them.
+enum class Schedule { Eager, Lazy };
+constexpr TimeMs kFullSweepMs = 500;
+
+void run_under(const Scenario& s, Schedule schedule) {
     Translator t(s.config, 42);
-    TimeMs now = 1'000'000;
+    TimeMs now = 1'000'000, last_sweep = now;
     std::vector<Seen> seen;
     for (std::size_t i = 0; i < s.steps.size(); ++i) {
         const Step& step = s.steps[i];
-        INFO(s.id, ": ", s.what, " — step ", i + 1);
+        INFO(s.id, ": ", s.what, " — step ", i + 1, schedule == Schedule::Eager ? " (eager sweeps)" : " (lazy sweeps)");
         now += step.advance_ms;
-        if (step.advance_ms) t.expire(now);
+        if (schedule == Schedule::Eager && step.advance_ms) t.expire(now);
         Seen r;
         r.packet = step.input;
         r.reply.assign(576, 0);
@@ -42,8 +51,20 @@ void run(const Scenario& s) {
         }
         if (!r.reply.empty()) CHECK(checksum_errors(r.reply) == "");
         if (step.check) step.check(r, seen);
+        CHECK(t.table().consistency_error() == "");
         seen.push_back(std::move(r));
+        if (schedule == Schedule::Lazy && now - last_sweep >= kFullSweepMs) {
+            t.expire(now);
+            last_sweep = now;
+        }
     }
+}
+
+} // namespace
+
+void run(const Scenario& s) {
+    run_under(s, Schedule::Lazy);
+    run_under(s, Schedule::Eager);
 }
 
 } // namespace conenat::test

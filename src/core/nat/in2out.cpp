@@ -40,16 +40,29 @@ Outcome Translator::tcp_out(std::span<std::uint8_t> pkt, const PacketView& v, Ma
     if (s == kNil) {
         if (flags & tcp_flag::Rst) return {Action::Drop, Counter::drop_tcp_no_session};
         // A connection we did not see open (e.g. after a restart) is picked up as transitory.
-        s = m_table.open_connection(m, remote, (flags & tcp_flag::Syn) ? TcpState::SynOut : TcpState::Trans, now);
-        if (s == kNil) return {Action::Drop, Counter::drop_session_cap};
+        Counter why{};
+        s = m_table.open_connection(m, remote, (flags & tcp_flag::Syn) ? TcpState::SynOut : TcpState::Trans, now,
+                                    Direction::Outbound, why);
+        if (s == kNil) return {Action::Drop, why};
     } else {
         m_table.set_connection_state(s, tcp_next(m_table.session(s).tcp, Direction::Outbound, flags), now, true);
     }
     Session& session = m_table.session(s);
-    if (session.tcp == TcpState::SynOut && (flags & tcp_flag::Syn))
+    if (flags & tcp_flag::Syn) {
+        if (const int shift = tcp_window_scale(pkt, v); shift >= 0) {
+            session.tcp_offers |= Session::kScaleInside;
+            session.tcp_scale = std::uint8_t(shift);
+        }
+    }
+    if (session.tcp == TcpState::SynOut && (flags & tcp_flag::Syn)) {
         session.tcp_track = load32(tcp + 4) + 1; // the SYN-ACK (or RST) must acknowledge ISN + 1
-    else if (flags & tcp_flag::Ack)
+    } else if (flags & tcp_flag::Ack) {
+        // What the inside will accept next: RCV.NXT and RCV.WND (RFC 793 §3.3), the window scaled
+        // (RFC 7323 §2.3) except in a SYN, and only when both SYNs offered scaling.
         session.tcp_track = load32(tcp + 8);
+        const bool scaled = !(flags & tcp_flag::Syn) && session.tcp_offers == (Session::kScaleInside | Session::kScaleRemote);
+        session.tcp_window = std::uint32_t(load16(tcp + 14)) << (scaled ? session.tcp_scale : 0);
+    }
     Outcome o{Action::ToOutside, Counter::translated_out};
     // RFC 5382 REQ-4: an outbound SYN of a held connection completes a simultaneous open.
     if (flags & tcp_flag::Syn) {

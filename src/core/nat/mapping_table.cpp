@@ -22,8 +22,7 @@ MappingTable::MappingTable(const NatConfig& config, std::uint64_t seed)
     : m_config(config), m_seed(seed), m_ports(config.pool, seed ^ 0x5bd1e995u),
       m_mappings(config.max_mappings), m_in2out(config.max_mappings), m_out2in(config.max_mappings),
       m_sessions(config.max_sessions), m_session_index(config.max_sessions),
-      m_hosts(config.per_host_mappings ? config.max_mappings : 0),
-      m_host_index(config.per_host_mappings ? config.max_mappings : 0) {}
+      m_hosts(config.per_host_mappings ? config.max_mappings : 0), m_remotes(config.max_sessions / 2) {}
 
 // RFC 4787 §4.1: the remote part of the mapping key depends on the mapping behaviour.
 Endpoint MappingTable::mapping_remote(Proto p, Endpoint remote) const {
@@ -68,7 +67,24 @@ std::uint64_t MappingTable::session_hash(MappingId m, Endpoint remote) const {
     return hash_words(std::uint64_t(m) << 16 | remote.port, remote.addr, m_seed);
 }
 
-MappingId MappingTable::find_outbound(Proto p, Endpoint internal, Endpoint remote, TimeMs now) {
+// A mapping outlives its own timer while a session of it is live (a TCP connection, a kernel
+// flow). Judged exactly: sessions_until caches the latest session deadline seen, and is
+// recomputed from the mapping's sessions only after a deadline went down.
+bool MappingTable::live(MappingId id, TimeMs now) {
+    Mapping& m = m_mappings[id];
+    if (m.deadline > now || m.held) return true;
+    if (m.sessions == 0) return false;
+    if (m.sessions_stale) {
+        m.sessions_until = 0;
+        for (SessionId s = m.first_session; s != kNil; s = m_sessions[s].map_next)
+            if (m_sessions[s].deadline > m.sessions_until) m.sessions_until = m_sessions[s].deadline;
+        m.sessions_stale = false;
+    }
+    return m.sessions_until > now;
+}
+
+// At most one record per key, live or dead (a dead one is reaped before a new one is made).
+MappingId MappingTable::find_mapping(Proto p, Endpoint internal, Endpoint remote) const {
     Mapping key;
     key.proto = p;
     key.int_addr = internal.addr;
@@ -76,33 +92,54 @@ MappingId MappingTable::find_outbound(Proto p, Endpoint internal, Endpoint remot
     const Endpoint r = mapping_remote(p, remote);
     key.rem_addr = r.addr;
     key.rem_port = r.port;
-    const MappingId id = m_in2out.find(m_mappings, in2out_hash(key), [&](const Mapping& m) {
+    return m_in2out.find(m_mappings, in2out_hash(key), [&](const Mapping& m) {
         return m.proto == p && m.int_addr == key.int_addr && m.int_port == key.int_port &&
                m.rem_addr == key.rem_addr && m.rem_port == key.rem_port;
     });
-    if (id == kNil || alive(m_mappings[id], now)) return id;
-    destroy_mapping(id, now);
-    return kNil;
+}
+
+MappingId MappingTable::find_outbound(Proto p, Endpoint internal, Endpoint remote, TimeMs now) {
+    const MappingId id = find_mapping(p, internal, remote);
+    return id != kNil && live(id, now) ? id : kNil;
 }
 
 MappingId MappingTable::find_inbound(Proto p, Endpoint external, TimeMs now) {
     const MappingId id = m_out2in.find(m_mappings, out2in_hash(p, external), [&](const Mapping& m) {
         return m.proto == p && m.ext_addr == external.addr && m.ext_port == external.port;
     });
-    if (id == kNil || alive(m_mappings[id], now)) return id;
-    destroy_mapping(id, now);
-    return kNil;
+    return id != kNil && live(id, now) ? id : kNil;
 }
 
 // RFC 6888 REQ-4 / REQ-11: refuse, never evict, when a limit is reached.
 Counter MappingTable::admit(Proto, Ipv4 host) const {
     if (m_mappings.live() >= m_mappings.capacity()) return Counter::drop_mapping_cap;
-    if (m_config.per_host_mappings && host_count(host) >= m_config.per_host_mappings)
+    if (m_config.per_host_mappings && m_hosts.get(host, m_seed) >= m_config.per_host_mappings)
         return Counter::drop_host_quota;
     return Counter::translated_out;
 }
 
+// Sessions opened from outside: bounded per mapping, per remote address and in all.
+Counter MappingTable::admit_inbound(const Mapping& m, Ipv4 remote) const {
+    if (m.inbound >= m_config.max_inbound_per_mapping || m_inbound_total >= m_sessions.capacity() / 2 ||
+        m_remotes.get(remote, m_seed) >= m_config.max_inbound_per_remote)
+        return Counter::drop_inbound_limit;
+    return Counter::translated_in;
+}
+
+// Frees a dead mapping and its (dead) sessions: no caller can hold any of them.
+void MappingTable::reap_mapping(MappingId id, TimeMs now) {
+    while (m_mappings[id].first_session != kNil) destroy_session(m_mappings[id].first_session, now, false);
+    destroy_mapping(id, now);
+}
+
 MappingId MappingTable::create(Proto p, Endpoint internal, Endpoint remote, TimeMs now, Counter& why) {
+    if (const MappingId old = find_mapping(p, internal, remote); old != kNil) {
+        if (live(old, now)) { // callers create only after find_outbound() found none
+            why = Counter::drop_mapping_cap;
+            return kNil;
+        }
+        reap_mapping(old, now);
+    }
     why = admit(p, internal.addr);
     if (why != Counter::translated_out) return kNil;
     if (m_config.pool.block_size && !m_ports.block_for(internal.addr)) {
@@ -119,6 +156,17 @@ MappingId MappingTable::create(Proto p, Endpoint internal, Endpoint remote, Time
 
 MappingId MappingTable::adopt(Proto p, Endpoint internal, Endpoint remote, Endpoint external, TimeMs now,
                               Counter& why) {
+    if (const MappingId old = find_mapping(p, internal, remote); old != kNil) {
+        if (live(old, now)) {
+            why = Counter::drop_ports_exhausted;
+            return kNil;
+        }
+        reap_mapping(old, now);
+    }
+    const MappingId owner = m_out2in.find(m_mappings, out2in_hash(p, external), [&](const Mapping& m) {
+        return m.proto == p && m.ext_addr == external.addr && m.ext_port == external.port;
+    });
+    if (owner != kNil && !live(owner, now)) reap_mapping(owner, now);
     why = admit(p, internal.addr);
     if (why != Counter::translated_out) return kNil;
     if (!m_ports.claim(p, external)) {
@@ -143,7 +191,7 @@ MappingId MappingTable::insert(Proto p, Endpoint internal, Endpoint remote, Endp
     m_in2out.insert(m_mappings, in2out_hash(m), id);
     m_out2in.insert(m_mappings, out2in_hash(p, external), id);
     arm_mapping(id, now);
-    count_host(internal.addr, +1);
+    if (m_config.per_host_mappings) m_hosts.add(internal.addr, +1, m_seed);
     m_counters.add(Counter::mappings_created);
     if (m_observer) m_observer->mapping_created(m, now);
     return id;
@@ -167,6 +215,9 @@ void MappingTable::arm_session(SessionId id, std::uint8_t list, TimeMs now) {
     Session& s = m_sessions[id];
     if (s.refs) return; // held by a kernel flow: no timer until it ends
     const TimeMs deadline = now + session_timeout(list);
+    Mapping& m = m_mappings[s.mapping];
+    if (deadline < s.deadline) m.sessions_stale = true; // e.g. established -> transitory
+    if (deadline > m.sessions_until) m.sessions_until = deadline;
     if (s.list == list && deadline < s.deadline + kRelinkGranularityMs) {
         s.deadline = deadline;
         return;
@@ -199,7 +250,9 @@ std::uint8_t MappingTable::permit_list(Proto p) const {
 
 void MappingTable::hold_session(SessionId id) {
     Session& s = m_sessions[id];
-    if (s.refs++ == 0 && s.list != kParked) {
+    if (s.refs++ != 0) return;
+    ++m_mappings[s.mapping].held;
+    if (s.list != kParked) {
         m_session_lists[s.list].remove(m_sessions, id);
         s.list = kParked;
     }
@@ -208,13 +261,23 @@ void MappingTable::hold_session(SessionId id) {
 void MappingTable::unhold_session(SessionId id, TimeMs now) {
     Session& s = m_sessions[id];
     if (s.refs == 0 || --s.refs) return;
+    --m_mappings[s.mapping].held;
     s.list = kParked;
+    s.deadline = 0; // its timer starts now, whatever it was before the flow held it
     arm_session(id, permit_list(m_mappings[s.mapping].proto), now);
 }
 
-bool MappingTable::flow_begin(MappingId m, Endpoint remote, TimeMs now) {
+bool MappingTable::flow_begin(MappingId m, Endpoint remote, TimeMs now, Direction origin) {
     SessionId s = find_session(m, remote, now);
-    if (s == kNil) s = add_session(m, remote, permit_list(m_mappings[m].proto), now);
+    if (s == kNil) {
+        if (origin == Direction::Inbound) {
+            if (const Counter why = admit_inbound(m_mappings[m], remote.addr); why != Counter::translated_in) {
+                m_counters.add(why);
+                return false;
+            }
+        }
+        s = add_session(m, remote, permit_list(m_mappings[m].proto), now, origin == Direction::Inbound);
+    }
     if (s == kNil) return false;
     m_sessions[s].tcp_track = m_epoch;
     if (m_sessions[s].refs) return true; // already live (a resync saw it again)
@@ -265,30 +328,51 @@ bool MappingTable::permits(MappingId id, Endpoint remote, TimeMs now) {
     return false;
 }
 
-SessionId MappingTable::find_session(MappingId m, Endpoint remote, TimeMs now) {
-    const SessionId id = m_session_index.find(m_sessions, session_hash(m, remote), [&](const Session& s) {
+SessionId MappingTable::find_record(MappingId m, Endpoint remote) const {
+    return m_session_index.find(m_sessions, session_hash(m, remote), [&](const Session& s) {
         return s.mapping == m && s.rem_addr == remote.addr && s.rem_port == remote.port;
     });
-    if (id == kNil || m_sessions[id].refs || m_sessions[id].deadline > now) return id;
-    destroy_session(id, now);
-    return kNil;
 }
 
-SessionId MappingTable::add_session(MappingId m, Endpoint remote, std::uint8_t list, TimeMs now) {
+SessionId MappingTable::find_session(MappingId m, Endpoint remote, TimeMs now) {
+    const SessionId id = find_record(m, remote);
+    return id != kNil && live(m_sessions[id], now) ? id : kNil;
+}
+
+// `m` is live (the caller holds it), so reaping a dead session of it never frees `m`.
+SessionId MappingTable::add_session(MappingId m, Endpoint remote, std::uint8_t list, TimeMs now, bool inbound) {
+    if (const SessionId old = find_record(m, remote); old != kNil) {
+        if (live(m_sessions[old], now)) { // one record per key: a live one serves again
+            arm_session(old, list, now);
+            return old;
+        }
+        destroy_session(old, now, false);
+    }
     const SessionId id = m_sessions.alloc();
     if (id == kNil) {
         m_counters.add(Counter::drop_session_cap);
         return kNil;
     }
+    Mapping& map = m_mappings[m];
     Session& s = m_sessions[id];
     s.mapping = m;
     s.rem_addr = remote.addr;
     s.rem_port = remote.port;
     s.list = list;
     s.deadline = now + session_timeout(list);
+    s.inbound = inbound;
     m_session_lists[list].push_back(m_sessions, id);
     m_session_index.insert(m_sessions, session_hash(m, remote), id);
-    ++m_mappings[m].sessions;
+    s.map_next = map.first_session;
+    if (map.first_session != kNil) m_sessions[map.first_session].map_prev = id;
+    map.first_session = id;
+    ++map.sessions;
+    if (s.deadline > map.sessions_until) map.sessions_until = s.deadline;
+    if (inbound) {
+        ++map.inbound;
+        ++m_inbound_total;
+        m_remotes.add(remote.addr, +1, m_seed);
+    }
     m_counters.add(Counter::sessions_created);
     return id;
 }
@@ -298,8 +382,15 @@ SessionId MappingTable::find_connection(MappingId m, Endpoint remote, TimeMs now
     return id != kNil && m_sessions[id].tcp != TcpState::None ? id : kNil;
 }
 
-SessionId MappingTable::open_connection(MappingId m, Endpoint remote, TcpState state, TimeMs now) {
-    const SessionId id = add_session(m, remote, tcp_long_lived(state) ? kTcpEst : kTcpTrans, now);
+SessionId MappingTable::open_connection(MappingId m, Endpoint remote, TcpState state, TimeMs now, Direction dir,
+                                        Counter& why) {
+    why = Counter::drop_session_cap;
+    if (dir == Direction::Inbound) {
+        why = admit_inbound(m_mappings[m], remote.addr);
+        if (why != Counter::translated_in) return kNil;
+        why = Counter::drop_session_cap;
+    }
+    const SessionId id = add_session(m, remote, tcp_long_lived(state) ? kTcpEst : kTcpTrans, now, dir == Direction::Inbound);
     if (id != kNil) m_sessions[id].tcp = state;
     return id;
 }
@@ -354,16 +445,31 @@ std::uint32_t MappingTable::expire(TimeMs now, std::uint32_t budget) {
     return done;
 }
 
-void MappingTable::destroy_session(SessionId id, TimeMs now) {
+// Only dead sessions are destroyed. `cascade`: also free the mapping if that was its last
+// session and its own timer is over (the sweep); never while a caller may hold the mapping.
+void MappingTable::destroy_session(SessionId id, TimeMs now, bool cascade) {
     Session& s = m_sessions[id];
     if (s.list != kParked) m_session_lists[s.list].remove(m_sessions, id);
     m_session_index.erase(m_sessions, session_hash(s.mapping, {s.rem_addr, s.rem_port}), id);
     const MappingId m = s.mapping;
+    Mapping& map = m_mappings[m];
+    (s.map_prev == kNil ? map.first_session : m_sessions[s.map_prev].map_next) = s.map_next;
+    if (s.map_next != kNil) m_sessions[s.map_next].map_prev = s.map_prev;
+    if (s.inbound) {
+        --map.inbound;
+        --m_inbound_total;
+        m_remotes.add(s.rem_addr, -1, m_seed);
+    }
     s.mapping = kNil; // marks the slot free for consistency_error()
     m_sessions.free(id);
     m_counters.add(Counter::sessions_removed);
-    Mapping& map = m_mappings[m];
-    if (--map.sessions == 0 && (map.list == kParked || map.deadline <= now)) destroy_mapping(m, now);
+    if (--map.sessions == 0 && cascade && map.deadline <= now) {
+        destroy_mapping(m, now);
+    } else if (map.sessions == 0 && map.list == kParked) {
+        // Its own timer ran out while sessions kept it: back on its list, due now.
+        map.list = std::uint8_t(map.proto == Proto::Udp ? kMapUdp : map.proto == Proto::Tcp ? kMapTcp : kMapIcmp);
+        m_mapping_lists[map.list].push_front(m_mappings, m);
+    }
 }
 
 void MappingTable::destroy_mapping(MappingId id, TimeMs now) {
@@ -379,34 +485,37 @@ void MappingTable::destroy_mapping(MappingId id, TimeMs now) {
     // RFC 6888 REQ-8: quarantine freed ports, except TCP (fully tracked) and ADF/APDF mappings.
     const bool quarantine = m.proto != Proto::Tcp && m_config.policy(m.proto).filtering == Behaviour::EndpointIndependent;
     m_ports.release(m.proto, m.external(), now, quarantine);
-    count_host(m.int_addr, -1);
+    if (m_config.per_host_mappings) m_hosts.add(m.int_addr, -1, m_seed);
     m_counters.add(Counter::mappings_removed);
     if (m_observer) m_observer->mapping_removed(m, now);
     m.proto = Proto(0); // marks the slot free for consistency_error()
     m_mappings.free(id);
 }
 
-std::uint32_t MappingTable::host_count(Ipv4 host) const {
-    const std::uint32_t id = m_host_index.find(m_hosts, hash_words(host, 0, m_seed), [&](const Host& h) { return h.addr == host; });
-    return id == kNil ? 0 : m_hosts[id].count;
+std::uint32_t MappingTable::HostCounts::get(Ipv4 addr, std::uint64_t seed) const {
+    const std::uint32_t id = index.find(slab, hash_words(addr, 0, seed), [&](const Host& h) { return h.addr == addr; });
+    return id == kNil ? 0 : slab[id].count;
 }
 
-void MappingTable::count_host(Ipv4 host, int delta) {
-    if (!m_config.per_host_mappings) return;
-    const std::uint64_t hash = hash_words(host, 0, m_seed);
-    std::uint32_t id = m_host_index.find(m_hosts, hash, [&](const Host& h) { return h.addr == host; });
+// Capacity is the most records that can be counted at once, so an entry can always be had.
+void MappingTable::HostCounts::add(Ipv4 addr, int delta, std::uint64_t seed) {
+    const std::uint64_t hash = hash_words(addr, 0, seed);
+    std::uint32_t id = index.find(slab, hash, [&](const Host& h) { return h.addr == addr; });
     if (id == kNil) {
         if (delta < 0) return;
-        id = m_hosts.alloc(); // capacity == max_mappings: cannot run out
-        m_hosts[id].addr = host;
-        m_host_index.insert(m_hosts, hash, id);
+        id = slab.alloc();
+        if (id == kNil) return;
+        slab[id].addr = addr;
+        index.insert(slab, hash, id);
     }
-    m_hosts[id].count += std::uint32_t(delta);
-    if (m_hosts[id].count == 0) {
-        m_host_index.erase(m_hosts, hash, id);
-        m_hosts.free(id);
+    slab[id].count += std::uint32_t(delta);
+    if (slab[id].count == 0) {
+        index.erase(slab, hash, id);
+        slab.free(id);
     }
 }
+
+std::uint32_t MappingTable::inbound_sessions_of(Ipv4 remote) const { return m_remotes.get(remote, m_seed); }
 
 std::string MappingTable::consistency_error() const {
     std::vector<std::uint32_t> sessions_of(m_mappings.capacity(), 0);
@@ -421,6 +530,7 @@ std::string MappingTable::consistency_error() const {
             return o.mapping == s.mapping && o.rem_addr == r.addr && o.rem_port == r.port;
         });
         if (found != id) return "session " + std::to_string(id) + " is not reachable through its index";
+        if (s.list == kParked && s.refs == 0) return "session " + std::to_string(id) + " has no timer and no flow";
         ++sessions_of[s.mapping];
         ++live_sessions;
     }
@@ -430,14 +540,26 @@ std::string MappingTable::consistency_error() const {
         const Mapping& m = m_mappings[id];
         if (m.proto == Proto(0)) continue;
         const std::string name = "mapping " + std::to_string(id);
-        if (m_in2out.find(m_mappings, in2out_hash(m), [&](const Mapping& o) { return &o == &m; }) != id)
-            return name + " is not reachable from inside";
+        const MappingId first = m_in2out.find(m_mappings, in2out_hash(m), [&](const Mapping& o) {
+            return o.proto == m.proto && o.int_addr == m.int_addr && o.int_port == m.int_port &&
+                   o.rem_addr == m.rem_addr && o.rem_port == m.rem_port;
+        });
+        if (first != id) return name + " shares its internal key with mapping " + std::to_string(first);
         const MappingId owner = m_out2in.find(m_mappings, out2in_hash(m.proto, m.external()), [&](const Mapping& o) {
             return o.proto == m.proto && o.ext_addr == m.ext_addr && o.ext_port == m.ext_port;
         });
         if (owner != id) return name + " shares its external endpoint with mapping " + std::to_string(owner);
         if (!m_ports.in_use(m.proto, m.external())) return name + " holds a port the allocator thinks free";
-        if (m.sessions < sessions_of[id]) return name + " counts fewer sessions than it has";
+        if (m.sessions != sessions_of[id]) return name + " miscounts its sessions";
+        std::uint32_t linked = 0, held = 0, inbound = 0;
+        for (SessionId s = m.first_session; s != kNil && linked <= m.sessions; s = m_sessions[s].map_next, ++linked) {
+            if (m_sessions[s].mapping != id) return name + " links a session of another mapping";
+            held += m_sessions[s].refs != 0;
+            inbound += m_sessions[s].inbound;
+        }
+        if (linked != m.sessions) return name + " does not link all its sessions";
+        if (held != m.held || inbound != m.inbound) return name + " miscounts its held or inbound sessions";
+        if (m.list == kParked && m.sessions == 0) return name + " has no timer and no session";
         ++live;
     }
     if (live != m_mappings.live()) return "mapping count is off";
@@ -446,7 +568,7 @@ std::string MappingTable::consistency_error() const {
 
 std::size_t MappingTable::memory_bytes() const {
     return m_mappings.bytes() + m_in2out.bytes() + m_out2in.bytes() + m_sessions.bytes() + m_session_index.bytes() +
-           m_hosts.bytes() + m_host_index.bytes();
+           m_hosts.bytes() + m_remotes.bytes();
 }
 
 } // namespace conenat::core

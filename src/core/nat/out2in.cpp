@@ -7,6 +7,8 @@
 #include "conenat/core/packet/icmp_build.hpp"
 #include "conenat/core/packet/rewrite.hpp"
 
+#include <algorithm>
+
 namespace conenat::core {
 
 namespace {
@@ -42,16 +44,21 @@ Outcome Translator::tcp_in(std::span<std::uint8_t> pkt, const PacketView& v, Map
     if (s != kNil) {
         Session& session = m_table.session(s);
         const std::uint8_t* tcp = pkt.data() + v.l4_off;
-        // RFC 7857 §2.2: an RST changes state only if it belongs to the connection (an off-path
-        // RST is still forwarded: the end host judges it too).
+        if ((flags & tcp_flag::Syn) && tcp_window_scale(pkt, v) >= 0) session.tcp_offers |= Session::kScaleRemote;
+        // RFC 7857 §2.2: an RST changes state only if it belongs to the connection: its
+        // sequence number lies in the inside's receive window as last advertised (RFC 5961 §3,
+        // as conntrack judges it); an off-path RST is still forwarded: the end host judges it too.
         bool genuine = true;
         if (flags & tcp_flag::Rst) {
             if (session.tcp == TcpState::SynOut)
                 genuine = (flags & tcp_flag::Ack) && load32(tcp + 8) == session.tcp_track;
             else
-                genuine = std::uint32_t(load32(tcp + 4) - session.tcp_track) < m_table.config().rst_window;
+                genuine = load32(tcp + 4) - session.tcp_track < std::max<std::uint32_t>(session.tcp_window, 1);
         }
-        if (!genuine) return {Action::ToInside, Counter::translated_in};
+        if (!genuine) {
+            m_table.counters().add(Counter::rst_out_of_window);
+            return {Action::ToInside, Counter::translated_in};
+        }
         if ((flags & tcp_flag::Syn) && session.tcp == TcpState::SynOut)
             session.tcp_track = load32(tcp + 4) + 1; // from now on RSTs are judged by their sequence number
         m_table.set_connection_state(s, tcp_next(session.tcp, Direction::Inbound, flags), now, false);
@@ -60,8 +67,10 @@ Outcome Translator::tcp_in(std::span<std::uint8_t> pkt, const PacketView& v, Map
     if (!unsolicited_syn(v)) return {Action::Drop, Counter::drop_tcp_no_session};
     // RFC 5382 REQ-4: a SYN the filter refuses is held, not answered.
     if (!m_table.permits(m, remote, now)) return hold(v, now);
-    if (m_table.open_connection(m, remote, TcpState::SynIn, now) == kNil)
-        return {Action::Drop, Counter::drop_session_cap};
+    Counter why{};
+    const SessionId opened = m_table.open_connection(m, remote, TcpState::SynIn, now, Direction::Inbound, why);
+    if (opened == kNil) return {Action::Drop, why};
+    if (tcp_window_scale(pkt, v) >= 0) m_table.session(opened).tcp_offers |= Session::kScaleRemote;
     return {Action::ToInside, Counter::translated_in};
 }
 

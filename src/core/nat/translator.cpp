@@ -30,7 +30,7 @@ Counter unusable(const PacketView& v) {
 } // namespace
 
 Translator::Translator(const NatConfig& config, std::uint64_t seed)
-    : m_table(config, seed), m_holds(config.max_held_syns) {}
+    : m_table(config, seed), m_holds(config.max_held_syns, config.max_held_syns_per_source) {}
 
 Outcome Translator::process(std::span<std::uint8_t> pkt, Direction dir, TimeMs now, std::span<std::uint8_t> reply) {
     m_table.expire(now, kExpireBudget);
@@ -119,8 +119,9 @@ Outcome Translator::refuse(Counter why, std::span<std::uint8_t> pkt, const Packe
 }
 
 Outcome Translator::hold(const PacketView& v, TimeMs now) {
-    const std::uint32_t token = m_holds.add(v.dst, v.src, now + m_table.config().timeouts.tcp_syn_hold_ms);
-    if (!token) return {Action::Drop, Counter::drop_syn_hold_full};
+    Counter why{};
+    const std::uint32_t token = m_holds.add(v.dst, v.src, now + m_table.config().timeouts.tcp_syn_hold_ms, why);
+    if (!token) return {Action::Drop, why};
     return {Action::Hold, Counter::syn_held, 0, token};
 }
 

@@ -3,6 +3,8 @@
 #include "conenat/core/packet/checksum.hpp"
 #include "conenat/core/packet/icmp_build.hpp"
 
+#include <algorithm>
+
 namespace conenat::core {
 namespace {
 
@@ -168,6 +170,22 @@ PacketView parse_ipv4(std::span<const std::uint8_t> pkt) {
         view.kind = PacketKind::Other;
         return view;
     }
+}
+
+int tcp_window_scale(std::span<const std::uint8_t> pkt, const PacketView& v) {
+    if (v.kind != PacketKind::Tcp) return -1;
+    const std::size_t end_of_packet = std::min<std::size_t>(pkt.size(), v.ip_len);
+    if (std::size_t(v.l4_off) + 20 > end_of_packet) return -1;
+    const std::size_t end = std::min<std::size_t>(end_of_packet, v.l4_off + std::size_t(pkt[v.l4_off + 12] >> 4) * 4);
+    for (std::size_t i = v.l4_off + 20; i < end;) {
+        const std::uint8_t kind = pkt[i];
+        if (kind == 0) break;               // end of options
+        if (kind == 1) { ++i; continue; }   // no-op
+        if (i + 1 >= end || pkt[i + 1] < 2 || i + pkt[i + 1] > end) break; // malformed: ignore the rest
+        if (kind == 3 && pkt[i + 1] == 3) return std::min<int>(pkt[i + 2], 14);
+        i += pkt[i + 1];
+    }
+    return -1;
 }
 
 } // namespace conenat::core

@@ -53,11 +53,19 @@ struct NatConfig {
     PoolConfig pool{};
     std::uint32_t max_mappings = 1u << 16;  // global cap (all protocols)
     std::uint32_t max_sessions = 1u << 17;  // filter permits + TCP connections
-    std::uint32_t per_host_mappings = 0;    // RFC 6888 REQ-4 quota; 0 = only the global cap
-    std::uint32_t max_held_syns = 256;      // unsolicited SYNs held at once (RFC 5382 REQ-4)
+    // RFC 6888 REQ-4 quota (0: only the global cap). 4096 lets a busy desktop or game console
+    // (a few hundred mappings, a few thousand with P2P) work untouched on a home router, and
+    // keeps one host from taking more than 1/16 of the default table; a CGN sets its own.
+    std::uint32_t per_host_mappings = 4096;
+    // Sessions that packets from outside open (TCP SYNs to a mapping, kernel flows from a new
+    // remote) are bounded per mapping, per remote address, and in all to half of max_sessions,
+    // so no outside host can take what the LAN's own traffic needs.
+    std::uint32_t max_inbound_per_mapping = 1024;
+    std::uint32_t max_inbound_per_remote = 128;
+    std::uint32_t max_held_syns = 256;          // unsolicited SYNs held at once (RFC 5382 REQ-4)
+    std::uint32_t max_held_syns_per_source = 8; // ... of them from one remote address
     ExhaustedReply on_exhausted = ExhaustedReply::AdminProhibited;
     SynReply on_unsolicited_syn = SynReply::PortUnreachable;
-    std::uint32_t rst_window = 1u << 24;    // inbound RST seq must fall this close past the last ACK sent
     Ipv4 icmp_source = 0;                    // source of ICMP errors sent inside; 0: the host's external address
 
     const Policy& policy(Proto p) const { return p == Proto::Udp ? udp : p == Proto::Tcp ? tcp : icmp; }

@@ -14,7 +14,8 @@ namespace conenat::core {
     X(drop_malformed) X(drop_bad_checksum) X(drop_unsupported) X(drop_fragment) X(drop_port_zero)  \
     X(drop_no_mapping) X(drop_filtered) X(drop_tcp_no_session) X(drop_syn_hold_full)               \
     X(drop_ports_exhausted) X(drop_host_quota) X(drop_mapping_cap) X(drop_session_cap)             \
-    X(drop_no_port_block) X(drop_icmp_no_mapping) X(drop_hairpin_loop)
+    X(drop_no_port_block) X(drop_icmp_no_mapping) X(drop_hairpin_loop) X(drop_inbound_limit)        \
+    X(drop_syn_hold_source) X(rst_out_of_window)
 
 enum class Counter : std::uint8_t {
 #define CONENAT_COUNTER_ENUM(name) name,

@@ -1,6 +1,13 @@
 // The NAT's state: mappings (one record holding the internal and external endpoints,
 // reachable from inside and from outside, as VPP's nat44-ei sessions) and sessions (filter
 // permits and TCP connections of a mapping). Timers run on the caller's clock.
+//
+// Lifetime rule: a record is *live* at `now` when its timer runs or (a mapping) any of its
+// sessions is live or (a session) a kernel flow holds it. Lookups return live records only
+// and never free anything; only dead records are ever freed (by expire(), or by create /
+// adopt / a new session reaping the dead record that holds the same key). A record that is
+// live at `now` stays live at `now`, so an id a caller got from a lookup stays valid for the
+// rest of that packet, whatever it does in between.
 #pragma once
 
 #include "conenat/core/nat/config.hpp"
@@ -22,9 +29,14 @@ struct Mapping {
     std::uint16_t int_port = 0, ext_port = 0, rem_port = 0;
     Proto proto{};              // 0 marks a free slot
     std::uint8_t list = 0;      // deadline list, or kParked
-    std::uint32_t sessions = 0; // live sessions and external references keep it alive
-    TimeMs deadline = 0;
+    bool sessions_stale = false; // a session's deadline went down: sessions_until must be recomputed
+    std::uint32_t sessions = 0; // session records (live or not yet swept) pointing here
+    std::uint32_t held = 0;     // sessions held by kernel flows
+    std::uint32_t inbound = 0;  // sessions opened from outside (bounded per mapping)
+    TimeMs deadline = 0;        // its own timer, refreshed by outbound traffic
+    TimeMs sessions_until = 0;  // some session of it is live until at least then
     std::uint32_t list_prev = kNil, list_next = kNil, in2out_next = kNil, out2in_next = kNil;
+    std::uint32_t first_session = kNil; // its sessions, linked through Session::map_next
 
     Endpoint internal() const { return {int_addr, int_port}; }
     Endpoint external() const { return {ext_addr, ext_port}; }
@@ -37,11 +49,17 @@ struct Session {
     std::uint8_t list = 0;      // deadline list, or kParked while flows hold it
     TcpState tcp = TcpState::None;
     std::uint32_t refs = 0;     // live kernel flows holding it (conntrack engine)
+    bool inbound = false;       // opened by a packet from outside (bounded: RFC 6888 REQ-4 spirit)
     TimeMs deadline = 0;
     std::uint32_t list_prev = kNil, list_next = kNil, hash_next = kNil;
+    std::uint32_t map_prev = kNil, map_next = kNil; // the mapping's sessions
     // TCP connection: in SynOut the inside ISN + 1, later the last ACK the inside sent.
     // Kernel flow: the resync epoch in which it was last seen.
     std::uint32_t tcp_track = 0;
+    std::uint32_t tcp_window = 0;  // the inside's receive window as last advertised, in bytes
+    std::uint8_t tcp_scale = 0;    // the inside's window shift, in effect once both SYNs offered one
+    std::uint8_t tcp_offers = 0;   // kScaleInside / kScaleRemote: which SYNs carried the option
+    enum : std::uint8_t { kScaleInside = 1, kScaleRemote = 2 };
 };
 
 // Told about every mapping created and removed (RFC 6888 §4 logging).
@@ -80,13 +98,18 @@ public:
 
     // TCP connections of a mapping (keyed by the remote endpoint).
     SessionId find_connection(MappingId m, Endpoint remote, TimeMs now);
-    SessionId open_connection(MappingId m, Endpoint remote, TcpState state, TimeMs now); // kNil at the cap
+    // kNil at the cap, or for a connection opened from outside (`dir` Inbound) past the
+    // inbound bounds; `why` then says which.
+    SessionId open_connection(MappingId m, Endpoint remote, TcpState state, TimeMs now, Direction dir,
+                              Counter& why);
     // Moves `s` to `state`; re-arms its timer only when `refresh` (outbound) or the timeout class changes.
     void set_connection_state(SessionId s, TcpState state, TimeMs now, bool refresh);
 
     // Kernel flows (conntrack engine): a conntrack entry of mapping `m` with `remote` keeps the
-    // mapping and its filter permit alive; when it ends, their timers start. False at the cap.
-    bool flow_begin(MappingId m, Endpoint remote, TimeMs now);
+    // mapping and its filter permit alive; when it ends, their timers start. `origin`: the
+    // direction of the flow's first packet (flows opened from outside are bounded). False at
+    // a cap or bound (counted).
+    bool flow_begin(MappingId m, Endpoint remote, TimeMs now, Direction origin = Direction::Outbound);
     void flow_end(MappingId m, Endpoint remote, TimeMs now);
     // Resync after lost events: flow_begin() for every entry of a fresh dump between these two;
     // flows not seen since resync_begin() end in resync_end().
@@ -108,6 +131,10 @@ public:
     // and no external endpoint has two owners; otherwise the first violation. O(capacity).
     std::string consistency_error() const;
 
+    // Inbound-opened sessions now held by `remote` (all mappings), for tests and stats.
+    std::uint32_t inbound_sessions_of(Ipv4 remote) const;
+    std::uint32_t inbound_session_count() const { return m_inbound_total; }
+
     const Mapping& mapping(MappingId m) const { return m_mappings[m]; }
     Session& session(SessionId s) { return m_sessions[s]; }
     std::uint32_t mapping_count() const { return m_mappings.live(); }
@@ -117,9 +144,18 @@ public:
 private:
     enum : std::uint8_t { kMapUdp, kMapTcp, kMapIcmp, kMapLists, kParked = 0xff };
     enum : std::uint8_t { kPermitUdp, kPermitTcp, kPermitIcmp, kTcpTrans, kTcpEst, kSessionLists };
+    // A count per address: mappings per inside host, inbound sessions per remote host.
     struct Host {
         Ipv4 addr = 0;
         std::uint32_t count = 0, list_next = kNil, hash_next = kNil;
+    };
+    struct HostCounts {
+        explicit HostCounts(std::uint32_t capacity) : slab(capacity), index(capacity) {}
+        std::uint32_t get(Ipv4 addr, std::uint64_t seed) const;
+        void add(Ipv4 addr, int delta, std::uint64_t seed);
+        std::size_t bytes() const { return slab.bytes() + index.bytes(); }
+        Slab<Host> slab;
+        HashIndex<Host, &Host::hash_next> index;
     };
 
     Endpoint mapping_remote(Proto p, Endpoint remote) const;
@@ -129,8 +165,13 @@ private:
     std::uint64_t in2out_hash(const Mapping& m) const;
     std::uint64_t out2in_hash(Proto p, Endpoint ext) const;
     std::uint64_t session_hash(MappingId m, Endpoint remote) const;
-    bool alive(const Mapping& m, TimeMs now) const { return m.deadline > now || m.sessions > 0; }
+    static bool live(const Session& s, TimeMs now) { return s.refs || s.deadline > now; }
+    bool live(MappingId m, TimeMs now);
+    MappingId find_mapping(Proto p, Endpoint internal, Endpoint remote) const; // live or not
+    SessionId find_record(MappingId m, Endpoint remote) const;                // live or not
     Counter admit(Proto p, Ipv4 host) const;
+    Counter admit_inbound(const Mapping& m, Ipv4 remote) const;
+    void reap_mapping(MappingId m, TimeMs now);
     MappingId insert(Proto p, Endpoint internal, Endpoint remote, Endpoint external, TimeMs now);
     void arm_mapping(MappingId m, TimeMs now);
     void arm_session(SessionId s, std::uint8_t list, TimeMs now);
@@ -138,11 +179,9 @@ private:
     void hold_session(SessionId s);
     void unhold_session(SessionId s, TimeMs now);
     SessionId find_session(MappingId m, Endpoint remote, TimeMs now);
-    SessionId add_session(MappingId m, Endpoint remote, std::uint8_t list, TimeMs now);
+    SessionId add_session(MappingId m, Endpoint remote, std::uint8_t list, TimeMs now, bool inbound = false);
     void destroy_mapping(MappingId m, TimeMs now);
-    void destroy_session(SessionId s, TimeMs now);
-    void count_host(Ipv4 host, int delta);
-    std::uint32_t host_count(Ipv4 host) const;
+    void destroy_session(SessionId s, TimeMs now, bool cascade = true);
 
     NatConfig m_config;
     std::uint64_t m_seed;
@@ -157,8 +196,9 @@ private:
     HashIndex<Session, &Session::hash_next> m_session_index;
     DeadlineList<Session> m_session_lists[kSessionLists];
     std::uint32_t m_epoch = 0;
-    Slab<Host> m_hosts;
-    HashIndex<Host, &Host::hash_next> m_host_index;
+    HostCounts m_hosts;   // mappings per inside host (when a quota is set)
+    HostCounts m_remotes; // inbound-opened sessions per remote address
+    std::uint32_t m_inbound_total = 0;
 };
 
 } // namespace conenat::core

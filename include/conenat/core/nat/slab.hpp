@@ -95,6 +95,13 @@ public:
         (m_tail == kNil ? m_head : slab[m_tail].list_next) = i;
         m_tail = i;
     }
+    // For a record already due: the head is where the sweep looks first.
+    void push_front(Slab<T>& slab, std::uint32_t i) {
+        slab[i].list_prev = kNil;
+        slab[i].list_next = m_head;
+        (m_head == kNil ? m_tail : slab[m_head].list_prev) = i;
+        m_head = i;
+    }
     void remove(Slab<T>& slab, std::uint32_t i) {
         T& r = slab[i];
         (r.list_prev == kNil ? m_head : slab[r.list_prev].list_next) = r.list_next;

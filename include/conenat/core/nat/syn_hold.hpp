@@ -2,6 +2,7 @@
 // packet under a token; an outbound SYN of the same connection releases it.
 #pragma once
 
+#include "conenat/core/nat/counters.hpp"
 #include "conenat/core/types.hpp"
 
 #include <cstdint>
@@ -11,9 +12,12 @@ namespace conenat::core {
 
 class SynHold {
 public:
-    explicit SynHold(std::uint32_t capacity) : m_ring(capacity) {}
-    // Holds a SYN to `external` from `remote` until `deadline`; 0 when full or already held.
-    std::uint32_t add(Endpoint external, Endpoint remote, TimeMs deadline);
+    // At most `capacity` SYNs at once, `per_source` of them from one remote address (so that
+    // one outside host cannot take every place).
+    SynHold(std::uint32_t capacity, std::uint32_t per_source) : m_ring(capacity), m_per_source(per_source) {}
+    // Holds a SYN to `external` from `remote` until `deadline`. 0 when it cannot, with `why`:
+    // full, the source at its bound, or (drop_syn_hold_full) already held.
+    std::uint32_t add(Endpoint external, Endpoint remote, TimeMs deadline, Counter& why);
     // The token of a held SYN for this connection, now released (0 if none).
     std::uint32_t release(Endpoint external, Endpoint remote);
     // The token of the oldest held SYN whose time is over and that was not released (0 if none).
@@ -28,6 +32,7 @@ private:
     };
     Entry* find(Endpoint external, Endpoint remote);
     std::vector<Entry> m_ring; // FIFO: every entry has the same hold time, so it is in deadline order
+    std::uint32_t m_per_source;
     std::uint32_t m_head = 0, m_count = 0, m_next_token = 1;
 };
 

@@ -66,4 +66,8 @@ constexpr std::uint8_t Fin = 0x01, Syn = 0x02, Rst = 0x04, Psh = 0x08, Ack = 0x1
 // Classifies `pkt` (an IPv4 packet starting at byte 0). Reads only inside `pkt`.
 PacketView parse_ipv4(std::span<const std::uint8_t> pkt);
 
+// The shift of a TCP segment's window scale option (RFC 7323 §2.2, capped at 14), or -1 when
+// it has none. `v` is parse_ipv4(pkt) of kind Tcp. Reads only inside the TCP header.
+int tcp_window_scale(std::span<const std::uint8_t> pkt, const PacketView& v);
+
 } // namespace conenat::core
