@@ -156,6 +156,7 @@ std::string ConntrackEngine::stats() {
         for (std::size_t i = 0; i < std::size_t(Counter::count_); ++i)
             out << to_string(Counter(i)) << ' ' << m_table.counters().get(Counter(i)) << '\n';
         out << "mappings " << m_table.mapping_count() << '\n' << "sessions " << m_table.session_count() << '\n';
+        out << "table_checks " << m_check.runs() << '\n' << "table_consistency_errors " << m_check.failures() << '\n';
         if (m_nft)
             if (auto c = m_nft->counters(); c)
                 out << "nft_queued_out " << c->queued_out << '\n' << "nft_queued_in " << c->queued_in << '\n'

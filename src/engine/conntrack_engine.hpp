@@ -11,6 +11,7 @@
 #include "conenat/io/conntrack.hpp"
 #include "conenat/io/nfqueue.hpp"
 #include "conenat/io/nftables.hpp"
+#include "table_check.hpp"
 
 #include <array>
 #include <atomic>
@@ -77,6 +78,7 @@ private:
 
     std::mutex m_mutex; // the table, the maps' pending elements, the nft socket, the holds
     core::MappingTable m_table;
+    TableCheck m_check; // of m_table, by the events thread
     std::optional<io::Nftables> m_nft;
     std::vector<io::MappingElement> m_to_add, m_to_remove;
     std::vector<HeldSyn> m_holds;

@@ -98,6 +98,7 @@ void ConntrackEngine::event_loop() {
                 m_table.expire(now);
                 last_expire = now;
             }
+            m_check.run_if_due(m_table, "conntrack engine");
             (void)flush_elements();
         }
         if (!read) {

@@ -27,7 +27,7 @@ io::QueueRuleSpec queue_rule_spec(const daemon::Options& o, const ShardPlan& pla
     X(queued_main) X(queued_hairpin) X(verdict_accept) X(verdict_drop) X(hairpin_handoffs)         \
     X(hairpin_reinjected) X(icmp_replies_sent) X(router_icmp_passed) X(truncated) X(gso_packets)   \
     X(partial_checksums) X(raw_send_failed) X(ttl_expired) X(held_now) X(queue_errors)             \
-    X(mappings) X(sessions)
+    X(mappings) X(sessions) X(table_checks) X(table_consistency_errors)
 
 enum class QueueStat : std::uint8_t {
 #define CONENAT_QUEUE_STAT_ENUM(name) name,

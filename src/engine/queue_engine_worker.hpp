@@ -4,6 +4,7 @@
 #pragma once
 
 #include "queue_engine.hpp"
+#include "table_check.hpp"
 #include "worker_parts.hpp"
 
 #include "conenat/core/nat/counters.hpp"
@@ -80,6 +81,7 @@ private:
 
     std::array<std::uint64_t, std::size_t(QueueStat::count_)> m_own{};
     Stats m_stats; // the core's counters corrected for hand-offs (see hand_on), and m_own
+    TableCheck m_check;
 };
 
 } // namespace conenat::engine

@@ -23,7 +23,7 @@ namespace conenat::engine {
     X(tun_read) X(tun_written) X(write_failed) X(read_errors) X(gso_packets) X(partial_checksums)  \
     X(handed_out) X(handed_in) X(handoff_full) X(passed_to_host) X(icmp_replies_sent)            \
     X(fragments_in) X(datagrams_reassembled) X(fragments_dropped) X(held_now)    \
-    X(mappings) X(sessions)
+    X(mappings) X(sessions) X(table_checks) X(table_consistency_errors)
 
 enum class TunStat : std::uint8_t {
 #define CONENAT_TUN_STAT_ENUM(name) name,

@@ -317,6 +317,9 @@ void TunWorker::publish() {
     m_own[std::size_t(TunStat::mappings)] = m_translator.table().mapping_count();
     m_own[std::size_t(TunStat::sessions)] = m_translator.table().session_count();
     m_own[std::size_t(TunStat::held_now)] = m_held.count();
+    m_check.run_if_due(m_translator.table(), "tun worker");
+    m_own[std::size_t(TunStat::table_checks)] = m_check.runs();
+    m_own[std::size_t(TunStat::table_consistency_errors)] = m_check.failures();
     m_stats.publish(m_translator.counters(), m_own);
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "handoff_ring.hpp"
+#include "table_check.hpp"
 #include "tun_engine.hpp"
 #include "worker_parts.hpp"
 
@@ -93,6 +94,7 @@ private:
 
     std::array<std::uint64_t, std::size_t(TunStat::count_)> m_own{};
     Stats m_stats; // the core's counters corrected for hand-offs (see hand_on_hairpin), and m_own
+    TableCheck m_check;
 };
 
 } // namespace conenat::engine

@@ -1,0 +1,439 @@
+#!/usr/bin/python3
+"""Churn soak traffic for tests/e2e/soak.sh, run inside the lab's namespaces. Bounded in count
+and in time (every wait has a deadline; every process stops by itself).
+
+  sink ADDR UDP_PORTS TCP_PORTS PEER TARGET SECONDS OUT    (the internet)
+      Echoes every UDP datagram and TCP line that reaches ADDR on the ports (comma lists) and
+      records "t proto ext_ip:port int_ip:port" for each into OUT: the external endpoint it came
+      from and the internal one its payload names. Meanwhile, from address PEER, sends
+      unsolicited UDP datagrams and SYNs to TARGET (the NAT's external address): at external
+      ports it has just seen in use, and at random ones. Its totals go to OUT.peer. Ends after
+      SECONDS or at SIGTERM.
+  clients ADDR SINK UDP_PORTS TCP_PORTS SECONDS SEED TIMEOUT OUT    (a LAN host)
+      Runs short UDP and TCP flows from ADDR, a few at a time, until SECONDS pass: each from a
+      source port of a small range every host shares (so that port preservation contends), with
+      random idle gaps, some of them around TIMEOUT (the NAT's TCP idle timeout). Every message
+      names its internal endpoint and is echoed. One JSON line per flow into OUT.
+  judge SINK_OUT UDP_TIMEOUT TCP_MIN_TIMEOUT MARGIN CLIENT_OUT...
+      Prints what it checked, one "ok:" / "FAIL:" line each (see judge()); exits 1 on a FAIL.
+"""
+import asyncio
+import collections
+import json
+import random
+import selectors
+import signal
+import socket
+import struct
+import sys
+import time
+
+UDP_PORT_POOL = range(40000, 40032)  # source ports, the same in every host
+TCP_PORT_POOL = range(41000, 41032)
+CONCURRENT_UDP, CONCURRENT_TCP = 4, 6
+MAX_FLOWS = 100000  # per host: a bound in count as well as in time
+
+
+def ports(arg):
+    return [int(p) for p in arg.split(",") if p]
+
+
+# ------------------------------------------------------------------ sink and unsolicited peer
+
+class Sink:
+    """Echo servers (UDP and TCP) plus the outside peer that sends what nobody asked for."""
+
+    def __init__(self, addr, udp_ports, tcp_ports, peer, target, seconds):
+        self.sel = selectors.DefaultSelector()
+        self.records = []
+        self.end = time.monotonic() + seconds
+        self.peer, self.target = peer, target
+        self.recent = collections.deque()  # (t, proto, external port) seen lately
+        self.sent = {"udp": 0, "syn": 0}
+        self.syns = collections.deque()  # (t, socket) of the peer's pending connects
+        for p in udp_ports:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind((addr, p))
+            s.setblocking(False)
+            self.sel.register(s, selectors.EVENT_READ, ("udp", s))
+        for p in tcp_ports:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((addr, p))
+            s.listen(512)
+            s.setblocking(False)
+            self.sel.register(s, selectors.EVENT_READ, ("listen", s))
+        self.conns = {}  # socket -> [peer endpoint, buffered bytes, last activity]
+        self.peer_udp = []
+        for _ in range(8):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind((peer, 0))
+            s.setblocking(False)
+            self.peer_udp.append(s)
+
+    def record(self, proto, ext, line):
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] in ("U", "T"):
+            now = time.monotonic()
+            self.records.append("%.4f %s %s:%d %s" % (now, proto, ext[0], ext[1], parts[1]))
+            self.recent.append((now, proto, ext[1]))
+
+    def on_udp(self, s):
+        for _ in range(64):
+            try:
+                data, src = s.recvfrom(2048)
+            except BlockingIOError:
+                return
+            self.record("udp", src, data.decode(errors="replace"))
+            try:
+                s.sendto(data, src)
+            except OSError:
+                pass
+
+    def on_accept(self, s):
+        for _ in range(64):
+            try:
+                c, src = s.accept()
+            except BlockingIOError:
+                return
+            c.setblocking(False)
+            self.conns[c] = [src, b"", time.monotonic()]
+            self.sel.register(c, selectors.EVENT_READ, ("conn", c))
+
+    def drop(self, c):
+        self.sel.unregister(c)
+        del self.conns[c]
+        c.close()
+
+    def on_conn(self, c):
+        st = self.conns[c]
+        try:
+            data = c.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            return self.drop(c)
+        if not data:
+            return self.drop(c)
+        st[1] += data
+        st[2] = time.monotonic()
+        while b"\n" in st[1]:
+            line, st[1] = st[1].split(b"\n", 1)
+            self.record("tcp", st[0], line.decode(errors="replace"))
+            try:
+                c.send(line + b"\n")
+            except OSError:
+                return self.drop(c)
+
+    def unsolicited(self, now):
+        """One unsolicited datagram and one SYN at the NAT: half at ports just seen in use."""
+        while self.recent and self.recent[0][0] < now - 5:
+            self.recent.popleft()
+        for kind in ("udp", "syn"):
+            seen = [p for _, proto, p in self.recent if proto == ("udp" if kind == "udp" else "tcp")]
+            port = random.choice(seen) if seen and random.random() < 0.5 else random.randint(1024, 65535)
+            if kind == "udp":
+                try:
+                    random.choice(self.peer_udp).sendto(b"X unsolicited", (self.target, port))
+                    self.sent["udp"] += 1
+                except OSError:
+                    pass
+                continue
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.bind((self.peer, 0))
+            s.setblocking(False)
+            s.connect_ex((self.target, port))
+            self.sent["syn"] += 1
+            self.syns.append((now, s))
+        while self.syns and (self.syns[0][0] < now - 1 or len(self.syns) > 200):
+            self.syns.popleft()[1].close()
+
+    def run(self, rate=40):
+        next_peer = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if now >= self.end:
+                break
+            for key, _ in self.sel.select(timeout=min(0.05, max(0.0, next_peer - now))):
+                kind, s = key.data
+                {"udp": self.on_udp, "listen": self.on_accept, "conn": self.on_conn}[kind](s)
+            now = time.monotonic()
+            if now >= next_peer:
+                self.unsolicited(now)
+                next_peer = now + 1.0 / rate
+            for c, st in list(self.conns.items()):
+                if now - st[2] > 15:  # a connection its client forgot (its RST was lost)
+                    self.drop(c)
+
+
+def sink_main(addr, udp_ports, tcp_ports, peer, target, seconds, out):
+    sink = Sink(addr, ports(udp_ports), ports(tcp_ports), peer, target, float(seconds))
+    signal.signal(signal.SIGTERM, lambda *_: setattr(sink, "end", 0))  # stop early, still write
+    sink.run()
+    with open(out, "w") as f:
+        f.write("\n".join(sink.records) + ("\n" if sink.records else ""))
+    with open(out + ".peer", "w") as f:
+        json.dump(sink.sent, f)
+
+
+# ------------------------------------------------------------------ LAN host clients
+
+class Host:
+    def __init__(self, addr, sink, udp_ports, tcp_ports, seconds, seed, timeout):
+        self.addr, self.sink = addr, sink
+        self.udp_ports, self.tcp_ports = udp_ports, tcp_ports
+        self.end = time.monotonic() + seconds
+        self.rng = random.Random(seed)
+        self.timeout = timeout
+        self.busy = set()  # (proto, port) in use here
+        self.results = []
+        self.unsolicited = 0  # datagrams from anyone but the sink
+        self.flows = 0
+
+    def take_port(self, proto, pool):
+        free = [p for p in pool if (proto, p) not in self.busy]
+        if not free:
+            return None
+        p = self.rng.choice(free)
+        self.busy.add((proto, p))
+        return p
+
+    def gap(self, long_share):
+        # Short gaps keep a flow alive; long ones fall around the idle timeout, on both sides.
+        if self.rng.random() < long_share:
+            return self.rng.uniform(0.5 * self.timeout, 1.6 * self.timeout)
+        return self.rng.uniform(0.05, 1.0)
+
+    async def udp_flow(self, fid):
+        loop = asyncio.get_running_loop()
+        port = self.take_port("udp", UDP_PORT_POOL)
+        if port is None:
+            return await asyncio.sleep(0.1)
+        res = {"id": fid, "proto": "udp", "internal": "%s:%d" % (self.addr, port), "start": time.monotonic(),
+               "sent": 0, "echoed": 0, "max_gap": 0.0, "error": None}
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind((self.addr, port))
+            s.setblocking(False)
+            dst = (self.sink, self.rng.choice(self.udp_ports))
+            last = None
+            for seq in range(self.rng.randint(1, 10)):
+                if seq:
+                    g = self.gap(0.0)
+                    if time.monotonic() + g > self.end + 2:
+                        break  # the soak is over: the flow ends early, not broken
+                    await asyncio.sleep(g)
+                msg = ("U %s %d %d" % (res["internal"], fid, seq)).encode()
+                ok = False
+                for _attempt in range(4):  # as a resolver would: resend after 0.7 s
+                    now = time.monotonic()
+                    if last is not None:
+                        res["max_gap"] = max(res["max_gap"], now - last)
+                    last = now
+                    await loop.sock_sendto(s, msg, dst)
+                    res["sent"] += 1
+                    ok = await self.udp_echo(s, msg, dst, 0.7)
+                    if ok:
+                        break
+                if not ok:
+                    res["error"] = "no echo for message %d" % seq
+                    break
+                res["echoed"] += 1
+        except OSError as e:
+            res["error"] = "socket: %s" % e
+        finally:
+            s.close()
+            self.busy.discard(("udp", port))
+        res["end"] = time.monotonic()
+        self.results.append(res)
+
+    async def udp_echo(self, s, msg, dst, wait):
+        loop = asyncio.get_running_loop()
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            try:
+                data, src = await asyncio.wait_for(loop.sock_recvfrom(s, 2048), end - time.monotonic())
+            except asyncio.TimeoutError:
+                return False
+            if src != dst:
+                self.unsolicited += 1  # let in by the NAT's filter from the outside peer
+                continue
+            if data == msg:
+                return True
+        return False
+
+    async def tcp_flow(self, fid):
+        loop = asyncio.get_running_loop()
+        port = self.take_port("tcp", TCP_PORT_POOL)
+        if port is None:
+            return await asyncio.sleep(0.1)
+        res = {"id": fid, "proto": "tcp", "internal": "%s:%d" % (self.addr, port), "start": time.monotonic(),
+               "sent": 0, "echoed": 0, "max_gap": 0.0, "error": None}
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        rst = self.rng.random() < 0.5
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((self.addr, port))
+            s.setblocking(False)
+            dst = (self.sink, self.rng.choice(self.tcp_ports))
+            try:
+                await asyncio.wait_for(loop.sock_connect(s, dst), 4)
+            except asyncio.TimeoutError:  # before OSError: it is one since Python 3.11
+                res["error"] = "connect: timeout"
+                raise
+            except OSError as e:
+                if e.errno in (98, 99):  # EADDRINUSE / EADDRNOTAVAIL: our own TIME_WAIT, not the NAT's
+                    res["error"] = "busy"
+                    raise
+                res["error"] = "connect: %s" % e
+                raise
+            last = time.monotonic()
+            buf = b""
+            for seq in range(self.rng.randint(1, 8)):
+                g = self.gap(0.3)
+                if time.monotonic() + g > self.end + 2:
+                    break
+                await asyncio.sleep(g)
+                now = time.monotonic()
+                res["max_gap"] = max(res["max_gap"], now - last)
+                last = now
+                line = ("T %s %d %d\n" % (res["internal"], fid, seq)).encode()
+                await loop.sock_sendall(s, line)
+                res["sent"] += 1
+                end = time.monotonic() + 4
+                while b"\n" not in buf:
+                    left = end - time.monotonic()
+                    chunk = await asyncio.wait_for(loop.sock_recv(s, 4096), max(left, 0.001))
+                    if not chunk:
+                        raise ConnectionResetError("closed by the peer")
+                    buf += chunk
+                got, buf = buf.split(b"\n", 1)
+                if got + b"\n" != line:
+                    res["error"] = "wrong echo"
+                    break
+                res["echoed"] += 1
+        except asyncio.TimeoutError:
+            res["error"] = res["error"] or "no echo for message %d" % res["sent"]
+        except OSError as e:
+            res["error"] = res["error"] or "%s" % e
+        finally:
+            if rst:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+            self.busy.discard(("tcp", port))
+        res["close"] = "rst" if rst else "fin"
+        res["end"] = time.monotonic()
+        self.results.append(res)
+
+    async def slot(self, flow):
+        while time.monotonic() < self.end and self.flows < MAX_FLOWS:
+            self.flows += 1
+            await flow(self.flows)
+
+    async def run(self):
+        slots = [self.slot(self.udp_flow) for _ in range(CONCURRENT_UDP)]
+        slots += [self.slot(self.tcp_flow) for _ in range(CONCURRENT_TCP)]
+        # A flow sleeps past the end by 2 s at most, then waits 4 s for a connect or an echo.
+        await asyncio.wait_for(asyncio.gather(*slots), self.end - time.monotonic() + 30)
+
+
+def clients_main(addr, sink, udp_ports, tcp_ports, seconds, seed, timeout, out):
+    host = Host(addr, sink, ports(udp_ports), ports(tcp_ports), float(seconds), int(seed), float(timeout))
+    asyncio.run(host.run())
+    with open(out, "w") as f:
+        for r in host.results:
+            f.write(json.dumps(r) + "\n")
+        f.write(json.dumps({"host": addr, "unsolicited_received": host.unsolicited}) + "\n")
+
+
+# ------------------------------------------------------------------ judge
+
+def judge(sink_out, udp_timeout, tcp_min_timeout, margin, client_outs):
+    """Checks, from what the outside sink and the LAN hosts saw:
+    - no external endpoint had two internal owners at once: a new owner may appear only once the
+      previous owner's mapping can have expired, i.e. after the protocol's shortest mapping
+      lifetime since the previous owner's last packet (less `margin`: the sink's receive times
+      lag the daemon's by a scheduling delay);
+    - every flow that should pass did: every UDP flow (its gaps are far below the UDP timeout),
+      every TCP flow whose idle gaps all stayed `margin` below the shortest TCP timeout
+      (connected, every message echoed), and the sink saw each of those flows;
+    - the churn happened: flows of both kinds, some TCP flows idle past the timeout, external
+      endpoints that changed owner after an expiry."""
+    failures = 0
+
+    def check(ok, what):
+        nonlocal failures
+        print(("ok: " if ok else "FAIL: ") + what)
+        failures += 0 if ok else 1
+
+    owners = collections.defaultdict(list)  # (proto, external) -> [(t, internal)]
+    seen_flows = set()
+    with open(sink_out) as f:
+        for line in f:
+            t, proto, ext, internal = line.split()
+            owners[(proto, ext)].append((float(t), internal))
+    flows, hosts = [], []
+    for path in client_outs:
+        with open(path) as f:
+            for line in f:
+                r = json.loads(line)
+                (hosts if "host" in r else flows).append(r)
+    life = {"udp": udp_timeout, "tcp": tcp_min_timeout}
+    overlaps, handovers = [], 0
+    for (proto, ext), seen in owners.items():
+        seen.sort()
+        owner, last = seen[0][1], seen[0][0]
+        for t, internal in seen:
+            seen_flows.add((proto, internal))
+            if internal != owner:
+                if t - last < life[proto] - margin:
+                    overlaps.append("%s %s: %s until %.3f, then %s at %.3f" % (proto, ext, owner, last, internal, t))
+                else:
+                    handovers += 1
+                owner = internal
+            last = t
+    check(not overlaps, "no external endpoint used by two internal endpoints at once (%d endpoints, %d records%s)"
+          % (len(owners), sum(len(v) for v in owners.values()), "; " + "; ".join(overlaps[:5]) if overlaps else ""))
+
+    udp = [r for r in flows if r["proto"] == "udp"]
+    tcp = [r for r in flows if r["proto"] == "tcp" and r["error"] != "busy"]
+    # A TCP flow that should pass: every idle gap, up to the message that failed if one did,
+    # stayed `margin` below the shortest timeout (max_gap covers the gap before that message).
+    should_tcp = [r for r in tcp if r["max_gap"] < tcp_min_timeout - margin]
+    bad_udp = [r for r in udp if r["error"]]
+    bad_tcp = [r for r in should_tcp if r["error"]]
+    check(not bad_udp, "every UDP flow passed (%d flows, %d datagrams sent, %d echoed%s)" % (
+        len(udp), sum(r["sent"] for r in udp), sum(r["echoed"] for r in udp),
+        "; " + "; ".join("%s flow %d: %s" % (r["internal"], r["id"], r["error"]) for r in bad_udp[:5]) if bad_udp else ""))
+    check(not bad_tcp, "every TCP flow idle less than %.1f s passed (%d of %d TCP flows%s)" % (
+        tcp_min_timeout - margin, len(should_tcp), len(tcp),
+        "; " + "; ".join("%s flow %d (gap %.2f): %s" % (r["internal"], r["id"], r["max_gap"], r["error"]) for r in bad_tcp[:5]) if bad_tcp else ""))
+    unseen = [r for r in udp + should_tcp if not r["error"] and r["echoed"] and (r["proto"], r["internal"]) not in seen_flows]
+    check(not unseen, "the sink saw every passing flow's internal endpoint")
+    idle = [r for r in tcp if r["max_gap"] > tcp_min_timeout + margin]
+    broke = [r for r in idle if r["error"]]
+    check(len(udp) > 0 and len(should_tcp) > 0 and len(idle) > 0,
+          "churn: %d UDP flows, %d TCP flows (%d idle past the timeout, %d of them broken off)"
+          % (len(udp), len(tcp), len(idle), len(broke)))
+    check(handovers > 0, "external endpoints changed owner after an expiry %d times" % handovers)
+    unsolicited = sum(h["unsolicited_received"] for h in hosts)
+    print("info: unsolicited datagrams the LAN hosts received: %d" % unsolicited)
+    print("result: unsolicited_received=%d flows=%d" % (unsolicited, len(flows)))
+    return 1 if failures else 0
+
+
+def main(argv):
+    cmd = argv[1] if len(argv) > 1 else ""
+    if cmd == "sink" and len(argv) == 9:
+        return sink_main(*argv[2:]) or 0
+    if cmd == "clients" and len(argv) == 10:
+        return clients_main(*argv[2:]) or 0
+    if cmd == "judge" and len(argv) >= 7:
+        return judge(argv[2], float(argv[3]), float(argv[4]), float(argv[5]), argv[6:])
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
