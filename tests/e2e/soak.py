@@ -12,8 +12,9 @@ and in time (every wait has a deadline; every process stops by itself).
   clients ADDR SINK UDP_PORTS TCP_PORTS SECONDS SEED TIMEOUT OUT    (a LAN host)
       Runs short UDP and TCP flows from ADDR, a few at a time, until SECONDS pass: each from a
       source port of a small range every host shares (so that port preservation contends), with
-      random idle gaps, some of them around TIMEOUT (the NAT's TCP idle timeout). Every message
-      names its internal endpoint and is echoed. One JSON line per flow into OUT.
+      random idle gaps, some of them around TIMEOUT (the NAT's TCP idle timeout); half the TCP
+      connections reuse the source port and server of one that ended seconds before. Every
+      message names its internal endpoint and is echoed. One JSON line per flow into OUT.
   judge SINK_OUT UDP_TIMEOUT TCP_MIN_TIMEOUT MARGIN CLIENT_OUT...
       Prints what it checked, one "ok:" / "FAIL:" line each (see judge()); exits 1 on a FAIL.
 """
@@ -190,6 +191,22 @@ class Host:
         self.results = []
         self.unsolicited = 0  # datagrams from anyone but the sink
         self.flows = 0
+        self.ended = collections.deque()  # (t, port, server) of TCP connections that ended
+
+    def take_tcp(self):
+        """Half the connections reuse the source port and server of one that ended 2-8 s ago:
+        its session and mapping then expire about when the new one begins (the NAT's own
+        timers plus, under the conntrack engine, the kernel's)."""
+        now = time.monotonic()
+        while self.ended and self.ended[0][0] < now - 8:
+            self.ended.popleft()
+        again = [(p, d) for t, p, d in self.ended if t < now - 2 and ("tcp", p) not in self.busy]
+        if again and self.rng.random() < 0.5:
+            p, d = self.rng.choice(again)
+            self.busy.add(("tcp", p))
+            return p, d
+        p = self.take_port("tcp", TCP_PORT_POOL)
+        return p, (self.sink, self.rng.choice(self.tcp_ports))
 
     def take_port(self, proto, pool):
         free = [p for p in pool if (proto, p) not in self.busy]
@@ -265,7 +282,7 @@ class Host:
 
     async def tcp_flow(self, fid):
         loop = asyncio.get_running_loop()
-        port = self.take_port("tcp", TCP_PORT_POOL)
+        port, dst = self.take_tcp()
         if port is None:
             return await asyncio.sleep(0.1)
         res = {"id": fid, "proto": "tcp", "internal": "%s:%d" % (self.addr, port), "start": time.monotonic(),
@@ -276,7 +293,6 @@ class Host:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind((self.addr, port))
             s.setblocking(False)
-            dst = (self.sink, self.rng.choice(self.tcp_ports))
             try:
                 await asyncio.wait_for(loop.sock_connect(s, dst), 4)
             except asyncio.TimeoutError:  # before OSError: it is one since Python 3.11
@@ -322,6 +338,7 @@ class Host:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             s.close()
             self.busy.discard(("tcp", port))
+            self.ended.append((time.monotonic(), port, dst))
         res["close"] = "rst" if rst else "fin"
         res["end"] = time.monotonic()
         self.results.append(res)

@@ -54,6 +54,9 @@ soak_host() {
 }
 soak_host in3 10.0.0.4 && soak_host in4 10.0.0.5 || { echo "FAIL: the two extra LAN hosts"; exit 1; }
 HOSTS=("$LAB_IN1:$LAB_IN1_ADDR" "$LAB_IN2:$LAB_IN2_ADDR" "${LAB_PREFIX}in3:10.0.0.4" "${LAB_PREFIX}in4:10.0.0.5")
+# A host reconnects from a source port to the same server seconds after it closed (soak.py):
+# let its own TIME_WAIT give way, as the NAT has to.
+for h in "${HOSTS[@]}"; do lab_exec "${h%%:*}" sysctl -qw net.ipv4.tcp_tw_reuse=1; done
 
 # The kernel's own timeouts in the router, as short as the daemon's: under the conntrack engine
 # a mapping lives while the kernel has a flow on it (the software engines bypass conntrack).
