@@ -49,7 +49,7 @@ BENCH_SRC := $(wildcard bench/core/*.cpp) tests/support/packet_builder.cpp
 BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_BIN := $(BUILD)/core_bench
 
-.PHONY: all unit test deps sanitize fuzz bench bench-e2e demo check-core clean install
+.PHONY: all unit test deps sanitize fuzz bench bench-e2e demo check-core clean install soak
 # Tests and benchmarks include their support code rooted at the tree: "tests/support/...".
 $(BUILD)/obj/tests/%.o $(BUILD)/obj/bench/%.o: CXXFLAGS += -I.
 all: $(CORE_LIB) $(UNIT_BIN) $(BENCH_BIN) $(DAEMON_BIN) $(IO_TEST_BIN)
@@ -149,6 +149,12 @@ $(NFQ_PASS_BIN): $(BUILD)/obj/bench/e2e/nfq_passthrough.o $(BUILD)/obj/src/io/nf
 bench-e2e: deps
 	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) $(DAEMON_BIN) $(NFQ_PASS_BIN)
 	$(Q)BUILD=$(BUILD) bench/e2e/bench.sh --nat-type full-cone
+
+# The churn soak of tests/e2e/soak.sh (root; `make test` runs it too): SOAK_SECONDS per engine.
+SOAK_SECONDS ?= 60
+soak: deps
+	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) $(DAEMON_BIN)
+	$(Q)BUILD=$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) bash tests/e2e/soak.sh
 
 install: all
 	install -D -m 0755 $(BUILD)/conenatd $(DESTDIR)$(PREFIX)/sbin/conenatd
