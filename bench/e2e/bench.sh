@@ -242,7 +242,8 @@ c_start() {
       # Pid and stats files in the lab dir, never /run: parallel runs must not share a lock.
       cmd="exec $conenatd_bin --engine $c --nat-type $nat_type --external-if wan0"
       cmd+=" --internal-net $LAB_INTERNAL_NET --foreground --pid-file \"\$LAB_DIR/conenatd.pid\""
-      cmd+=" --stats-file \"\$LAB_DIR/conenatd.stats\" ${BENCH_DAEMON_ARGS:-}"
+      # One load host stands in for a whole LAN: no per-host quota.
+      cmd+=" --stats-file \"\$LAB_DIR/conenatd.stats\" --per-host-limit 0 ${BENCH_DAEMON_ARGS:-}"
       bg_start "$c.$r" "$cmd" "nft list table ip conenatd" ;;
     custom) bg_start "custom.$r" "$d_cmd" "$d_ready" ;;
     masq-daemon)

@@ -56,7 +56,10 @@ po::options_description describe() {
         ("ports", po::value<std::string>(), "external port ranges, e.g. 20000-29999 (default 1024-65535)")
         ("port-block-size", po::value<std::string>(), "give each LAN host its own block of N ports (RFC 7422)")
         ("map-e", po::value<std::string>(), "MAP-E port set: psid=P,psid-len=K,offset=A (RFC 7597)")
-        ("per-host-limit", po::value<std::string>(), "mappings per LAN host (0: none)")
+        ("per-host-limit", po::value<std::string>(), "mappings per LAN host (default 4096; 0: none)")
+        ("inbound-per-mapping", po::value<std::string>(), "sessions outside hosts may open on one mapping (default 1024)")
+        ("inbound-per-remote", po::value<std::string>(), "sessions one outside address may open, all mappings (default 128)")
+        ("held-syns-per-source", po::value<std::string>(), "unsolicited SYNs held from one outside address (default 8)")
         ("max-mappings", po::value<std::string>(), "mappings in all (default 65536)")
         ("udp-timeout", po::value<std::string>(), "seconds (default 300, at least 120)")
         ("tcp-established-timeout", po::value<std::string>(), "seconds (default 7440)")
@@ -134,6 +137,12 @@ Options build(const po::variables_map& vm) {
             throw BadOption("port-block-size", "larger than the port set (" + std::to_string(o.nat.pool.ports.size()) + " ports)");
     }
     if (vm.count("per-host-limit")) o.nat.per_host_mappings = number<std::uint32_t>(vm, "per-host-limit", 0, 1u << 20);
+    if (vm.count("inbound-per-mapping"))
+        o.nat.max_inbound_per_mapping = number<std::uint32_t>(vm, "inbound-per-mapping", 1, 1u << 26);
+    if (vm.count("inbound-per-remote"))
+        o.nat.max_inbound_per_remote = number<std::uint32_t>(vm, "inbound-per-remote", 1, 1u << 26);
+    if (vm.count("held-syns-per-source"))
+        o.nat.max_held_syns_per_source = number<std::uint32_t>(vm, "held-syns-per-source", 1, 1u << 16);
     if (vm.count("max-mappings")) o.nat.max_mappings = number<std::uint32_t>(vm, "max-mappings", 1, 1u << 26);
     o.nat.max_sessions = o.nat.max_mappings * 4;
     const std::uint64_t day_s = 24 * 3600; // timers stay far below the clock's range

@@ -1,5 +1,6 @@
 #include "tests/support/packet_builder.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <stdexcept>
@@ -144,6 +145,8 @@ Pkt& Pkt::frag_offset(std::uint16_t units_of_8) { m_frag_offset = units_of_8; re
 Pkt& Pkt::seq(std::uint32_t v) { m_seq = v; return *this; }
 Pkt& Pkt::ack(std::uint32_t v) { m_ack = v; return *this; }
 Pkt& Pkt::window(std::uint16_t v) { m_window = v; return *this; }
+Pkt& Pkt::tcp_options(const Bytes& opts) { m_tcp_options = opts; return *this; }
+Pkt& Pkt::window_scale(std::uint8_t shift) { return tcp_options({1, 3, 3, shift}); }
 Pkt& Pkt::mtu(std::uint16_t v) { m_mtu = v; return *this; }
 Pkt& Pkt::udp_checksum_zero() { m_udp_check = UdpCheck::Zero; return *this; }
 Pkt& Pkt::udp_checksum(std::uint16_t v) { m_udp_check = UdpCheck::Forced; m_udp_forced = v; return *this; }
@@ -169,18 +172,21 @@ Bytes Pkt::l4_bytes() const {
         check_off = 6;
         pseudo = pseudo_header(m_src.addr, m_dst.addr, ProtoUdp, 8 + m_payload.size());
         break;
-    case Shape::Tcp:
-        l4.assign(20, 0);
+    case Shape::Tcp: {
+        const std::size_t hlen = 20 + (m_tcp_options.size() + 3) / 4 * 4;
+        l4.assign(hlen, 0);
         put16(l4, 0, m_src.port);
         put16(l4, 2, m_dst.port);
         put32(l4, 4, m_seq);
         put32(l4, 8, m_ack);
-        l4[12] = 5 << 4;
+        l4[12] = std::uint8_t(hlen / 4 << 4);
         l4[13] = m_tcp_flags;
         put16(l4, 14, m_window);
+        std::copy(m_tcp_options.begin(), m_tcp_options.end(), l4.begin() + 20);
         check_off = 16;
-        pseudo = pseudo_header(m_src.addr, m_dst.addr, ProtoTcp, 20 + m_payload.size());
+        pseudo = pseudo_header(m_src.addr, m_dst.addr, ProtoTcp, hlen + m_payload.size());
         break;
+    }
     case Shape::IcmpEcho:
         l4.assign(8, 0);
         l4[0] = m_icmp_type;

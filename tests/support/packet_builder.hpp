@@ -43,6 +43,8 @@ public:
     Pkt& seq(std::uint32_t v);          // TCP sequence number; low 16 bits = echo sequence number
     Pkt& ack(std::uint32_t v);
     Pkt& window(std::uint16_t v);
+    Pkt& tcp_options(const Bytes& opts); // zero-padded to a multiple of 4
+    Pkt& window_scale(std::uint8_t shift); // NOP + the RFC 7323 option
     Pkt& mtu(std::uint16_t v);          // bytes 6-7 of an ICMP error (next-hop MTU of a 3/4)
     Pkt& udp_checksum_zero();
     Pkt& udp_checksum(std::uint16_t v);
@@ -72,6 +74,7 @@ private:
     std::uint32_t m_seq = 0;
     std::uint32_t m_ack = 0;
     std::uint16_t m_window = 65535;
+    Bytes m_tcp_options;
     std::uint8_t m_tcp_flags = 0;
     std::uint8_t m_icmp_type = 0;
     std::uint8_t m_icmp_code = 0;
