@@ -10,6 +10,10 @@ LAN=10.0.0.0/24
 EXT=198.51.100.254
 MARK=0x00100000/0x00100000
 
+# A LAN source arriving on the WAN is spoofed: dropped before conntrack (raw), never queued
+# as hairpin traffic (the nft file's spoof_guard chain does the same; either one suffices).
+iptables -t raw -A PREROUTING -i wan0 -s $LAN -j DROP
+
 # Outbound first packets of internal endpoints that have no mapping yet.
 iptables -t nat -A POSTROUTING -o wan0 -s $LAN -p udp -m mark ! --mark $MARK -j NFQUEUE --queue-num 0
 iptables -t nat -A POSTROUTING -o wan0 -s $LAN -p tcp -m mark ! --mark $MARK -j NFQUEUE --queue-num 0

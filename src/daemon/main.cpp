@@ -63,6 +63,12 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "conenatd: %s\n", pid.error().c_str());
         return 1;
     }
+    // Before anything touches the kernel: another instance's table and queues stay its own.
+    auto instance = InstanceLock::acquire(o.table);
+    if (!instance) {
+        std::fprintf(stderr, "conenatd: %s\n", instance.error().c_str());
+        return 1;
+    }
     if (!o.foreground) {
         if (Status s = daemonize(); !s) {
             std::fprintf(stderr, "conenatd: %s\n", s.error().c_str());
@@ -70,6 +76,7 @@ int main(int argc, char** argv) {
         }
         log_init(o.log_level, true);
     }
+    instance->owned_by_this_process();
     if (Status s = pid->write_pid(); !s) LOG_WARN("%s", s.error().c_str());
     block_signals(); // before any thread starts: only this thread takes them
     auto engine = make_engine(o);

@@ -5,7 +5,12 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <algorithm>
+#include <cstddef>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,22 +23,70 @@ std::string errno_text() { return std::strerror(errno); }
 } // namespace
 
 Result<PidFile> PidFile::acquire(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return Error{"--pid-file: cannot open '" + path + "': " + errno_text()};
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        char buf[32] = {};
-        const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    for (;;) {
+        const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) return Error{"--pid-file: cannot open '" + path + "': " + errno_text()};
+        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            char buf[32] = {};
+            const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+            ::close(fd);
+            const std::string pid = n > 0 ? std::string(buf, std::strcspn(buf, "\n")) : "?";
+            return Error{"already running (pid " + pid + ", pid file '" + path + "' is locked)"};
+        }
+        // The lock is on what we opened. If its owner unlinked it between our open and our
+        // flock, the path now names another file (or none), which a third start may lock too:
+        // only a lock on the file the path still names counts.
+        struct stat held {}, named {};
+        if (::fstat(fd, &held) == 0 && ::stat(path.c_str(), &named) == 0 && held.st_dev == named.st_dev &&
+            held.st_ino == named.st_ino)
+            return PidFile(fd, path);
         ::close(fd);
-        const std::string pid = n > 0 ? std::string(buf, std::strcspn(buf, "\n")) : "?";
-        return Error{"already running (pid " + pid + ", pid file '" + path + "' is locked)"};
     }
-    return PidFile(fd, path);
 }
 
+// Unlinked while still locked: a start that opens the path now creates a new file, and a start
+// that opened the old one finds, after its flock, that the path names another file (acquire).
 PidFile::~PidFile() {
     if (m_fd < 0) return;
     ::unlink(m_path.c_str());
     ::close(m_fd);
+}
+
+Result<InstanceLock> InstanceLock::acquire(const std::string& table) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return Error{"instance lock: socket: " + errno_text()};
+    // An abstract name belongs to the network namespace (unix(7)) and goes with the process,
+    // kill -9 included: nothing stale to clean up, and the kernel decides who was first.
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const std::string name = "conenatd/table/" + table;
+    std::memcpy(addr.sun_path + 1, name.data(), std::min(name.size(), sizeof addr.sun_path - 2));
+    const socklen_t len = socklen_t(offsetof(sockaddr_un, sun_path) + 1 + std::min(name.size(), sizeof addr.sun_path - 2));
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) == 0 && ::listen(fd, SOMAXCONN) == 0)
+        return InstanceLock(fd);
+    const int err = errno;
+    ::close(fd);
+    if (err != EADDRINUSE) return Error{std::string("instance lock: ") + std::strerror(err)};
+    // Who: the listener's credentials (SO_PEERCRED of a connection to it). Non-blocking: the
+    // owner never accepts, so a full backlog must not hang us.
+    std::string who = "?";
+    if (const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0); probe >= 0) {
+        ucred cred{};
+        socklen_t cl = sizeof cred;
+        if (::connect(probe, reinterpret_cast<const sockaddr*>(&addr), len) == 0 &&
+            ::getsockopt(probe, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0 && cred.pid > 0)
+            who = std::to_string(cred.pid);
+        ::close(probe);
+    }
+    return Error{"another conenatd (pid " + who + ") runs in this network namespace with table ip " + table +
+                 ": it owns the table and the queues; nothing was installed or changed"};
+}
+
+// listen() again: SO_PEERCRED reports the credentials of the last listen() (unix(7)).
+void InstanceLock::owned_by_this_process() { (void)::listen(m_fd, SOMAXCONN); }
+
+InstanceLock::~InstanceLock() {
+    if (m_fd >= 0) ::close(m_fd);
 }
 
 Status PidFile::write_pid() {

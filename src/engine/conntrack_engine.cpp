@@ -42,6 +42,15 @@ ConntrackEngine::ConntrackEngine(const Options& options)
 
 ConntrackEngine::~ConntrackEngine() { stop(); }
 
+namespace {
+// EPERM from the bind: the kernel gives a queue to one socket only.
+std::string queue_error(std::uint16_t num, const std::string& error) {
+    const bool taken = error.find("Operation not permitted") != std::string::npos;
+    return "NFQUEUE " + std::to_string(num) + ": " +
+           (taken ? "bound by another process (another conenatd?); nothing installed" : error);
+}
+} // namespace
+
 bool ConntrackEngine::external(Ipv4 a) const {
     const auto& addrs = m_options.nat.pool.external_addrs;
     return std::find(addrs.begin(), addrs.end(), a) != addrs.end();
@@ -93,6 +102,19 @@ Status ConntrackEngine::flush_elements() {
 }
 
 Status ConntrackEngine::start() {
+    // The queues first: the kernel lets one socket bind a queue, so a second instance learns
+    // here, before it installs or deletes anything, that another one owns them.
+    io::QueueOptions q;
+    q.maxlen = m_options.queue_maxlen;
+    // Whole packets: a first packet cut at a copy range would not parse (its IP length and the
+    // ICMP checksum cover all of it), and QUIC Initials (RFC 9000 §14.1) are >= 1200 bytes.
+    q.copy_range = 0xffff;
+    auto qout = io::NfQueue::open(m_options.queue_out, q);
+    if (!qout) return Error{queue_error(m_options.queue_out, qout.error())};
+    m_queue_out.emplace(std::move(qout.value()));
+    auto qin = io::NfQueue::open(m_options.queue_in, q);
+    if (!qin) return Error{queue_error(m_options.queue_in, qin.error())};
+    m_queue_in.emplace(std::move(qin.value()));
     auto nft = io::Nftables::open();
     if (!nft) return Error{"nftables: " + nft.error()};
     m_nft.emplace(std::move(nft.value()));
@@ -102,13 +124,6 @@ Status ConntrackEngine::start() {
         m_installed = true;
         LOG_INFO("installed table ip %s (queue %s)", m_spec.table.c_str(), m_spec.native_queue ? "native" : "xt NFQUEUE");
     }
-    // Bind the queues before anything else: first packets wait there until the threads run.
-    auto qout = io::NfQueue::open(m_options.queue_out, m_options.queue_maxlen);
-    if (!qout) return Error{"NFQUEUE " + std::to_string(m_options.queue_out) + ": " + qout.error()};
-    m_queue_out.emplace(std::move(qout.value()));
-    auto qin = io::NfQueue::open(m_options.queue_in, m_options.queue_maxlen);
-    if (!qin) return Error{"NFQUEUE " + std::to_string(m_options.queue_in) + ": " + qin.error()};
-    m_queue_in.emplace(std::move(qin.value()));
     auto raw = io::RawIpSocket::open();
     if (!raw) return Error{"raw socket: " + raw.error()};
     m_raw.emplace(std::move(raw.value()));
@@ -160,7 +175,7 @@ std::string ConntrackEngine::stats() {
         if (m_nft)
             if (auto c = m_nft->counters(); c)
                 out << "nft_queued_out " << c->queued_out << '\n' << "nft_queued_in " << c->queued_in << '\n'
-                    << "nft_guard_drops " << c->guard_drops << '\n';
+                    << "nft_guard_drops " << c->guard_drops << '\n' << "nft_spoof_drops " << c->spoof_drops << '\n';
     }
     const std::pair<const char*, const std::atomic<std::uint64_t>*> own[] = {
         {"queued_out", &m_queued_out}, {"queued_in", &m_queued_in}, {"verdict_repeat", &m_repeat},

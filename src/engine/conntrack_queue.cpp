@@ -89,6 +89,16 @@ std::optional<io::Verdict> ConntrackEngine::decide_in(const io::QueuedPacket& p,
             m_table.counters().add(why);
             return io::Verdict::Drop;
         }
+        // RFC 4787 REQ-9 / RFC 5382 REQ-8: the outbound half of a hairpin happens whatever the
+        // receiver's filter decides: the sender's mapping now permits the receiver's external
+        // endpoint, so the receiver's own first packet (ICE: both send at once) gets through.
+        (void)m_table.refresh_outbound(s, v.dst, now);
+        const Policy& tcp = m_options.nat.tcp;
+        if (proto == Proto::Tcp && tcp.filtering == Behaviour::AddressAndPortDependent &&
+            tcp.mapping != Behaviour::AddressAndPortDependent && m_table.find_connection(s, v.dst, now) == kNil) {
+            Counter ignored{}; // TCP under APDF: the connection is the permit (MappingTable::refresh_outbound)
+            (void)m_table.open_connection(s, v.dst, TcpState::SynOut, now, Direction::Outbound, ignored);
+        }
         remote = m_table.mapping(s).external();
     }
     const MappingId m = m_table.find_inbound(proto, v.dst, now);

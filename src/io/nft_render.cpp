@@ -117,6 +117,9 @@ void Renderer::chain(std::string_view name, std::string_view type, std::string_v
         rule(m_oif + m_saddr + "meta l4proto { udp, tcp } " + m_queue_out);
         rule(m_oif + m_saddr + "icmp type echo-request " + m_queue_out);
         rule("ct status dnat " + m_saddr + "meta l4proto { udp, tcp } " + m_queue_out);
+    } else if (name == detail::kChainSpoofGuard) {
+        if (!m_spec.wan_if.empty() && !m_saddr.empty())
+            rule("iifname \"" + m_spec.wan_if + "\" " + m_saddr + "counter drop");
     } else if (name == detail::kChainGuard) {
         rule(m_oif + m_saddr + "meta l4proto { udp, tcp, icmp } ct status & snat == 0 counter drop");
     }

@@ -22,6 +22,7 @@ namespace {
 using core::Proto;
 
 constexpr ChainSpec kChains[] = {
+    {kChainSpoofGuard, "filter", NF_INET_PRE_ROUTING, -300}, // raw: before conntrack sees it
     {kChainDnat, "nat", NF_INET_PRE_ROUTING, -102},
     {kChainDnatQueue, "nat", NF_INET_PRE_ROUTING, -101},
     {kChainSnat, "nat", NF_INET_POST_ROUTING, 98},
@@ -69,6 +70,7 @@ private:
     Status snat_rules();
     Status snat_queue_rules();
     Status guard_rules();
+    Status spoof_guard_rules();
 
     NftBatch& m_batch;
     const RuleSetSpec& m_spec;
@@ -231,6 +233,20 @@ Status Installer::guard_rules() {
     return add_rule(r, "rule of chain " + chain);
 }
 
+// A source inside the internal network arriving on the WAN is spoofed: dropped before
+// conntrack, so it never creates, refreshes or removes a flow or a mapping (it would pass
+// for hairpin traffic otherwise).
+Status Installer::spoof_guard_rules() {
+    if (m_spec.wan_if.empty() || m_spec.internal_prefix == 0)
+        return {}; // (no internal network to tell apart)
+    const std::string chain = str(kChainSpoofGuard);
+    RuleBuilder r(m_spec.table, chain);
+    ifname_match(r, NFT_META_IIFNAME, NFT_CMP_EQ, m_spec.wan_if, NFT_REG_1);
+    saddr_internal(r);
+    r.counter().verdict(NF_DROP);
+    return add_rule(r, "rule of chain " + chain);
+}
+
 Status Installer::run() {
     replace_table(m_batch, m_spec.table);
     std::vector<SetElem> external;
@@ -255,6 +271,7 @@ Status Installer::run() {
     CONENAT_TRY(snat_rules());
     CONENAT_TRY(snat_queue_rules());
     CONENAT_TRY(guard_rules());
+    CONENAT_TRY(spoof_guard_rules());
     m_batch.end();
     return {};
 }

@@ -13,7 +13,7 @@ namespace conenat::io::detail {
 // Chain names. "dnat" and "snat" are nft keywords the CLI (1.0.6) refuses as chain names.
 constexpr std::string_view kChainDnat = "dnat_map", kChainDnatQueue = "dnat_queue";
 constexpr std::string_view kChainSnat = "snat_map", kChainSnatQueue = "snat_queue";
-constexpr std::string_view kChainGuard = "guard";
+constexpr std::string_view kChainGuard = "guard", kChainSpoofGuard = "spoof_guard";
 constexpr std::string_view kSetExternal = "external";
 
 struct ChainSpec {
@@ -21,7 +21,7 @@ struct ChainSpec {
     std::uint32_t hook; // NF_INET_*
     int priority;
 };
-// The five chains, in install order.
+// The six chains, in install order.
 const ChainSpec* chains(std::size_t* count);
 
 // Replaces table `spec.table` with the rule set (add + delete + add, so absent is fine).

@@ -243,6 +243,7 @@ Result<RuleCounters> Nftables::counters() {
         std::uint64_t* sum = chain == detail::kChainSnatQueue   ? &c.queued_out
                              : chain == detail::kChainDnatQueue ? &c.queued_in
                              : chain == detail::kChainGuard     ? &c.guard_drops
+                             : chain == detail::kChainSpoofGuard ? &c.spoof_drops
                                                                 : nullptr;
         if (!sum)
             return;

@@ -9,6 +9,16 @@
   tcp-punch ADDR PORT PEER PEER_PORT SECONDS      connect out from ADDR:PORT, listen on the same port
                                                   (SO_REUSEPORT) and print "accepted ip:port" per inbound
   tcp-serve ADDR PORT SECONDS                     accept and hold connections (a plain peer)
+  udp-sized SRC SPORT DST DPORT SIZE COUNT        COUNT datagrams of SIZE bytes, 0.1 s apart
+  udp-recv ADDR PORT SECONDS N                    print "ip:port LEN" per datagram (N at most)
+  udp-exchange ADDR PORT PEER PEER_PORT SECONDS   send to the peer every 0.1 s, print "from ip:port"
+                                                  per source heard (same socket)
+  tcp-meet ADDR PORT PEER PEER_PORT SECONDS       listen on ADDR:PORT and connect from it to the peer
+                                                  until either works (both ends do it at once); prints
+                                                  "connected peer=ip:port" or "accepted ip:port"
+  tcp-connect SRC SPORT DST DPORT SECONDS         one connect (SPORT 0: any); prints
+                                                  "connected|refused|timeout|unreachable|error S" with S
+                                                  the seconds it took (monotonic clock)
 """
 import select
 import socket
@@ -115,9 +125,103 @@ def tcp_serve(addr, port, secs):
     accept_all(s, secs)
 
 
+def udp_sized(src, sport, dst, dport, size, count):
+    s = udp_socket(src, sport)
+    for i in range(int(count)):
+        s.sendto(bytes([i % 256]) * int(size), (dst, int(dport)))
+        time.sleep(0.1)
+
+
+def udp_recv(addr, port, secs, n):
+    s = udp_socket(addr, port)
+    got = 0
+    for _ in readable([s], secs):
+        data, src = s.recvfrom(65535)
+        print(f"{src[0]}:{src[1]} {len(data)}", flush=True)
+        got += 1
+        if got >= int(n):
+            return
+
+
+def udp_exchange(addr, port, peer, pport, secs):
+    s = udp_socket(addr, port)
+    s.setblocking(False)
+    end = time.monotonic() + float(secs)
+    heard = []
+    while time.monotonic() < end:
+        s.sendto(b"hairpin", (peer, int(pport)))
+        for _ in readable([s], 0.1):
+            try:
+                _, src = s.recvfrom(2048)
+            except BlockingIOError:
+                continue
+            if src not in heard:
+                heard.append(src)
+    for a, p in heard:
+        print(f"from {a}:{p}", flush=True)
+
+
+def tcp_meet(addr, port, peer, pport, secs):
+    def sock():
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        s.bind((addr, int(port)))
+        return s
+    listener = sock()
+    listener.listen(8)
+    listener.setblocking(False)
+    end = time.monotonic() + float(secs)
+    while time.monotonic() < end:
+        out = sock()
+        out.setblocking(False)
+        out.connect_ex((peer, int(pport)))
+        # Whichever comes first: our connect completes (SYN-ACK or simultaneous open), or the
+        # peer's SYN reaches the listener.
+        for s in readable_or_writable(listener, out, min(1.0, max(0.05, end - time.monotonic()))):
+            if s is listener:
+                c, src = listener.accept()
+                print(f"accepted {src[0]}:{src[1]}", flush=True)
+                time.sleep(0.5)
+                return
+            if out.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                a, p = out.getpeername()
+                print(f"connected peer={a}:{p}", flush=True)
+                time.sleep(0.5)
+                return
+            break  # refused: try again
+        out.close()
+        time.sleep(0.05)
+    print("failed", flush=True)
+
+
+def readable_or_writable(listener, out, secs):
+    r, w, _ = select.select([listener], [out], [], secs)
+    return r + w
+
+
+def tcp_connect(src, sport, dst, dport, secs):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((src, int(sport)))
+    s.settimeout(float(secs))
+    t0 = time.monotonic()
+    try:
+        s.connect((dst, int(dport)))
+        r = "connected"
+    except socket.timeout:
+        r = "timeout"
+    except ConnectionRefusedError:
+        r = "refused"
+    except OSError as e:
+        r = "unreachable" if e.errno in (113, 101) else f"error({e.strerror})"
+    print(f"{r} {time.monotonic() - t0:.3f}", flush=True)
+
+
 def main(argv):
     cmds = {"udp-flows": udp_flows, "udp-count": udp_count, "udp-stream": udp_stream, "udp-watch": udp_watch,
-            "tcp-punch": tcp_punch, "tcp-serve": tcp_serve}
+            "tcp-punch": tcp_punch, "tcp-serve": tcp_serve, "udp-sized": udp_sized, "udp-recv": udp_recv,
+            "udp-exchange": udp_exchange, "tcp-meet": tcp_meet, "tcp-connect": tcp_connect}
     if len(argv) < 2 or argv[1] not in cmds:
         sys.exit(__doc__)
     cmds[argv[1]](*argv[2:])

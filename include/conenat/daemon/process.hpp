@@ -4,6 +4,7 @@
 #include "conenat/util/result.hpp"
 
 #include <string>
+#include <utility>
 
 namespace conenat::daemon {
 
@@ -20,6 +21,24 @@ private:
     PidFile(int fd, std::string path) : m_fd(fd), m_path(std::move(path)) {}
     int m_fd = -1;
     std::string m_path;
+};
+
+// One running instance per nftables table and network namespace, whatever its pid file: an
+// abstract unix socket named after the table, held for the process's life. Taken before the
+// engine touches the kernel, so a second instance changes nothing of the first one's state.
+class InstanceLock {
+public:
+    // Fails, naming the owner's pid, when another process holds it.
+    static Result<InstanceLock> acquire(const std::string& table);
+    InstanceLock(InstanceLock&& o) noexcept : m_fd(std::exchange(o.m_fd, -1)) {}
+    InstanceLock& operator=(InstanceLock&&) = delete;
+    ~InstanceLock();
+    // After daemonize(): a second instance is told this process's pid, not the parent's.
+    void owned_by_this_process();
+
+private:
+    explicit InstanceLock(int fd) : m_fd(fd) {}
+    int m_fd = -1;
 };
 
 // Detaches into the background. Returns in the daemon process only; the parent waits until

@@ -69,6 +69,7 @@ struct MappingElement {
 // Counters of the rule set (from its `counter` statements).
 struct RuleCounters {
     std::uint64_t queued_out = 0, queued_in = 0, guard_drops = 0;
+    std::uint64_t spoof_drops = 0; // internal sources arriving on the WAN
 };
 
 class Nftables {
