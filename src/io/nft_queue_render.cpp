@@ -97,6 +97,7 @@ std::string QueueRenderer::run() {
     const std::string ext = "@" + std::string(detail::kQueueSetExternal);
     m_out << "\n\tchain " << detail::kQueueChainPre << " {\n\t\ttype filter hook prerouting priority "
           << detail::kQueuePrioPre << "; policy accept;\n";
+    rule("iifname " + m_wan + " ip saddr " + m_internal + " ip daddr " + ext + " counter drop");
     rule("ip daddr " + ext + " socket transparent <= 1 accept");
     inbound(true, detail::kMapHairpinPorts);
     rule("iifname != " + m_wan + " ip saddr " + m_internal + " ip daddr " + ext + " meta l4proto { tcp, udp } th dport { " +

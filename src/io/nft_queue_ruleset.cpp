@@ -196,6 +196,16 @@ Status QueueInstaller::inbound_rules(const std::string& chain, bool handed_on, c
 
 Status QueueInstaller::pre_rules() {
     const std::string chain(kQueueChainPre);
+    {   // An internal source arriving on the WAN is spoofed (RFC 2827 ingress filtering): it
+        // must never reach the core, where it would look inbound (or hairpinned) and open,
+        // refresh or close state. Dropped and counted before anything else.
+        RuleBuilder r(m_spec.table, chain);
+        name_match(r, NFT_META_IIFNAME, NFT_CMP_EQ);
+        saddr_internal(r);
+        daddr_external(r);
+        r.counter().verdict(NF_DROP);
+        CONENAT_TRY(add_rule(r, "spoofed-source rule of chain " + chain));
+    }
     {   // The router's own flows (and services bound to our addresses) keep conntrack and
         // local delivery: a packet with a local socket is never the NAT's.
         RuleBuilder r(m_spec.table, chain);

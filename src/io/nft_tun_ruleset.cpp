@@ -82,10 +82,13 @@ std::vector<TunRule> TunRules::pre_rules() {
                          ifname_match(r, NFT_META_IIFNAME, NFT_CMP_EQ, m_spec.tun_if);
                          r.notrack().counter().verdict(NF_ACCEPT);
                      }});
-    rules.push_back({"iifname " + wan + " ip saddr " + internal + " accept", [this](RuleBuilder& r) {
+    // An internal source arriving on the WAN is spoofed (RFC 2827 ingress filtering): never the
+    // NAT's (the engine would take it for outbound or hairpinned traffic). Dropped and counted.
+    rules.push_back({"iifname " + wan + " ip saddr " + internal + " " + ext + "counter drop", [this](RuleBuilder& r) {
                          ifname_match(r, NFT_META_IIFNAME, NFT_CMP_EQ, m_spec.wan_if);
                          saddr_match(r, m_spec.internal_net, m_spec.internal_prefix);
-                         r.verdict(NF_ACCEPT);
+                         daddr_external(r);
+                         r.counter().verdict(NF_DROP);
                      }});
     rules.push_back({ext + "ip frag-off & 0x3fff != 0 goto steer", [this](RuleBuilder& r) {
                          daddr_external(r);

@@ -16,6 +16,14 @@
   udp-ping SRC SPORT DST DPORT              one datagram, wait 2 s for an answer: print "reply from ip:port" or "none"
   udp-pong ADDR PORT SECONDS [DST:PORT..]   first send "hello" to each DST:PORT, then answer every datagram
                                             with "pong"; print "from ip:port" per datagram
+  udp-size SRC SPORT DST DPORT SIZE         one datagram of SIZE bytes (DF set), wait 2 s for its echo:
+                                            print "echo N intact|corrupt" or "none"
+  udp-echo ADDR PORT SECONDS                echo every datagram; print "from ip:port len N" per datagram
+  udp-burst SRC SPORT DST DPORT N           N small datagrams of one flow, as fast as they go
+  udp-sources ADDR PORT SECONDS             print "SRC_ADDR COUNT" per source address seen
+  tcp-many SRC DST DPORT N SECONDS          N connections one after the other (each closed once
+                                            connected): print "connected K of N"
+  tcp-connect-timed DST DPORT SECS [SRC]    one connect(): print "refused|connected|timeout|error after T s"
 """
 import hashlib
 import random
@@ -225,10 +233,87 @@ def udp_pong(addr, port, secs, *first):
         s.sendto(b"pong", frm)
 
 
+def udp_size(src, sport, dst, dport, size):
+    s = udp_socket(src, sport)
+    s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
+    data = bytes(i & 0xff for i in range(int(size)))
+    try:
+        s.sendto(data, (dst, int(dport)))
+    except OSError as e:
+        print(f"error({e.strerror})", flush=True)
+        return
+    for _ in readable([s], 2.0):
+        got, _ = s.recvfrom(65535)
+        print(f"echo {len(got)} {'intact' if got == data else 'corrupt'}", flush=True)
+        return
+    print("none", flush=True)
+
+
+def udp_echo(addr, port, secs):
+    s = udp_socket(addr, port)
+    for _ in readable([s], secs):
+        data, frm = s.recvfrom(65535)
+        print(f"from {frm[0]}:{frm[1]} len {len(data)}", flush=True)
+        s.sendto(data, frm)
+
+
+def udp_burst(src, sport, dst, dport, n):
+    s = udp_socket(src, sport)
+    for i in range(int(n)):
+        s.sendto(b"burst%d" % i, (dst, int(dport)))
+
+
+def udp_sources(addr, port, secs):
+    s = udp_socket(addr, port)
+    s.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE: a burst must not overflow it
+    seen = {}
+    for _ in readable([s], secs):
+        _, frm = s.recvfrom(2048)
+        seen[frm[0]] = seen.get(frm[0], 0) + 1
+    for a, n in sorted(seen.items()):
+        print(a, n, flush=True)
+
+
+def tcp_many(src, dst, dport, n, secs):
+    end, ok = time.monotonic() + float(secs), 0
+    for _ in range(int(n)):
+        if time.monotonic() >= end:
+            break
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind((src, 0))
+        s.settimeout(max(0.1, min(3.0, end - time.monotonic())))
+        try:
+            s.connect((dst, int(dport)))
+            ok += 1
+        except OSError:
+            pass
+        s.close()
+    print(f"connected {ok} of {n}", flush=True)
+
+
+def tcp_connect_timed(dst, dport, secs, src=""):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if src:
+        s.bind((src, 0))
+    s.settimeout(float(secs))
+    start = time.monotonic()
+    try:
+        s.connect((dst, int(dport)))
+        what = "connected"
+    except socket.timeout:
+        what = "timeout"
+    except ConnectionRefusedError:
+        what = "refused"
+    except OSError as e:
+        what = f"error({e.strerror})"
+    print(f"{what} after {time.monotonic() - start:.2f} s", flush=True)
+
+
 def main(argv):
     cmds = {"ttl-probe": ttl_probe, "pmtu-probe": pmtu_probe, "simopen": simopen, "tcp-sink": tcp_sink,
             "tcp-source": tcp_source, "tcp-give": tcp_give, "tcp-fetch": tcp_fetch, "udp-gso": udp_gso, "udp-sink": udp_sink, "udp-ping": udp_ping,
-            "udp-pong": udp_pong}
+            "udp-pong": udp_pong, "udp-size": udp_size, "udp-echo": udp_echo, "udp-burst": udp_burst,
+            "udp-sources": udp_sources, "tcp-many": tcp_many, "tcp-connect-timed": tcp_connect_timed}
     if len(argv) < 2 or argv[1] not in cmds:
         sys.exit(__doc__)
     cmds[argv[1]](*argv[2:])

@@ -10,6 +10,7 @@
 //   chain out<k> { counter queue num <main k> }                    outbound, postrouting
 //   chain hp<k>  { notrack counter queue num <hairpin k> }         hairpinned, prerouting
 //   chain pre { type filter hook prerouting priority raw (-300);
+//     iifname <wan> ip saddr <int> ip daddr @external counter drop   -- spoofed internal source
 //     ip daddr @external socket transparent <= 1 accept     -- the router's own sockets: not NAT
 //     meta mark & M == M ip daddr @external <key> vmap @hp_ports        -- hairpin, second half
 //     iifname != <wan> ip saddr <int> ip daddr @external ... <host> vmap @hp_hosts  -- hairpin

@@ -8,7 +8,7 @@
 //   chain steer { meta mark set meta mark | M notrack counter accept }
 //   chain pre { type filter hook prerouting priority raw (-300);
 //     iifname <tun> notrack counter accept               -- translated by the engine: routed as it is
-//     iifname <wan> ip saddr <int> accept                -- spoofed internal source: never the NAT's
+//     iifname <wan> ip saddr <int> ip daddr @external counter drop   -- spoofed internal source
 //     ip daddr @external ip frag-off & 0x3fff != 0 goto steer   -- fragments (the engine reassembles)
 //     ip daddr @external socket transparent <= 1 accept  -- the router's own sockets
 //     ip daddr @external meta l4proto { tcp, udp } th dport { <pool> } goto steer   -- inbound, hairpin
