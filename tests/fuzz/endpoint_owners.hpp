@@ -1,0 +1,60 @@
+// The fuzz targets' outside oracle for "never share a port" (RFC 4787 REQ-1/REQ-2): learned only
+// from the packets the translator let through, never from its tables. An external endpoint
+// refreshed by an outbound packet at t belongs to its internal endpoint until t + the mapping
+// timeout (its mapping must live that long, RFC 4787 REQ-5 / RFC 5382 REQ-5); no other internal
+// endpoint may appear behind it before then.
+#pragma once
+
+#include "conenat/core/types.hpp"
+#include "conenat/util/text.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
+
+namespace conenat::test {
+
+class EndpointOwners {
+public:
+    // An outbound packet of `internal` left with source `external` at `now`; its mapping now lives
+    // at least until now + `lifetime`. Returns the violation, or "".
+    std::string refreshed(core::Proto p, core::Endpoint external, core::Endpoint internal, core::TimeMs now,
+                          core::TimeMs lifetime) {
+        return claim(p, external, internal, now, now + lifetime);
+    }
+    // An inbound packet to `external` was delivered to `internal` at `now`: the mapping exists
+    // now (its lifetime after `now` is unknown). Returns the violation, or "".
+    std::string delivered(core::Proto p, core::Endpoint external, core::Endpoint internal, core::TimeMs now) {
+        return claim(p, external, internal, now, now + 1);
+    }
+
+private:
+    struct Owner {
+        core::Endpoint internal;
+        core::TimeMs alive_until; // exclusive: its mapping must exist at every earlier time
+    };
+    using Key = std::tuple<std::uint8_t, core::Ipv4, std::uint16_t>;
+
+    std::string claim(core::Proto p, core::Endpoint external, core::Endpoint internal, core::TimeMs now,
+                      core::TimeMs until) {
+        const Key key{std::uint8_t(p), external.addr, external.port};
+        auto [it, fresh] = m_owners.try_emplace(key, Owner{internal, until});
+        if (fresh) return {};
+        Owner& o = it->second;
+        if (o.internal == internal) {
+            if (until > o.alive_until) o.alive_until = until;
+            return {};
+        }
+        if (now < o.alive_until)
+            return "external " + text::format_endpoint(external) + " (proto " + std::to_string(int(p)) +
+                   ") used by " + text::format_endpoint(internal) + " while " + text::format_endpoint(o.internal) +
+                   "'s mapping must live " + std::to_string(o.alive_until - now) + " ms more";
+        o = Owner{internal, until};
+        return {};
+    }
+
+    std::map<Key, Owner> m_owners;
+};
+
+} // namespace conenat::test
