@@ -18,6 +18,8 @@ class TableCheck {
 public:
     // At most this often; a check that took d ms waits 1000 d ms before the next one, so that
     // checking costs its thread at most 0.1 % of its time whatever the table's capacity.
+    // Measured at the default capacity (65536 mappings, 262144 sessions): 0.5 ms empty, 6.6 ms
+    // with 59 k mappings and 118 k sessions.
     static constexpr core::TimeMs kMinIntervalMs = 2000, kCostFactor = 1000;
 
     // Runs the check when it is due. `who` names the table's owner in the log.

@@ -33,7 +33,7 @@ SOAK_SECONDS=${SOAK_SECONDS:-60}
 SOAK_ENGINES=${SOAK_ENGINES:-conntrack queue tun}
 SOAK_PY=tests/e2e/soak.py
 TCP_TRANS=3 TCP_EST=4 UDP_TIMEOUT=120
-MARGIN=1  # seconds: the sink's clock lags the daemon's decisions by a scheduling delay at most this
+MARGIN=1.5  # seconds: the sink sees a packet at most this long after the daemon translated it
 UDP_PORTS=6001,6002,6003,6004 TCP_PORTS=7001,7002,7003,7004
 declare -A NAT_TYPE=([conntrack]=full-cone [queue]=full-cone [tun]=port-restricted-cone)
 declare -A ENGINE_ARGS=([conntrack]="" [queue]="--queues 2" [tun]="--queues 2")
