@@ -5,17 +5,19 @@ and in time (every wait has a deadline; every process stops by itself).
   sink ADDR UDP_PORTS TCP_PORTS PEER TARGET SECONDS OUT    (the internet)
       Echoes every UDP datagram and TCP line that reaches ADDR on the ports (comma lists) and
       records "t proto ext_ip:port int_ip:port" for each into OUT: the external endpoint it came
-      from and the internal one its payload names. Meanwhile, from address PEER, sends
+      from and the internal one its payload names; the same for ICMP echo requests (the kernel
+      answers them; the identifier is the "port"). Meanwhile, from address PEER, sends
       unsolicited UDP datagrams and SYNs to TARGET (the NAT's external address): at external
       ports it has just seen in use, and at random ones. Its totals go to OUT.peer. Ends after
       SECONDS or at SIGTERM.
-  clients ADDR SINK UDP_PORTS TCP_PORTS SECONDS SEED TIMEOUT OUT    (a LAN host)
-      Runs short UDP and TCP flows from ADDR, a few at a time, until SECONDS pass: each from a
-      source port of a small range every host shares (so that port preservation contends), with
-      random idle gaps, some of them around TIMEOUT (the NAT's TCP idle timeout); half the TCP
+  clients ADDR SINK UDP_PORTS TCP_PORTS SECONDS SEED TIMEOUT ICMP_TIMEOUT OUT    (a LAN host)
+      Runs short UDP, TCP and ICMP echo flows from ADDR, a few at a time, until SECONDS pass:
+      each from a source port (echo identifier) of a small range every host shares (so that port
+      preservation contends), with random idle gaps, some of them around TIMEOUT (the NAT's TCP
+      idle timeout) or ICMP_TIMEOUT (its ICMP timeout, for echo flows); half the TCP
       connections reuse the source port and server of one that ended seconds before. Every
       message names its internal endpoint and is echoed. One JSON line per flow into OUT.
-  judge SINK_OUT UDP_TIMEOUT TCP_MIN_TIMEOUT MARGIN CLIENT_OUT...
+  judge SINK_OUT UDP_TIMEOUT TCP_MIN_TIMEOUT ICMP_TIMEOUT MARGIN CLIENT_OUT...
       Prints what it checked, one "ok:" / "FAIL:" line each (see judge()); exits 1 on a FAIL.
 """
 import asyncio
@@ -30,8 +32,9 @@ import sys
 import time
 
 UDP_PORT_POOL = range(40000, 40032)  # source ports, the same in every host
-TCP_PORT_POOL = range(41000, 41032)
-CONCURRENT_UDP, CONCURRENT_TCP = 4, 6
+TCP_PORT_POOL = range(41000, 41016)
+ICMP_ID_POOL = range(42000, 42016)
+CONCURRENT_UDP, CONCURRENT_TCP, CONCURRENT_ICMP = 4, 6, 2
 MAX_FLOWS = 100000  # per host: a bound in count as well as in time
 
 
@@ -65,6 +68,10 @@ class Sink:
             s.setblocking(False)
             self.sel.register(s, selectors.EVENT_READ, ("listen", s))
         self.conns = {}  # socket -> [peer endpoint, buffered bytes, last activity]
+        icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        icmp.setblocking(False)
+        self.addr = addr
+        self.sel.register(icmp, selectors.EVENT_READ, ("icmp", icmp))
         self.peer_udp = []
         for _ in range(8):
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -74,7 +81,7 @@ class Sink:
 
     def record(self, proto, ext, line):
         parts = line.split()
-        if len(parts) >= 2 and parts[0] in ("U", "T"):
+        if len(parts) >= 2 and parts[0] in ("U", "T", "I"):
             now = time.monotonic()
             self.records.append("%.4f %s %s:%d %s" % (now, proto, ext[0], ext[1], parts[1]))
             self.recent.append((now, proto, ext[1]))
@@ -90,6 +97,19 @@ class Sink:
                 s.sendto(data, src)
             except OSError:
                 pass
+
+    def on_icmp(self, s):
+        """Echo requests to ADDR (a copy: the kernel answers them)."""
+        for _ in range(64):
+            try:
+                pkt = s.recv(2048)
+            except BlockingIOError:
+                return
+            ihl = (pkt[0] & 15) * 4
+            if len(pkt) < ihl + 8 or pkt[ihl] != 8 or socket.inet_ntoa(pkt[16:20]) != self.addr:
+                continue
+            ident = struct.unpack("!H", pkt[ihl + 4:ihl + 6])[0]
+            self.record("icmp", (socket.inet_ntoa(pkt[12:16]), ident), pkt[ihl + 8:].decode(errors="replace"))
 
     def on_accept(self, s):
         for _ in range(64):
@@ -158,7 +178,7 @@ class Sink:
                 break
             for key, _ in self.sel.select(timeout=min(0.05, max(0.0, next_peer - now))):
                 kind, s = key.data
-                {"udp": self.on_udp, "listen": self.on_accept, "conn": self.on_conn}[kind](s)
+                {"udp": self.on_udp, "icmp": self.on_icmp, "listen": self.on_accept, "conn": self.on_conn}[kind](s)
             now = time.monotonic()
             if now >= next_peer:
                 self.unsolicited(now)
@@ -181,12 +201,12 @@ def sink_main(addr, udp_ports, tcp_ports, peer, target, seconds, out):
 # ------------------------------------------------------------------ LAN host clients
 
 class Host:
-    def __init__(self, addr, sink, udp_ports, tcp_ports, seconds, seed, timeout):
+    def __init__(self, addr, sink, udp_ports, tcp_ports, seconds, seed, timeout, icmp_timeout):
         self.addr, self.sink = addr, sink
         self.udp_ports, self.tcp_ports = udp_ports, tcp_ports
         self.end = time.monotonic() + seconds
         self.rng = random.Random(seed)
-        self.timeout = timeout
+        self.timeout, self.icmp_timeout = timeout, icmp_timeout
         self.busy = set()  # (proto, port) in use here
         self.results = []
         self.unsolicited = 0  # datagrams from anyone but the sink
@@ -216,10 +236,11 @@ class Host:
         self.busy.add((proto, p))
         return p
 
-    def gap(self, long_share):
+    def gap(self, long_share, timeout=None):
         # Short gaps keep a flow alive; long ones fall around the idle timeout, on both sides.
+        timeout = timeout or self.timeout
         if self.rng.random() < long_share:
-            return self.rng.uniform(0.5 * self.timeout, 1.6 * self.timeout)
+            return self.rng.uniform(0.5 * timeout, 1.6 * timeout)
         return self.rng.uniform(0.05, 1.0)
 
     async def udp_flow(self, fid):
@@ -277,6 +298,64 @@ class Host:
                 self.unsolicited += 1  # let in by the NAT's filter from the outside peer
                 continue
             if data == msg:
+                return True
+        return False
+
+    async def icmp_flow(self, fid):
+        """Echo requests from a ping socket (its port is the identifier), some after the NAT's
+        ICMP timeout: each must be answered, through the old mapping or a new one."""
+        loop = asyncio.get_running_loop()
+        ident = self.take_port("icmp", ICMP_ID_POOL)
+        if ident is None:
+            return await asyncio.sleep(0.1)
+        res = {"id": fid, "proto": "icmp", "internal": "%s:%d" % (self.addr, ident), "start": time.monotonic(),
+               "sent": 0, "echoed": 0, "max_gap": 0.0, "error": None}
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
+        try:
+            s.bind((self.addr, ident))
+            s.setblocking(False)
+            last = None
+            for seq in range(self.rng.randint(1, 8)):
+                if seq:
+                    g = self.gap(0.3, self.icmp_timeout)
+                    if time.monotonic() + g > self.end + 2:
+                        break
+                    await asyncio.sleep(g)
+                payload = ("I %s %d %d" % (res["internal"], fid, seq)).encode()
+                ok = False
+                for attempt in range(4):
+                    now = time.monotonic()
+                    if last is not None:
+                        res["max_gap"] = max(res["max_gap"], now - last)
+                    last = now
+                    # The kernel fills in the identifier and the checksum.
+                    await loop.sock_sendto(s, struct.pack("!BBHHH", 8, 0, 0, 0, (seq * 4 + attempt) & 0xFFFF) + payload,
+                                           (self.sink, 0))
+                    res["sent"] += 1
+                    ok = await self.echo_reply(s, payload, 0.7)
+                    if ok:
+                        break
+                if not ok:
+                    res["error"] = "no echo reply for message %d" % seq
+                    break
+                res["echoed"] += 1
+        except OSError as e:
+            res["error"] = "socket: %s" % e
+        finally:
+            s.close()
+            self.busy.discard(("icmp", ident))
+        res["end"] = time.monotonic()
+        self.results.append(res)
+
+    async def echo_reply(self, s, payload, wait):
+        loop = asyncio.get_running_loop()
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            try:
+                data = await asyncio.wait_for(loop.sock_recv(s, 2048), end - time.monotonic())
+            except asyncio.TimeoutError:
+                return False
+            if len(data) >= 8 and data[0] == 0 and data[8:] == payload:
                 return True
         return False
 
@@ -351,12 +430,14 @@ class Host:
     async def run(self):
         slots = [self.slot(self.udp_flow) for _ in range(CONCURRENT_UDP)]
         slots += [self.slot(self.tcp_flow) for _ in range(CONCURRENT_TCP)]
+        slots += [self.slot(self.icmp_flow) for _ in range(CONCURRENT_ICMP)]
         # A flow sleeps past the end by 2 s at most, then waits 4 s for a connect or an echo.
         await asyncio.wait_for(asyncio.gather(*slots), self.end - time.monotonic() + 30)
 
 
-def clients_main(addr, sink, udp_ports, tcp_ports, seconds, seed, timeout, out):
-    host = Host(addr, sink, ports(udp_ports), ports(tcp_ports), float(seconds), int(seed), float(timeout))
+def clients_main(addr, sink, udp_ports, tcp_ports, seconds, seed, timeout, icmp_timeout, out):
+    host = Host(addr, sink, ports(udp_ports), ports(tcp_ports), float(seconds), int(seed), float(timeout),
+                float(icmp_timeout))
     asyncio.run(host.run())
     with open(out, "w") as f:
         for r in host.results:
@@ -366,14 +447,14 @@ def clients_main(addr, sink, udp_ports, tcp_ports, seconds, seed, timeout, out):
 
 # ------------------------------------------------------------------ judge
 
-def judge(sink_out, udp_timeout, tcp_min_timeout, margin, client_outs):
+def judge(sink_out, udp_timeout, tcp_min_timeout, icmp_timeout, margin, client_outs):
     """Checks, from what the outside sink and the LAN hosts saw:
     - no external endpoint had two internal owners at once: a new owner may appear only once the
       previous owner's mapping can have expired, i.e. after the protocol's shortest mapping
       lifetime since the previous owner's last packet (less `margin`: the sink's receive times
       lag the daemon's by a scheduling delay);
     - every flow that should pass did: every UDP flow (its gaps are far below the UDP timeout),
-      every TCP flow whose idle gaps all stayed `margin` below the shortest TCP timeout
+      every ICMP echo flow (a request after the timeout gets a new mapping), every TCP flow whose idle gaps all stayed `margin` below the shortest TCP timeout
       (connected, every message echoed), and the sink saw each of those flows;
     - the churn happened: flows of both kinds, some TCP flows idle past the timeout, external
       endpoints that changed owner after an expiry."""
@@ -396,7 +477,7 @@ def judge(sink_out, udp_timeout, tcp_min_timeout, margin, client_outs):
             for line in f:
                 r = json.loads(line)
                 (hosts if "host" in r else flows).append(r)
-    life = {"udp": udp_timeout, "tcp": tcp_min_timeout}
+    life = {"udp": udp_timeout, "tcp": tcp_min_timeout, "icmp": icmp_timeout}
     overlaps, handovers = [], 0
     for (proto, ext), seen in owners.items():
         seen.sort()
@@ -418,15 +499,21 @@ def judge(sink_out, udp_timeout, tcp_min_timeout, margin, client_outs):
     # A TCP flow that should pass: every idle gap, up to the message that failed if one did,
     # stayed `margin` below the shortest timeout (max_gap covers the gap before that message).
     should_tcp = [r for r in tcp if r["max_gap"] < tcp_min_timeout - margin]
+    icmp = [r for r in flows if r["proto"] == "icmp"]
     bad_udp = [r for r in udp if r["error"]]
+    bad_icmp = [r for r in icmp if r["error"]]
     bad_tcp = [r for r in should_tcp if r["error"]]
     check(not bad_udp, "every UDP flow passed (%d flows, %d datagrams sent, %d echoed%s)" % (
         len(udp), sum(r["sent"] for r in udp), sum(r["echoed"] for r in udp),
         "; " + "; ".join("%s flow %d: %s" % (r["internal"], r["id"], r["error"]) for r in bad_udp[:5]) if bad_udp else ""))
+    check(icmp and not bad_icmp, "every ICMP echo flow passed (%d flows, %d of them idle past the timeout, %d requests sent, %d answered%s)" % (
+        len(icmp), sum(1 for r in icmp if r["max_gap"] > icmp_timeout), sum(r["sent"] for r in icmp),
+        sum(r["echoed"] for r in icmp),
+        "; " + "; ".join("%s flow %d: %s" % (r["internal"], r["id"], r["error"]) for r in bad_icmp[:5]) if bad_icmp else ""))
     check(not bad_tcp, "every TCP flow idle less than %.1f s passed (%d of %d TCP flows%s)" % (
         tcp_min_timeout - margin, len(should_tcp), len(tcp),
         "; " + "; ".join("%s flow %d (gap %.2f): %s" % (r["internal"], r["id"], r["max_gap"], r["error"]) for r in bad_tcp[:5]) if bad_tcp else ""))
-    unseen = [r for r in udp + should_tcp if not r["error"] and r["echoed"] and (r["proto"], r["internal"]) not in seen_flows]
+    unseen = [r for r in udp + icmp + should_tcp if not r["error"] and r["echoed"] and (r["proto"], r["internal"]) not in seen_flows]
     check(not unseen, "the sink saw every passing flow's internal endpoint")
     idle = [r for r in tcp if r["max_gap"] > tcp_min_timeout + margin]
     broke = [r for r in idle if r["error"]]
@@ -444,10 +531,10 @@ def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
     if cmd == "sink" and len(argv) == 9:
         return sink_main(*argv[2:]) or 0
-    if cmd == "clients" and len(argv) == 10:
+    if cmd == "clients" and len(argv) == 11:
         return clients_main(*argv[2:]) or 0
-    if cmd == "judge" and len(argv) >= 7:
-        return judge(argv[2], float(argv[3]), float(argv[4]), float(argv[5]), argv[6:])
+    if cmd == "judge" and len(argv) >= 8:
+        return judge(argv[2], float(argv[3]), float(argv[4]), float(argv[5]), float(argv[6]), argv[7:])
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -4,20 +4,22 @@
 # tests/e2e/lib.sh with two more LAN hosts:
 #
 #   in1 10.0.0.2 ─┐                                               ┌─ Y1 203.0.113.5: the sink (UDP echo
-#   in2 10.0.0.3 ─┤                                               │   6001-6004, TCP echo 7001-7004)
-#   in3 10.0.0.4 ─┼─ lan0 [router: conenatd --engine E] wan0 E1 ─ inet
+#   in2 10.0.0.3 ─┤                                               │   6001-6004, TCP echo 7001-7004,
+#   in3 10.0.0.4 ─┼─ lan0 [router: conenatd --engine E] wan0 E1 ─ inet  ping)
 #   in4 10.0.0.5 ─┘                                               └─ A2 198.51.100.2: the unsolicited
 #                                                                     peer (UDP and SYNs at E1)
 #
-# Every host runs short UDP and TCP flows (tests/e2e/soak.py) from source ports that all hosts
-# share, with idle gaps around the short TCP timeouts (transitory 3 s, established 4 s; the
-# kernel's conntrack timeouts in the router as short for the conntrack engine), so that mappings
-# expire and their external ports go to other hosts, generation after generation, through the
-# engines' real schedule (lazy sweeps); meanwhile A2 sends unsolicited datagrams and SYNs at the
-# external ports in use and at random ones. UDP mappings cannot expire within a minute: the
-# daemon refuses a UDP timeout below RFC 4787's 120 s. Checked per engine:
+# Every host runs short UDP, TCP and ICMP echo flows (tests/e2e/soak.py) from source ports (echo
+# identifiers) that all hosts share, with idle gaps around the short TCP and ICMP timeouts
+# (transitory 3 s, established 4 s, ICMP 3 s; the kernel's conntrack timeouts in the router as
+# short, for the conntrack engine), so that mappings expire and their external ports go to other
+# hosts, generation after generation, through the engines' real schedule (lazy sweeps);
+# meanwhile A2 sends unsolicited datagrams and SYNs at the external ports in use and at random
+# ones. UDP mappings cannot expire within a minute: the daemon refuses a UDP timeout below RFC
+# 4787's 120 s. Checked per engine:
 #   - no external endpoint was used by two internal endpoints at once (what the sink saw);
-#   - every flow that should pass did (all UDP flows; TCP flows never idle near the timeout);
+#   - every flow that should pass did (all UDP and echo flows; TCP flows never idle near the
+#     timeout);
 #   - the churn happened: TCP flows idled past the timeout, mappings were removed by the daemon,
 #     external endpoints changed owner after an expiry;
 #   - the filter: under full cone the unsolicited datagrams reached the LAN hosts, under port-
@@ -32,7 +34,7 @@ source tests/e2e/daemon_lib.sh
 SOAK_SECONDS=${SOAK_SECONDS:-60}
 SOAK_ENGINES=${SOAK_ENGINES:-conntrack queue tun}
 SOAK_PY=tests/e2e/soak.py
-TCP_TRANS=3 TCP_EST=4 UDP_TIMEOUT=120
+TCP_TRANS=3 TCP_EST=4 UDP_TIMEOUT=120 ICMP_TIMEOUT=3
 MARGIN=1.5  # seconds: the sink sees a packet at most this long after the daemon translated it
 UDP_PORTS=6001,6002,6003,6004 TCP_PORTS=7001,7002,7003,7004
 declare -A NAT_TYPE=([conntrack]=full-cone [queue]=full-cone [tun]=port-restricted-cone)
@@ -56,7 +58,8 @@ soak_host in3 10.0.0.4 && soak_host in4 10.0.0.5 || { echo "FAIL: the two extra 
 HOSTS=("$LAB_IN1:$LAB_IN1_ADDR" "$LAB_IN2:$LAB_IN2_ADDR" "${LAB_PREFIX}in3:10.0.0.4" "${LAB_PREFIX}in4:10.0.0.5")
 # A host reconnects from a source port to the same server seconds after it closed (soak.py):
 # let its own TIME_WAIT give way, as the NAT has to.
-for h in "${HOSTS[@]}"; do lab_exec "${h%%:*}" sysctl -qw net.ipv4.tcp_tw_reuse=1; done
+# Echo flows use ping sockets (their port is the echo identifier): root's group may open them.
+for h in "${HOSTS[@]}"; do lab_exec "${h%%:*}" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ping_group_range="0 0"; done
 
 # The kernel's own timeouts in the router, as short as the daemon's: under the conntrack engine
 # a mapping lives while the kernel has a flow on it (the software engines bypass conntrack).
@@ -64,16 +67,18 @@ lab_exec "$LAB_RT" sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established
   net.netfilter.nf_conntrack_tcp_timeout_close_wait=$TCP_TRANS net.netfilter.nf_conntrack_tcp_timeout_fin_wait=$TCP_TRANS \
   net.netfilter.nf_conntrack_tcp_timeout_last_ack=$TCP_TRANS net.netfilter.nf_conntrack_tcp_timeout_time_wait=$TCP_TRANS \
   net.netfilter.nf_conntrack_tcp_timeout_close=$TCP_TRANS net.netfilter.nf_conntrack_tcp_timeout_unacknowledged=$TCP_TRANS \
-  net.netfilter.nf_conntrack_udp_timeout=$TCP_TRANS net.netfilter.nf_conntrack_udp_timeout_stream=$TCP_EST
+  net.netfilter.nf_conntrack_udp_timeout=$TCP_TRANS net.netfilter.nf_conntrack_udp_timeout_stream=$TCP_EST \
+  net.netfilter.nf_conntrack_icmp_timeout=$ICMP_TIMEOUT
 
 rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 soak_engine() {
   local engine=$1 type=${NAT_TYPE[$1]} i pid out sink rss=() clients=() outs=() judged rc t
-  echo "== $engine engine, $type, $SOAK_SECONDS s: 4 hosts, UDP + TCP churn, unsolicited UDP + SYNs from outside"
+  echo "== $engine engine, $type, $SOAK_SECONDS s: 4 hosts, UDP + TCP + ICMP echo churn, unsolicited UDP + SYNs from outside"
   # shellcheck disable=SC2086  # ENGINE_ARGS holds separate words
   daemon_start --engine "$engine" --nat-type "$type" ${ENGINE_ARGS[$engine]} --log-level info \
-    --udp-timeout $UDP_TIMEOUT --tcp-transitory-timeout $TCP_TRANS --tcp-established-timeout $TCP_EST ||
+    --udp-timeout $UDP_TIMEOUT --tcp-transitory-timeout $TCP_TRANS --tcp-established-timeout $TCP_EST \
+    --icmp-timeout $ICMP_TIMEOUT ||
     { fail "$engine: daemon did not start"; daemon_stop; return; }
   sink=$LAB_DIR/sink.$engine
   lab_bg "$LAB_INET" "soak-sink-$engine" "$LAB_PY" "$SOAK_PY" sink "$LAB_Y1" $UDP_PORTS $TCP_PORTS "$LAB_A2" "$LAB_E1" \
@@ -83,7 +88,7 @@ soak_engine() {
   for i in "${!HOSTS[@]}"; do
     out=$LAB_DIR/clients.$engine.$i
     lab_bg "${HOSTS[$i]%%:*}" "soak-clients-$engine-$i" "$LAB_PY" "$SOAK_PY" clients "${HOSTS[$i]#*:}" "$LAB_Y1" \
-      $UDP_PORTS $TCP_PORTS "$SOAK_SECONDS" "$RANDOM" $TCP_EST "$out"
+      $UDP_PORTS $TCP_PORTS "$SOAK_SECONDS" "$RANDOM" $TCP_EST $ICMP_TIMEOUT "$out"
     clients+=("$LAB_BG_PID")
     outs+=("$out")
   done
@@ -102,7 +107,7 @@ soak_engine() {
   done
   [ -f "$sink" ] || fail "$engine: the sink wrote nothing (log: $(tail -n 3 "$LAB_DIR/soak-sink-$engine.log"))"
 
-  judged=$("$LAB_PY" "$SOAK_PY" judge "$sink" $UDP_TIMEOUT $TCP_TRANS $MARGIN "${outs[@]}" 2>&1); rc=$?
+  judged=$("$LAB_PY" "$SOAK_PY" judge "$sink" $UDP_TIMEOUT $TCP_TRANS $ICMP_TIMEOUT $MARGIN "${outs[@]}" 2>&1); rc=$?
   while IFS= read -r line; do
     case $line in
       ok:*) pass "$engine: ${line#ok: }" ;;
