@@ -109,6 +109,10 @@ ShardPlan plan_shards(const core::NatConfig& config, core::Ipv4 internal_net, st
         c.max_mappings = share(config.max_mappings, workers);
         c.max_sessions = share(config.max_sessions, workers);
         c.max_held_syns = share(config.max_held_syns, workers);
+        // So are the bounds per outside address: its SYNs and flows may reach every worker (by
+        // the ports they aim at), and together they must stay within what one address may hold.
+        c.max_held_syns_per_source = share(config.max_held_syns_per_source, workers);
+        c.max_inbound_per_remote = share(config.max_inbound_per_remote, workers);
         plan.configs.push_back(std::move(c));
     }
     return plan;

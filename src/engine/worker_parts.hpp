@@ -54,7 +54,9 @@ private:
 };
 
 // The SYNs a worker holds (RFC 5382 REQ-4), by the core's token: what an ICMP 3/3 quotes of
-// each, and the caller's handle (an NFQUEUE packet id and queue, say).
+// each, and the caller's handle (an NFQUEUE packet id and queue, say). It holds exactly what the
+// core's SynHold holds (a token each), so the core's bounds are its bounds: in all and per
+// outside address, both shared out between the workers (shard_plan.cpp).
 class HeldSyns {
 public:
     static constexpr std::size_t kBytes = 576 - 28; // what a 3/3 can quote of a held SYN
