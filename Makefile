@@ -49,10 +49,13 @@ BENCH_SRC := $(wildcard bench/core/*.cpp) tests/support/packet_builder.cpp
 BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_BIN := $(BUILD)/core_bench
 
-.PHONY: all unit test deps sanitize fuzz bench bench-e2e demo check-core clean install soak
+.PHONY: all unit test deps sanitize fuzz regress bench bench-e2e demo check-core clean install soak
 # Tests and benchmarks include their support code rooted at the tree: "tests/support/...".
 $(BUILD)/obj/tests/%.o $(BUILD)/obj/bench/%.o: CXXFLAGS += -I.
-all: $(CORE_LIB) $(UNIT_BIN) $(BENCH_BIN) $(DAEMON_BIN) $(IO_TEST_BIN)
+# Fuzz targets, and per target a plain (no libFuzzer) runner of its regression inputs and seeds.
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.cpp,%,$(wildcard tests/fuzz/fuzz_*.cpp))
+REGRESS_BINS := $(FUZZ_TARGETS:%=$(BUILD)/regress_%)
+all: $(CORE_LIB) $(UNIT_BIN) $(BENCH_BIN) $(DAEMON_BIN) $(IO_TEST_BIN) $(REGRESS_BINS)
 
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(@D)
@@ -97,15 +100,14 @@ test: deps
 check-core: $(CORE_LIB)
 	$(Q)scripts/check-core.sh $(CORE_LIB)
 
-# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Unit tests and the fuzz regression inputs under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize:
 	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) BUILD=$(BUILD)/sanitize OPT=-O1 \
 	  EXTRA_CXXFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	  EXTRA_LDFLAGS="-fsanitize=address,undefined" unit
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" unit regress
 
 # libFuzzer over every parser and the translator, FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := $(patsubst tests/fuzz/%.cpp,%,$(wildcard tests/fuzz/fuzz_*.cpp))
 fuzz:
 	$(Q)scripts/deps.sh dev
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz CXX=clang++-14 OPT=-O1 \
@@ -114,8 +116,8 @@ fuzz:
 	$(Q)for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(BUILD)/fuzz/corpus/$$t; \
 	  echo "  FUZZ    $$t ($(FUZZ_SECONDS) s)"; \
-	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$t- \
-	    $(BUILD)/fuzz/corpus/$$t tests/fuzz/seeds 2>$(BUILD)/fuzz/$$t.log \
+	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$t- \
+	    $(BUILD)/fuzz/corpus/$$t $$(ls -d tests/fuzz/seeds/$$t tests/fuzz/regress/$$t 2>/dev/null) 2>$(BUILD)/fuzz/$$t.log \
 	    || { tail -50 $(BUILD)/fuzz/$$t.log; exit 1; }; \
 	  grep -E "stat::number_of_executed_units|cov:" $(BUILD)/fuzz/$$t.log | tail -2; \
 	done
@@ -123,6 +125,17 @@ fuzz:
 # Runs inside the sub-make above, where $(BUILD) already ends in /fuzz.
 $(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(UTIL_OBJ) $(IO_LIB) $(CORE_LIB) $(BUILD)/obj/tests/support/packet_builder.o
 	$(Q)$(CXX) $(CXXFLAGS) -fsanitize=fuzzer,address,undefined $^ $(SYS_LIBS) -o $@
+
+# Every input that ever crashed a target or tripped its oracle (tests/fuzz/regress/<target>/),
+# and its seeds, through the target's entry point, built by the plain compiler.
+$(BUILD)/regress_%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/regress_main.o $(UTIL_OBJ) $(IO_LIB) $(CORE_LIB) \
+    $(BUILD)/obj/tests/support/packet_builder.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(CXXFLAGS) $(LDFLAGS) $^ $(SYS_LIBS) -o $@
+
+.SECONDARY: $(FUZZ_TARGETS:%=$(BUILD)/obj/tests/fuzz/%.o) $(BUILD)/obj/tests/fuzz/regress_main.o
+regress: $(REGRESS_BINS)
+	$(Q)for t in $(FUZZ_TARGETS); do $(BUILD)/regress_$$t tests/fuzz/regress/$$t tests/fuzz/seeds/$$t || exit 1; done
 
 $(IO_LIB): $(IO_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^

@@ -17,6 +17,13 @@ f=$(echo "$line" | sed -E 's/.*\| *([0-9]+) failed.*/\1/')
 passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
 [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ] && failed=$((failed + 1))
 
+for r in "$build"/regress_fuzz_*; do  # every input that ever crashed a fuzz target, and its seeds
+  [ -x "$r" ] || continue
+  t=${r##*/regress_}
+  if timeout 300 "$r" "tests/fuzz/regress/$t" "tests/fuzz/seeds/$t"; then passed=$((passed + 1))
+  else failed=$((failed + 1)); echo "-- regress $t: FAILED"; fi
+done
+
 for t in tests/e2e/*.sh; do
   case $t in *lib.sh) continue ;; esac  # sourced libraries, not tests
   [ -e "$t" ] || continue

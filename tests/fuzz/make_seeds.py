@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the fuzz_parse seed packets into tests/fuzz/seeds/ (IPv4, all checksums right)."""
+"""Writes the fuzz_parse seed packets into tests/fuzz/seeds/fuzz_parse/ (IPv4, all checksums right)."""
 import os
 import struct
 import sys
@@ -88,4 +88,4 @@ def main(out_dir):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "seeds"))
+    main(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "seeds", "fuzz_parse"))
