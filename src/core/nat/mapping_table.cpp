@@ -416,7 +416,7 @@ void MappingTable::prefetch(Direction dir, Proto p, Endpoint local, Endpoint rem
     if (step == 0) return __builtin_prefetch(bucket);
     const MappingId m = *bucket; // most chains are one record long
     if (m == kNil) return;
-    if (step == 1) { // a 48-byte record may straddle two cache lines
+    if (step == 1) { // a 72-byte record may straddle two cache lines
         __builtin_prefetch(m_mappings.data() + m);
         __builtin_prefetch(reinterpret_cast<const char*>(m_mappings.data() + m) + sizeof(Mapping) - 1);
     }

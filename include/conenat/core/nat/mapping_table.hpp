@@ -33,10 +33,10 @@ struct Mapping {
     std::uint32_t sessions = 0; // session records (live or not yet swept) pointing here
     std::uint32_t held = 0;     // sessions held by kernel flows
     std::uint32_t inbound = 0;  // sessions opened from outside (bounded per mapping)
+    std::uint32_t first_session = kNil; // its sessions, linked through Session::map_next
     TimeMs deadline = 0;        // its own timer, refreshed by outbound traffic
     TimeMs sessions_until = 0;  // some session of it is live until at least then
     std::uint32_t list_prev = kNil, list_next = kNil, in2out_next = kNil, out2in_next = kNil;
-    std::uint32_t first_session = kNil; // its sessions, linked through Session::map_next
 
     Endpoint internal() const { return {int_addr, int_port}; }
     Endpoint external() const { return {ext_addr, ext_port}; }
@@ -49,7 +49,6 @@ struct Session {
     std::uint8_t list = 0;      // deadline list, or kParked while flows hold it
     TcpState tcp = TcpState::None;
     std::uint32_t refs = 0;     // live kernel flows holding it (conntrack engine)
-    bool inbound = false;       // opened by a packet from outside (bounded: RFC 6888 REQ-4 spirit)
     TimeMs deadline = 0;
     std::uint32_t list_prev = kNil, list_next = kNil, hash_next = kNil;
     std::uint32_t map_prev = kNil, map_next = kNil; // the mapping's sessions
@@ -59,6 +58,7 @@ struct Session {
     std::uint32_t tcp_window = 0;  // the inside's receive window as last advertised, in bytes
     std::uint8_t tcp_scale = 0;    // the inside's window shift, in effect once both SYNs offered one
     std::uint8_t tcp_offers = 0;   // kScaleInside / kScaleRemote: which SYNs carried the option
+    bool inbound = false;          // opened by a packet from outside (bounded)
     enum : std::uint8_t { kScaleInside = 1, kScaleRemote = 2 };
 };
 
@@ -200,5 +200,7 @@ private:
     HostCounts m_remotes; // inbound-opened sessions per remote address
     std::uint32_t m_inbound_total = 0;
 };
+
+static_assert(sizeof(Mapping) <= 72 && sizeof(Session) <= 56, "records grew: check the prefetch and memory figures");
 
 } // namespace conenat::core
