@@ -36,7 +36,8 @@ std::unique_ptr<Engine> make_conntrack_engine(const Options& options) { return s
 ConntrackEngine::ConntrackEngine(const Options& options)
     : m_options(options),
       m_internal_mask(options.internal_prefix ? ~Ipv4(0) << (32 - options.internal_prefix) : 0),
-      m_spec(conntrack_rule_spec(options)), m_table(options.nat, random_seed()), m_holds(options.nat.max_held_syns) {
+      m_spec(conntrack_rule_spec(options)), m_table(options.nat, random_seed()),
+      m_syn_hold(options.nat.max_held_syns, options.nat.max_held_syns_per_source), m_held_packets(options.nat.max_held_syns) {
     m_table.set_observer(this);
 }
 
@@ -150,8 +151,8 @@ void ConntrackEngine::stop() {
         m_started = false;
     }
     if (m_queue_in) { // nothing stays in a queue we are about to leave
-        for (HeldSyn& h : m_holds)
-            if (h.used) m_queue_in->verdict(h.packet_id, io::Verdict::Drop), h.used = false;
+        for (HeldPacket& h : m_held_packets)
+            if (h.token) m_queue_in->verdict(h.packet_id, io::Verdict::Drop), h.token = 0;
         (void)m_queue_in->flush();
     }
     m_queue_out.reset();

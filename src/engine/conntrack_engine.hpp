@@ -5,6 +5,7 @@
 #pragma once
 
 #include "conenat/core/nat/mapping_table.hpp"
+#include "conenat/core/nat/syn_hold.hpp"
 #include "conenat/core/packet/parse.hpp"
 #include "conenat/engine/engine.hpp"
 #include "conenat/engine/latency.hpp"
@@ -37,14 +38,15 @@ private:
     struct FlowKey {
         core::Proto proto{};
         core::Endpoint internal, remote, external;
-        bool outbound = true; // started inside
+        bool outbound = true;    // our mapping is the sender's (the flow leaves through it)
+        bool from_inside = true; // the flow's first packet came from inside (hairpins too)
     };
-    // An unsolicited SYN waiting out RFC 5382 REQ-4's 6 seconds in the queue.
-    struct HeldSyn {
+    // The packet of an unsolicited SYN waiting out RFC 5382 REQ-4's 6 seconds in the queue
+    // (core::SynHold decides, bounded per source; this keeps what the verdict and the ICMP
+    // error need, in slot token % capacity).
+    struct HeldPacket {
+        std::uint32_t token = 0; // 0: free
         std::uint32_t packet_id = 0;
-        core::Endpoint external, remote;
-        core::TimeMs deadline = 0;
-        bool released = false, used = false;
         std::uint16_t len = 0;
         std::array<std::uint8_t, 128> bytes{};
     };
@@ -65,6 +67,7 @@ private:
     std::optional<io::Verdict> decide_in(const io::QueuedPacket& p, core::TimeMs now);
     bool hold(const io::QueuedPacket& p, const core::PacketView& v, core::TimeMs now);
     void expire_holds(core::TimeMs now);
+    void drop_held(std::uint32_t token);
     void refuse(std::span<const std::uint8_t> pkt, const core::PacketView& v);
 
     // shared, under m_mutex
@@ -81,7 +84,9 @@ private:
     TableCheck m_check; // of m_table, by the events thread
     std::optional<io::Nftables> m_nft;
     std::vector<io::MappingElement> m_to_add, m_to_remove;
-    std::vector<HeldSyn> m_holds;
+    core::SynHold m_syn_hold;
+    std::vector<HeldPacket> m_held_packets;
+    std::vector<std::uint32_t> m_released; // tokens released by the events thread
     std::vector<std::vector<std::uint8_t>> m_replies; // ICMP errors to send (queue thread)
 
     std::optional<io::ConntrackEvents> m_events;

@@ -21,10 +21,11 @@ using namespace conenat::core;
 std::size_t ConntrackEngine::classify(const io::FlowEvent& e, FlowKey (&keys)[2]) const {
     const io::FlowTuple &o = e.orig, &r = e.reply;
     std::size_t n = 0;
-    if (internal(o.src.addr) && external(r.dst.addr) && !(o.src == r.dst))
-        keys[n++] = {o.proto, o.src, remote_of(o.proto, r.src), r.dst, true};
+    const bool from_inside = internal(o.src.addr);
+    if (from_inside && external(r.dst.addr) && !(o.src == r.dst))
+        keys[n++] = {o.proto, o.src, remote_of(o.proto, r.src), r.dst, true, true};
     if (external(o.dst.addr) && internal(r.src.addr) && !(o.dst == r.src))
-        keys[n++] = {o.proto, r.src, remote_of(o.proto, r.dst), o.dst, false};
+        keys[n++] = {o.proto, r.src, remote_of(o.proto, r.dst), o.dst, false, from_inside};
     return n;
 }
 
@@ -58,11 +59,12 @@ void ConntrackEngine::apply(const FlowKey& k, bool destroy, TimeMs now) {
         ++m_events_ignored;
         return;
     }
-    m_table.flow_begin(m, k.remote, now);
+    // Flows opened from outside are bounded by the table (per mapping, per remote, in all):
+    // past a bound the kernel flow runs on, but holds no session a LAN host could need.
+    (void)m_table.flow_begin(m, k.remote, now, k.from_inside ? Direction::Outbound : Direction::Inbound);
     // RFC 5382 REQ-4: an outbound SYN of a connection whose inbound SYN is held: drop that one.
     if (k.outbound && k.proto == Proto::Tcp)
-        for (HeldSyn& h : m_holds)
-            if (h.used && h.external == k.external && h.remote == k.remote) h.released = true;
+        if (const std::uint32_t token = m_syn_hold.release(k.external, k.remote)) m_released.push_back(token);
 }
 
 void ConntrackEngine::resync(TimeMs now) {

@@ -113,46 +113,56 @@ std::optional<io::Verdict> ConntrackEngine::decide_in(const io::QueuedPacket& p,
 }
 
 bool ConntrackEngine::hold(const io::QueuedPacket& p, const PacketView& v, TimeMs now) {
-    for (const HeldSyn& h : m_holds)
-        if (h.used && h.external == v.dst && h.remote == v.src) return false; // a retransmission: drop it
-    const auto free = std::find_if(m_holds.begin(), m_holds.end(), [](const HeldSyn& h) { return !h.used; });
-    if (free == m_holds.end()) {
+    Counter why{};
+    const std::uint32_t token = m_syn_hold.add(v.dst, v.src, now + m_options.nat.timeouts.tcp_syn_hold_ms, why);
+    if (token == 0) {
+        m_table.counters().add(why); // full, its source at its bound, or a retransmission
+        return false;
+    }
+    HeldPacket& h = m_held_packets[token % m_held_packets.size()];
+    if (h.token) { // (only when the token counter wraps past a held one)
+        (void)m_syn_hold.release(v.dst, v.src);
         m_table.counters().add(Counter::drop_syn_hold_full);
         return false;
     }
-    *free = HeldSyn{};
-    free->used = true;
-    free->packet_id = p.id;
-    free->external = v.dst;
-    free->remote = v.src;
-    free->deadline = now + m_options.nat.timeouts.tcp_syn_hold_ms;
-    free->len = std::uint16_t(std::min(p.bytes.size(), free->bytes.size()));
-    std::memcpy(free->bytes.data(), p.bytes.data(), free->len);
+    h.token = token;
+    h.packet_id = p.id;
+    h.len = std::uint16_t(std::min(p.bytes.size(), h.bytes.size()));
+    std::memcpy(h.bytes.data(), p.bytes.data(), h.len);
     m_table.counters().add(Counter::syn_held);
     ++m_held;
     return true;
 }
 
+void ConntrackEngine::drop_held(std::uint32_t token) {
+    HeldPacket& h = m_held_packets[token % m_held_packets.size()];
+    if (h.token != token) return;
+    m_queue_in->verdict(h.packet_id, io::Verdict::Drop);
+    ++m_dropped;
+    h.token = 0;
+}
+
 // Held SYNs whose connection was opened from inside are dropped silently; the others, once their
 // 6 s are over, are dropped and answered with ICMP 3/3 when configured (m_mutex held).
 void ConntrackEngine::expire_holds(TimeMs now) {
-    for (HeldSyn& h : m_holds) {
-        if (!h.used || (!h.released && h.deadline > now)) continue;
-        m_queue_in->verdict(h.packet_id, io::Verdict::Drop);
-        ++m_dropped;
-        h.used = false;
-        if (h.released) {
-            m_table.counters().add(Counter::syn_released);
-            continue;
-        }
+    for (const std::uint32_t token : m_released) {
+        drop_held(token);
+        m_table.counters().add(Counter::syn_released);
+    }
+    m_released.clear();
+    while (const std::uint32_t token = m_syn_hold.pop_expired(now)) {
+        HeldPacket& h = m_held_packets[token % m_held_packets.size()];
+        if (h.token != token) continue;
         ++m_hold_expired;
         m_table.counters().add(Counter::syn_hold_expired);
-        if (m_options.nat.on_unsolicited_syn == SynReply::None) continue;
-        const std::span<const std::uint8_t> held(h.bytes.data(), h.len);
-        const PacketView v = parse_ipv4(held);
-        std::vector<std::uint8_t> reply(576);
-        reply.resize(build_icmp_error(held, v, reply, icmp::DestUnreachable, icmp::CodePortUnreachable, v.dst.addr));
-        if (!reply.empty()) m_replies.push_back(std::move(reply));
+        if (m_options.nat.on_unsolicited_syn != SynReply::None) {
+            const std::span<const std::uint8_t> held(h.bytes.data(), h.len);
+            const PacketView v = parse_ipv4(held);
+            std::vector<std::uint8_t> reply(576);
+            reply.resize(build_icmp_error(held, v, reply, icmp::DestUnreachable, icmp::CodePortUnreachable, v.dst.addr));
+            if (!reply.empty()) m_replies.push_back(std::move(reply));
+        }
+        drop_held(token);
     }
 }
 

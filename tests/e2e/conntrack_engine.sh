@@ -12,7 +12,8 @@
 # sender's external endpoint); ping works; only first packets reach the daemon; SIGTERM leaves
 # no kernel state. Then: first packets of any size up to the MTU; spoofed internal sources on
 # the WAN change nothing; a second instance changes nothing of the first one's; two starts
-# racing on one pid file; kill -9 and restart rebuilds the mappings from conntrack without
+# racing on one pid file; SYN floods from outside (one host, many; held SYNs) leave the LAN's
+# connections alone; kill -9 and restart rebuilds the mappings from conntrack without
 # breaking a live flow; a forced event overflow recovers.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -290,6 +291,56 @@ check "the pid file names the one that runs ($(cat "$PIDF" 2>/dev/null))" \
 [ -n "$b" ] && lab_kill "$b" 5
 lab_kill "$c" 5
 lab_kill "$tracer" 2
+
+echo "== SYN floods from outside: the LAN's own connections unaffected, the excess counted"
+lab_conntrack_flush
+start_daemon --nat-type full-cone || fail "daemon did not start"
+lab_bg "$LAB_INET" serve80 timeout 60 "$LAB_PY" "$FLOWS" tcp-serve "$LAB_Y1" 80 55
+wait_for 50 0.05 lab_tcp_listening "$LAB_INET" "$LAB_Y1" 80
+x=$(tcp_mapped "$LAB_IN1" "$LAB_IN1_ADDR" 7800)
+check "in1:7800 has a full-cone TCP mapping ($x)" test -n "$x"
+lim0=$(stat drop_inbound_limit)
+# 1: one outside host, a new source port per SYN (hping3 counts its source port up), 3000 SYNs.
+lab_bg "$LAB_INET" flood1 timeout 10 hping3 -q -S -a "$LAB_Y2" -p "${x#*:}" -c 3000 -i u1000 "${x%:*}"
+flood=$LAB_BG_PID
+r=$(fl "$LAB_IN2" 40 tcp-many "$LAB_IN2_ADDR" "$LAB_Y1" 80 100 40)
+wait "$flood" 2>/dev/null
+lim1=$(stat drop_inbound_limit)
+check "during a flood from one host's ports: in2's 100 new connections: $r" test "$r" = "connected 100 of 100"
+check "the flood's flows past the per-remote bound were counted (drop_inbound_limit $lim0 -> $lim1)" \
+  test "${lim1:-0}" -gt "${lim0:-0}"
+check "the table stayed consistent ($(stat table_consistency_errors) errors)" test "$(stat table_consistency_errors)" = 0
+# 2: 2000 SYNs from random sources in 203.0.113.0/24, random ports (past the per-mapping bound).
+cat >"$LAB_DIR/flood2.py" <<'PY'
+import random, sys
+from scapy.all import IP, TCP, send, conf
+conf.verb = 0
+rnd = random.Random(7)
+pkts = [IP(src=f"203.0.113.{rnd.randrange(10, 250)}", dst=sys.argv[1]) /
+        TCP(sport=rnd.randrange(1024, 65535), dport=int(sys.argv[2]), flags="S", seq=rnd.randrange(1 << 32))
+        for _ in range(2000)]
+print("sending", flush=True)
+send(pkts, inter=0.001)
+PY
+lab_bg "$LAB_INET" flood2 timeout 30 "$LAB_PY" "$LAB_DIR/flood2.py" "${x%:*}" "${x#*:}"
+flood=$LAB_BG_PID
+wait_for 100 0.1 grep -q sending "$LAB_DIR/flood2.log"
+r=$(fl "$LAB_IN2" 40 tcp-many "$LAB_IN2_ADDR" "$LAB_Y1" 80 100 40)
+wait "$flood" 2>/dev/null
+lim2=$(stat drop_inbound_limit)
+check "during a flood from 240 outside addresses: in2's 100 new connections: $r" test "$r" = "connected 100 of 100"
+check "the flood's flows past the per-mapping bound were counted (drop_inbound_limit $lim1 -> $lim2)" \
+  test "${lim2:-0}" -gt "${lim1:-0}"
+# 3: held SYNs (RFC 5382 REQ-4) from one host are bounded: 300 SYNs to a port nobody mapped.
+h0=$(stat syn_holds); s0=$(stat drop_syn_hold_source)
+timeout 10 ip netns exec "$LAB_INET" hping3 -q -S -a "$LAB_Y2" -p 45000 -c 300 -i u2000 "$LAB_E1" >/dev/null 2>&1
+h1=$(stat syn_holds); s1=$(stat drop_syn_hold_source)
+check "one host held at most 8 SYNs (syn_holds $h0 -> $h1), its others counted (drop_syn_hold_source $s0 -> $s1)" \
+  test $((h1 - h0)) -le 8 -a "${s1:-0}" -gt "${s0:-0}"
+r=$(fl "$LAB_INET" 2 tcp-connect "$LAB_Y1" 0 "$LAB_E1" 45001 1)
+h2=$(stat syn_holds)
+check "control: another host's unsolicited SYN is still held (syn_holds $h1 -> $h2, its connect: $r)" test $((h2 - h1)) -eq 1
+stop_daemon
 
 echo "== kill -9, restart: mappings rebuilt from conntrack, live flow unbroken"
 lab_conntrack_flush

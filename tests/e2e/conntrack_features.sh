@@ -124,8 +124,8 @@ start_daemon --nat-type full-cone || fail "daemon did not start"
 r=$(lab_exec "$LAB_INET" timeout 15 "$LAB_PY" "$FLOWS" tcp-connect "$LAB_Y2" 0 "$LAB_E1" 40000 10)
 check "an unsolicited SYN was held, then refused with ICMP 3/3 after >= 6 s ($r s)" \
   awk -v r="$r" 'BEGIN { split(r, a, " "); exit !(a[1] == "refused" && a[2] >= 6.0) }'
-check "... the daemon counted it held and expired (syn_holds $(stat syn_holds), syn_hold_expired $(stat syn_hold_expired))" \
-  test "$(stat syn_hold_expired)" -ge 1
+expired=$(stat syn_hold_expired | head -1)
+check "... the daemon counted it held and expired (syn_hold_expired $expired)" test "${expired:-0}" -ge 1
 stop_daemon
 lab_conntrack_flush
 quota_check

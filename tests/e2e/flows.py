@@ -16,6 +16,8 @@
   tcp-meet ADDR PORT PEER PEER_PORT SECONDS       listen on ADDR:PORT and connect from it to the peer
                                                   until either works (both ends do it at once); prints
                                                   "connected peer=ip:port" or "accepted ip:port"
+  tcp-many SRC DST DPORT N SECONDS                N new connections one after the other (each from a new
+                                                  port); prints "connected K of N"
   tcp-connect SRC SPORT DST DPORT SECONDS         one connect (SPORT 0: any); prints
                                                   "connected|refused|timeout|unreachable|error S" with S
                                                   the seconds it took (monotonic clock)
@@ -218,10 +220,29 @@ def tcp_connect(src, sport, dst, dport, secs):
     print(f"{r} {time.monotonic() - t0:.3f}", flush=True)
 
 
+def tcp_many(src, dst, dport, n, secs):
+    end = time.monotonic() + float(secs)
+    ok = 0
+    for _ in range(int(n)):
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind((src, 0))
+        s.settimeout(min(3.0, left))
+        try:
+            s.connect((dst, int(dport)))
+            ok += 1
+        except OSError:
+            pass
+        s.close()
+    print(f"connected {ok} of {n}", flush=True)
+
+
 def main(argv):
     cmds = {"udp-flows": udp_flows, "udp-count": udp_count, "udp-stream": udp_stream, "udp-watch": udp_watch,
             "tcp-punch": tcp_punch, "tcp-serve": tcp_serve, "udp-sized": udp_sized, "udp-recv": udp_recv,
-            "udp-exchange": udp_exchange, "tcp-meet": tcp_meet, "tcp-connect": tcp_connect}
+            "udp-exchange": udp_exchange, "tcp-meet": tcp_meet, "tcp-connect": tcp_connect, "tcp-many": tcp_many}
     if len(argv) < 2 or argv[1] not in cmds:
         sys.exit(__doc__)
     cmds[argv[1]](*argv[2:])
