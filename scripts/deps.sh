@@ -8,7 +8,7 @@ set -euo pipefail
 build_pkgs=(g++ make pkg-config doctest-dev libmnl-dev libnetfilter-conntrack-dev
             libnetfilter-queue-dev libnftnl-dev libboost-program-options-dev)
 test_pkgs=(iproute2 iptables nftables conntrack coturn stun-client stun-server socat iperf3 hping3
-           tcpdump python3-scapy traceroute iputils-ping procps ethtool)
+           tcpdump python3-scapy traceroute iputils-ping procps ethtool strace)
 dev_pkgs=(clang-14 libfuzzer-14-dev libclang-rt-14-dev)
 
 case "${1:-build}" in
