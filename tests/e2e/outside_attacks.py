@@ -21,6 +21,7 @@ namespace; scapy crafts the packets). Bounded in count and time.
 import random
 import socket
 import sys
+import threading
 import time
 
 RST_GUESSES = 256
@@ -71,9 +72,11 @@ def rst_peer(addr, port, mode, wait_s, secs):
             return "none"
 
     bpf = f"tcp and src host {addr} and src port {port} and dst host {peer} and dst port {pport}"
-    sniffer = AsyncSniffer(iface="eth0", filter=bpf, count=1, store=True)
+    ready = threading.Event()
+    sniffer = AsyncSniffer(iface="eth0", filter=bpf, count=1, store=True, started_callback=ready.set)
     sniffer.start()
-    time.sleep(0.5)  # the capture is open
+    ready.wait(5)
+    time.sleep(0.2)
     first = round_trip(b"a")
     sniffer.join(timeout=2)
     print(f"echo {first}", flush=True)
