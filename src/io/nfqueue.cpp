@@ -2,6 +2,7 @@
 #include "conenat/io/nfqueue.hpp"
 
 #include "netlink.hpp"
+#include "nfqueue_parse.hpp"
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
@@ -65,7 +66,6 @@ struct NfQueue::Impl {
 
     // Sends one config message and waits for its ACK.
     Status configure(const std::function<void(nlmsghdr*)>& fill, const char* what);
-    bool parse(std::vector<std::uint8_t>& buf, long len, QueuedPacket& out);
 };
 
 Status NfQueue::Impl::configure(const std::function<void(nlmsghdr*)>& fill, const char* what) {
@@ -158,11 +158,13 @@ int NfQueue::fd() const {
     return m_impl->sock.fd();
 }
 
-bool NfQueue::Impl::parse(std::vector<std::uint8_t>& buf, long n, QueuedPacket& out) {
-    std::size_t left = std::size_t(n);
+namespace detail {
+
+bool parse_queued_packet(std::uint8_t* buf, std::size_t len, QueuedPacket& out) {
+    std::size_t left = len;
     // The packet is rewritten in place (queue engine): the walk is const, the buffer is ours.
-    for (auto* nlh = const_cast<nlmsghdr*>(detail::fitting(buf.data(), left)); nlh;
-         nlh = const_cast<nlmsghdr*>(detail::next_message(nlh, left))) {
+    for (auto* nlh = const_cast<nlmsghdr*>(fitting(buf, left)); nlh;
+         nlh = const_cast<nlmsghdr*>(next_message(nlh, left))) {
         // NLMSG_ERROR here answers a verdict (e.g. an id the kernel no longer holds): nothing to do.
         if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFQNL_MSG_PACKET || NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_QUEUE)
             continue;
@@ -191,6 +193,8 @@ bool NfQueue::Impl::parse(std::vector<std::uint8_t>& buf, long n, QueuedPacket& 
     }
     return false;
 }
+
+} // namespace detail
 
 Result<std::size_t> NfQueue::receive(std::span<QueuedPacket> out) {
     Impl& m = *m_impl;
@@ -227,7 +231,7 @@ Result<std::size_t> NfQueue::receive(std::span<QueuedPacket> out) {
                 continue; // larger than any packet we asked for: not ours to parse
             if (kept != std::size_t(i))
                 std::swap(m.ring[n + kept], m.ring[n + i]);
-            if (m.parse(m.ring[n + kept], m.msgs[i].msg_len, out[n + kept]))
+            if (detail::parse_queued_packet(m.ring[n + kept].data(), m.msgs[i].msg_len, out[n + kept]))
                 ++kept;
         }
         n += kept;

@@ -2,6 +2,7 @@
 #include "conenat/io/rtnetlink.hpp"
 
 #include "netlink.hpp"
+#include "rtnetlink_parse.hpp"
 
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
@@ -125,7 +126,24 @@ void put_rule(std::vector<std::uint8_t>& msg, const PolicyRule& r) {
     }
 }
 
-// One RTM_NEWRULE of a dump; nothing for another family.
+// The route message body shared by RTM_NEWROUTE and RTM_DELROUTE.
+void put_default_route(std::vector<std::uint8_t>& msg, std::uint32_t table, unsigned ifindex) {
+    auto* rtm = put_family_header<rtmsg>(msg);
+    rtm->rtm_family = AF_INET;
+    rtm->rtm_dst_len = 0;
+    rtm->rtm_table = table < 256 ? static_cast<std::uint8_t>(table) : std::uint8_t{RT_TABLE_UNSPEC};
+    rtm->rtm_protocol = RTPROT_STATIC;
+    rtm->rtm_scope = RT_SCOPE_LINK;
+    rtm->rtm_type = RTN_UNICAST;
+    nlmsghdr* nlh = header(msg);
+    mnl_attr_put_u32(nlh, RTA_TABLE, table);
+    mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+}
+
+} // namespace
+
+namespace detail {
+
 void parse_rule(const nlmsghdr* nlh, std::vector<Rtnetlink::ListedRule>& out) {
     const auto* frh = family_header<fib_rule_hdr>(nlh);
     if (nlh->nlmsg_type != RTM_NEWRULE || !frh || frh->family != AF_INET)
@@ -161,21 +179,20 @@ void parse_rule(const nlmsghdr* nlh, std::vector<Rtnetlink::ListedRule>& out) {
     out.push_back(listed);
 }
 
-// The route message body shared by RTM_NEWROUTE and RTM_DELROUTE.
-void put_default_route(std::vector<std::uint8_t>& msg, std::uint32_t table, unsigned ifindex) {
-    auto* rtm = put_family_header<rtmsg>(msg);
-    rtm->rtm_family = AF_INET;
-    rtm->rtm_dst_len = 0;
-    rtm->rtm_table = table < 256 ? static_cast<std::uint8_t>(table) : std::uint8_t{RT_TABLE_UNSPEC};
-    rtm->rtm_protocol = RTPROT_STATIC;
-    rtm->rtm_scope = RT_SCOPE_LINK;
-    rtm->rtm_type = RTN_UNICAST;
-    nlmsghdr* nlh = header(msg);
-    mnl_attr_put_u32(nlh, RTA_TABLE, table);
-    mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+std::optional<LinkAnswer> parse_link(const nlmsghdr* nlh) {
+    const auto* info = family_header<ifinfomsg>(nlh);
+    if (nlh->nlmsg_type != RTM_NEWLINK || !info)
+        return std::nullopt;
+    LinkAnswer l;
+    l.index = static_cast<unsigned>(info->ifi_index);
+    for_each_attr(nlh, sizeof(ifinfomsg), [&](const nlattr* attr) {
+        if (mnl_attr_get_type(attr) == IFLA_MTU)
+            read_u32(attr, l.mtu);
+    });
+    return l;
 }
 
-} // namespace
+} // namespace detail
 
 Result<Rtnetlink> Rtnetlink::open() {
     mnl_socket* nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
@@ -285,16 +302,8 @@ Result<Rtnetlink::Link> Rtnetlink::link(const std::string& ifname) {
     mnl_attr_put_u32(header(msg), IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
     std::optional<Link> found;
     CONENAT_TRY(request(msg, what, [&](const nlmsghdr* nlh) {
-        const auto* info = family_header<ifinfomsg>(nlh);
-        if (nlh->nlmsg_type != RTM_NEWLINK || !info)
-            return;
-        Link l;
-        l.index = static_cast<unsigned>(info->ifi_index);
-        for_each_attr(nlh, sizeof(ifinfomsg), [&](const nlattr* attr) {
-            if (mnl_attr_get_type(attr) == IFLA_MTU)
-                read_u32(attr, l.mtu);
-        });
-        found = l;
+        if (const auto l = detail::parse_link(nlh))
+            found = Link{l->index, l->mtu};
     }));
     if (!found)
         return Error{what + ": no link in the kernel's answer"};
@@ -341,7 +350,7 @@ Result<std::vector<Rtnetlink::ListedRule>> Rtnetlink::rules() {
     auto msg = new_message(RTM_GETRULE, NLM_F_DUMP);
     put_family_header<fib_rule_hdr>(msg)->family = AF_INET;
     std::vector<ListedRule> out;
-    CONENAT_TRY(request(msg, "list rules", [&](const nlmsghdr* nlh) { parse_rule(nlh, out); }));
+    CONENAT_TRY(request(msg, "list rules", [&](const nlmsghdr* nlh) { detail::parse_rule(nlh, out); }));
     std::stable_sort(out.begin(), out.end(),
                      [](const ListedRule& a, const ListedRule& b) { return a.rule.pref < b.rule.pref; });
     return out;
