@@ -261,9 +261,9 @@ router_pmtu_check() {
 # ---- issue 8: first packets of any size, and a hostile outside ----
 
 OA=tests/e2e/outside_attacks.py
-# Every counter at once, after the daemon's next write: snap NAME, then at NAME COUNTER.
+# Every counter at once, after the daemon's next write: snap NAME, then snap_at NAME COUNTER.
 snap() { sleep 1.1; cp "$STATS" "$LAB_DIR/snap.$1"; }
-at() { awk -v k="$2" '$1 == k { print $2 + 0 }' "$LAB_DIR/snap.$1"; }
+snap_at() { awk -v k="$2" '$1 == k { print $2 + 0 }' "$LAB_DIR/snap.$1"; }
 # What a packet that reaches the translator and makes, refreshes or removes state moves: the
 # state counters and gauges, and translations (drops are left out: a late packet of a flow of
 # an earlier daemon, e.g. a FIN retransmitted, may be dropped at any time).
@@ -320,8 +320,8 @@ spoof_check() {
   sent=$(lab_exec "$LAB_INET" "$LAB_PY" "$OA" spoof "$LAB_E1" "${x#*:}" "${t:-0}" "$LAB_Y1")
   snap spoof1
   moved=$(core_moved spoof0 spoof1)
-  check "spoofed internal sources on the WAN ($sent at $x, tcp $t, an unmapped port): no state made, refreshed or removed (moved: ${moved:-nothing}; mappings $(at spoof1 mappings), sessions $(at spoof1 sessions))" \
-    test -n "$x" -a -n "$t" -a -z "$moved" -a "$(at spoof1 mappings)" -gt 0
+  check "spoofed internal sources on the WAN ($sent at $x, tcp $t, an unmapped port): no state made, refreshed or removed (moved: ${moved:-nothing}; mappings $(snap_at spoof1 mappings), sessions $(snap_at spoof1 sessions))" \
+    test -n "$x" -a -n "$t" -a -z "$moved" -a "$(snap_at spoof1 mappings)" -gt 0
   check "the spoofed packets were dropped and counted by the rule set (${drops:-?} -> $(spoof_drops))" \
     test "$(spoof_drops)" -ge $((${drops:-0} + ${sent#sent })) 2>/dev/null
   udp_send "$LAB_INET" "$LAB_Y1" 6601 "${x%:*}" "${x#*:}"
@@ -330,8 +330,8 @@ spoof_check() {
   wait_for 40 0.1 grep -q "^$LAB_Y1 " "$LAB_DIR/spoofsink.log"
   seen=$(paste -sd' ' "$LAB_DIR/spoofsink.log")
   check "in1 received none of them, but the genuine peer's datagram ($seen)" test "$seen" = "$LAB_Y1 1"
-  check "positive control: a genuine LAN packet makes a mapping (mappings_created $(at spoof1 mappings_created) -> $(at spoof2 mappings_created))" \
-    test "$(at spoof2 mappings_created)" -gt "$(at spoof1 mappings_created)"
+  check "positive control: a genuine LAN packet makes a mapping (mappings_created $(snap_at spoof1 mappings_created) -> $(snap_at spoof2 mappings_created))" \
+    test "$(snap_at spoof2 mappings_created)" -gt "$(snap_at spoof1 mappings_created)"
   check "the TCP connection the spoofed RST aimed at is still up" eval '! grep -q -e reset -e closed "$LAB_DIR/spoofcli.log"'
 }
 
@@ -357,8 +357,8 @@ flood_checks() {
   snap flood1
   check "a SYN flood at in1's mapping $LAB_E1:$t (hping3, 6000 SYNs): in2's 100 new connections all connect ($many)" \
     test "$many" = "connected 100 of 100"
-  check "the flood's excess is dropped and counted (drop_inbound_limit $(at flood0 drop_inbound_limit) -> $(at flood1 drop_inbound_limit), sessions $(at flood1 sessions))" \
-    test "$(at flood1 drop_inbound_limit)" -gt "$(at flood0 drop_inbound_limit)"
+  check "the flood's excess is dropped and counted (drop_inbound_limit $(snap_at flood0 drop_inbound_limit) -> $(snap_at flood1 drop_inbound_limit), sessions $(snap_at flood1 sessions))" \
+    test "$(snap_at flood1 drop_inbound_limit)" -gt "$(snap_at flood0 drop_inbound_limit)"
 
   snap hold0
   lab_bg "$LAB_INET" holdflood timeout 10 hping3 -q -S -p ++33000 -s 30000 -c 3000 -i u1000 "$LAB_E1"
@@ -371,11 +371,11 @@ flood_checks() {
   mine=$(qf "$LAB_IN1" simopen "$LAB_IN1_ADDR" $port "$LAB_Y1" $((port + 1)) 10)
   wait "$peer" 2>/dev/null
   snap hold1
-  held=$(at hold1 held_now)
+  held=$(snap_at hold1 held_now)
   check "during a SYN flood at unmapped ports, TCP simultaneous open completes (in1: $mine, Y1: $(cat "$LAB_DIR/simflood.log"))" \
     test "$mine" = connected -a "$(cat "$LAB_DIR/simflood.log")" = connected
-  check "the held SYNs stay bounded per source ($held held now; drop_syn_hold_source $(at hold0 drop_syn_hold_source) -> $(at hold1 drop_syn_hold_source))" \
-    test "${held:-999}" -le 9 -a "$(at hold1 drop_syn_hold_source)" -gt "$(at hold0 drop_syn_hold_source)"
+  check "the held SYNs stay bounded per source ($held held now; drop_syn_hold_source $(snap_at hold0 drop_syn_hold_source) -> $(snap_at hold1 drop_syn_hold_source))" \
+    test "${held:-999}" -le 9 -a "$(snap_at hold1 drop_syn_hold_source)" -gt "$(snap_at hold0 drop_syn_hold_source)"
   lab_kill "$flood" 1
 }
 
@@ -397,8 +397,8 @@ blind_rst_check() {
     snap rst1
     r=$(paste -sd' ' "$LAB_DIR/rst$mode.log"); c=$(paste -sd' ' "$LAB_DIR/rstcli$mode.log")
     if [ $mode = blind ]; then
-      check "an idle connection survives 256 blind RSTs and 4 s idle with a 2 s transitory timeout ($r; in1: $c; rst_out_of_window $(at rst0 rst_out_of_window) -> $(at rst1 rst_out_of_window))" \
-        test "$r" = "echo ok rsts 256 after echo ok" -a "$(at rst1 rst_out_of_window)" -gt "$(at rst0 rst_out_of_window)"
+      check "an idle connection survives 256 blind RSTs and 4 s idle with a 2 s transitory timeout ($r; in1: $c; rst_out_of_window $(snap_at rst0 rst_out_of_window) -> $(snap_at rst1 rst_out_of_window))" \
+        test "$r" = "echo ok rsts 256 after echo ok" -a "$(snap_at rst1 rst_out_of_window)" -gt "$(snap_at rst0 rst_out_of_window)"
     else
       check "positive control: an in-window RST resets in1 and the NAT drops the connection ($r; in1: $c)" \
         test "$r" = "echo ok rsts 1 after echo none" -a "$c" = "connected reset"
