@@ -58,10 +58,15 @@ NetlinkAck parse_ack(const nlmsghdr* nlh);
 
 // Walks the netlink messages of a received buffer: `left` is what remains of it. A message
 // whose length does not fit the rest ends the walk (nullptr): libmnl's mnl_nlmsg_ok compares
-// nlmsg_len as a signed int, so a length of 0xffffffff would pass it and leave the buffer.
+// nlmsg_len as a signed int, so a length of 0xffffffff would pass it and leave the buffer. The
+// padding must fit too: libmnl's attribute walks run to the aligned end of the message
+// (mnl_nlmsg_get_payload_tail), and the kernel always sends messages padded.
 inline const nlmsghdr* fitting(const void* at, std::size_t left) {
     const auto* nlh = static_cast<const nlmsghdr*>(at);
-    return left >= sizeof(nlmsghdr) && nlh->nlmsg_len >= sizeof(nlmsghdr) && nlh->nlmsg_len <= left ? nlh : nullptr;
+    return left >= sizeof(nlmsghdr) && nlh->nlmsg_len >= sizeof(nlmsghdr) && nlh->nlmsg_len <= left &&
+                   ((std::size_t(nlh->nlmsg_len) + NLMSG_ALIGNTO - 1) & ~std::size_t(NLMSG_ALIGNTO - 1)) <= left
+               ? nlh
+               : nullptr;
 }
 inline const nlmsghdr* next_message(const nlmsghdr* nlh, std::size_t& left) {
     const std::size_t step = NLMSG_ALIGN(nlh->nlmsg_len) < left ? NLMSG_ALIGN(nlh->nlmsg_len) : left;
