@@ -214,11 +214,11 @@ class Host:
         self.ended = collections.deque()  # (t, port, server) of TCP connections that ended
 
     def take_tcp(self):
-        """Half the connections reuse the source port and server of one that ended 2-8 s ago:
+        """Half the connections reuse the source port and server of one that ended 2-10 s ago:
         its session and mapping then expire about when the new one begins (the NAT's own
         timers plus, under the conntrack engine, the kernel's)."""
         now = time.monotonic()
-        while self.ended and self.ended[0][0] < now - 8:
+        while self.ended and self.ended[0][0] < now - 10:
             self.ended.popleft()
         again = [(p, d) for t, p, d in self.ended if t < now - 2 and ("tcp", p) not in self.busy]
         if again and self.rng.random() < 0.5:
@@ -237,10 +237,11 @@ class Host:
         return p
 
     def gap(self, long_share, timeout=None):
-        # Short gaps keep a flow alive; long ones fall around the idle timeout, on both sides.
+        # Short gaps keep a flow alive; long ones fall around the idle timeout, on both sides, up
+        # to where the conntrack engine's records expire (the kernel's timeout, then the NAT's).
         timeout = timeout or self.timeout
         if self.rng.random() < long_share:
-            return self.rng.uniform(0.5 * timeout, 1.6 * timeout)
+            return self.rng.uniform(0.5 * timeout, 2.5 * timeout)
         return self.rng.uniform(0.05, 1.0)
 
     async def udp_flow(self, fid):
