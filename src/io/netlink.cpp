@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 #include <cstring>
+#include <limits>
 #include <string>
 
 namespace conenat::io::detail {
@@ -81,13 +82,20 @@ NetlinkAck parse_ack(const nlmsghdr* nlh) {
     if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(nlmsgerr))
         return ack;
     const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-    ack.error = -err->error;
+    // -INT_MIN does not exist (the kernel sends -errno; anything else is some error too).
+    ack.error = err->error == std::numeric_limits<int>::min() ? EPROTO : -err->error;
     if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
         return ack;
     // The TLVs follow the echoed request: only its header with NETLINK_CAP_ACK (NLM_F_CAPPED).
+    // Its length is the message's word: it may not point before its own header or past the end.
     std::size_t offset = sizeof(nlmsgerr);
-    if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+    if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) {
+        if (err->msg.nlmsg_len < sizeof(nlmsghdr))
+            return ack;
         offset += err->msg.nlmsg_len - sizeof(nlmsghdr);
+    }
+    if (offset > nlh->nlmsg_len - NLMSG_HDRLEN)
+        return ack;
     const char* p = static_cast<const char*>(mnl_nlmsg_get_payload(nlh)) + offset;
     const char* end = reinterpret_cast<const char*>(nlh) + nlh->nlmsg_len;
     while (p + sizeof(nlattr) <= end) {
