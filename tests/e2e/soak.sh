@@ -21,7 +21,8 @@
 #   - every flow that should pass did (all UDP and echo flows; TCP flows never idle near the
 #     timeout);
 #   - the churn happened: TCP flows idled past the timeout, mappings were removed by the daemon,
-#     external endpoints changed owner after an expiry;
+#     hosts contended for one source port at once (how often an external endpoint changed owner
+#     after an expiry is reported);
 #   - the filter: under full cone the unsolicited datagrams reached the LAN hosts, under port-
 #     restricted cone none did;
 #   - the daemon is still running, its RSS stayed bounded (VmRSS sampled every second);
