@@ -92,7 +92,8 @@ NetlinkAck parse_ack(const nlmsghdr* nlh) {
     if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) {
         if (err->msg.nlmsg_len < sizeof(nlmsghdr))
             return ack;
-        offset += err->msg.nlmsg_len - sizeof(nlmsghdr);
+        offset += ((std::size_t(err->msg.nlmsg_len) + NLMSG_ALIGNTO - 1) & ~std::size_t(NLMSG_ALIGNTO - 1)) -
+                  sizeof(nlmsghdr); // padded, as the kernel lays it out
     }
     if (offset > nlh->nlmsg_len - NLMSG_HDRLEN)
         return ack;
