@@ -231,7 +231,16 @@ Result<std::size_t> NfQueue::receive(std::span<QueuedPacket> out) {
                 continue; // larger than any packet we asked for: not ours to parse
             if (kept != std::size_t(i))
                 std::swap(m.ring[n + kept], m.ring[n + i]);
-            if (detail::parse_queued_packet(m.ring[n + kept].data(), m.msgs[i].msg_len, out[n + kept]))
+            // The kernel does not pad a packet message (nfqnl_build_packet_message sets nlmsg_len
+            // after the zero-copied payload); the netlink walk wants the padding inside the
+            // buffer, which always has room for it: add it.
+            std::vector<std::uint8_t>& buf = m.ring[n + kept];
+            std::size_t len = m.msgs[i].msg_len;
+            if (const std::size_t aligned = MNL_ALIGN(len); aligned <= buf.size()) {
+                std::fill(buf.begin() + std::ptrdiff_t(len), buf.begin() + std::ptrdiff_t(aligned), std::uint8_t(0));
+                len = aligned;
+            }
+            if (detail::parse_queued_packet(buf.data(), len, out[n + kept]))
                 ++kept;
         }
         n += kept;
