@@ -136,7 +136,8 @@ std::string judge_owners(conenat::test::EndpointOwners& owners, const NatConfig&
     const Proto p = flow_proto(before);
     std::string e;
     if (dir == Direction::Outbound) // hairpinned or not, the source left as the sender's mapping
-        e = owners.refreshed(p, after.src, before.src, now, mapping_lifetime(c, p));
+        e = owners.refreshed(p, after.src, before.src, now, mapping_lifetime(c, p),
+                             c.policy(p).mapping == Behaviour::EndpointIndependent);
     if (e.empty() && action == Action::ToInside) // from outside, or hairpinned back in
         e = owners.delivered(p, before.dst, after.dst, now);
     return e;
