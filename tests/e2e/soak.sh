@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Churn soak, for each engine in turn (SOAK_ENGINES, default "conntrack queue tun"), SOAK_SECONDS
-# of traffic each (default 60; `make soak SOAK_SECONDS=N` for longer), in the lab of
+# of traffic each (default 60, about 70 s per engine in all; `make soak SOAK_SECONDS=N` for
+# longer; below 30 the conntrack engine may not yet have removed a mapping), in the lab of
 # tests/e2e/lib.sh with two more LAN hosts:
 #
 #   in1 10.0.0.2 ─┐                                               ┌─ Y1 203.0.113.5: the sink (UDP echo
