@@ -26,9 +26,11 @@ def flows(kind, n, tcp=0, step=0, remote=0, batch=False, reverse=False):
                         tcp=tcp, batch=batch) for k, i in enumerate(order))
 
 
-def inbound_to_seen(kind, n, step=0, tcp=0):
-    return b"".join(rec(inbound=True, step=step if i == 0 else 0, kind=kind, seen=i, tcp=tcp, remote=1)
-                    for i in range(n))
+def inbound_to_seen(kind, n, step=0, tcp=0, remote=1, reverse=False):
+    """Inbound packets to the first n external endpoints handed out (newest first if reversed)."""
+    order = range(n - 1, -1, -1) if reverse else range(n)
+    return b"".join(rec(inbound=True, step=step if k == 0 else 0, kind=kind, seen=i, tcp=tcp, remote=remote)
+                    for k, i in enumerate(order))
 
 
 def seeds():
@@ -39,6 +41,9 @@ def seeds():
     # An outside peer's SYN to an idle full-cone mapping once its timer ran out.
     s["tcp_inbound_syn_idle"] = (bytes([0]) + flows(TCP, 12, SYN) + inbound_to_seen(TCP, 12, step=240_001, tcp=SYN)
                                  + flows(TCP, 4, SYN, remote=2))
+    # The same from the remote the connection was opened to (a simultaneous open 240 s late).
+    s["tcp_inbound_syn_same_remote"] = (bytes([0]) + flows(TCP, 12, SYN)
+                                        + inbound_to_seen(TCP, 12, step=240_000, tcp=SYN, remote=0, reverse=True))
     s["udp_flows_then_300s"] = (bytes([0x04]) + flows(UDP, 16) + inbound_to_seen(UDP, 8, step=300_000)
                                 + flows(UDP, 16, remote=1, reverse=True))
     s["udp_symmetric_reuse"] = (bytes([0x03]) + flows(UDP, 16, remote=0) + flows(UDP, 16, remote=1)
