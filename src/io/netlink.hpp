@@ -60,7 +60,8 @@ NetlinkAck parse_ack(const nlmsghdr* nlh);
 // whose length does not fit the rest ends the walk (nullptr): libmnl's mnl_nlmsg_ok compares
 // nlmsg_len as a signed int, so a length of 0xffffffff would pass it and leave the buffer. The
 // padding must fit too: libmnl's attribute walks run to the aligned end of the message
-// (mnl_nlmsg_get_payload_tail), and the kernel always sends messages padded.
+// (mnl_nlmsg_get_payload_tail). The kernel pads every message but nfqueue's packet messages,
+// which NfQueue::receive pads itself.
 inline const nlmsghdr* fitting(const void* at, std::size_t left) {
     const auto* nlh = static_cast<const nlmsghdr*>(at);
     return left >= sizeof(nlmsghdr) && nlh->nlmsg_len >= sizeof(nlmsghdr) && nlh->nlmsg_len <= left &&
