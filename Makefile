@@ -119,7 +119,7 @@ fuzz:
 	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$t- \
 	    $(BUILD)/fuzz/corpus/$$t $$(ls -d tests/fuzz/seeds/$$t tests/fuzz/regress/$$t 2>/dev/null) 2>$(BUILD)/fuzz/$$t.log \
 	    || { tail -50 $(BUILD)/fuzz/$$t.log; exit 1; }; \
-	  grep -E "stat::number_of_executed_units|cov:" $(BUILD)/fuzz/$$t.log | tail -2; \
+	  grep -E "^#[0-9]+.*DONE|stat::number_of_executed_units" $(BUILD)/fuzz/$$t.log | tail -2; \
 	done
 
 # Runs inside the sub-make above, where $(BUILD) already ends in /fuzz.
