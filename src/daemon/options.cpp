@@ -62,6 +62,8 @@ po::options_description describe() {
         ("held-syns-per-source", po::value<std::string>(), "unsolicited SYNs held from one outside address (default 8)")
         ("max-mappings", po::value<std::string>(), "mappings in all (default 65536)")
         ("udp-timeout", po::value<std::string>(), "seconds (default 300, at least 120)")
+        ("udp-short-timeout", po::value<std::string>(), "seconds, for UDP to --udp-short-ports only (RFC 4787 REQ-5a)")
+        ("udp-short-ports", po::value<std::string>(), "well-known destination ports for --udp-short-timeout, e.g. 53,123")
         ("tcp-established-timeout", po::value<std::string>(), "seconds (default 7440)")
         ("tcp-transitory-timeout", po::value<std::string>(), "seconds (default 240)")
         ("icmp-timeout", po::value<std::string>(), "seconds (default 60)")
@@ -147,6 +149,20 @@ Options build(const po::variables_map& vm) {
     o.nat.max_sessions = o.nat.max_mappings * 4;
     const std::uint64_t day_s = 24 * 3600; // timers stay far below the clock's range
     if (vm.count("udp-timeout")) o.nat.timeouts.udp_ms = 1000 * number<std::uint32_t>(vm, "udp-timeout", 120, day_s);
+    if (vm.count("udp-short-timeout") != vm.count("udp-short-ports"))
+        throw BadOption(vm.count("udp-short-timeout") ? "udp-short-ports" : "udp-short-timeout",
+                        "--udp-short-timeout and --udp-short-ports go together");
+    if (vm.count("udp-short-ports")) {
+        o.nat.timeouts.udp_short_ms = 1000 * number<std::uint32_t>(vm, "udp-short-timeout", 1, day_s);
+        const auto ranges = text::parse_port_ranges(vm["udp-short-ports"].as<std::string>(), &why);
+        if (!ranges) throw BadOption("udp-short-ports", why);
+        for (const auto& r : *ranges) {
+            if (r.last >= o.nat.timeouts.udp_short_ports.size())
+                throw BadOption("udp-short-ports", "RFC 4787 REQ-5a allows well-known ports only (1-1023), got " +
+                                                       std::to_string(r.last));
+            for (unsigned p = r.first; p <= r.last; ++p) o.nat.timeouts.udp_short_ports[p] = true;
+        }
+    }
     if (vm.count("tcp-established-timeout"))
         o.nat.timeouts.tcp_established_ms = 1000 * number<std::uint32_t>(vm, "tcp-established-timeout", 1, day_s);
     if (vm.count("tcp-transitory-timeout"))
@@ -213,11 +229,12 @@ ParseResult parse_options(int argc, char** argv) {
             return {std::nullopt, 0};
         }
         Options o = build(vm);
-        if (const std::string_view bad = core::validate(o.nat); !bad.empty()) {
-            // validate() names the setting itself; external addresses come later from the interface.
-            if (!o.nat.pool.external_addrs.empty() || bad.substr(0, 11) != "external-ip")
-                throw std::runtime_error("--" + std::string(bad));
-        }
+        // validate() names the setting itself. Without --external-ip the addresses come later
+        // from the interface: check the rest with a stand-in address.
+        core::NatConfig check = o.nat;
+        if (check.pool.external_addrs.empty()) check.pool.external_addrs.push_back(0xc0000201); // 192.0.2.1
+        if (const std::string_view bad = core::validate(check); !bad.empty())
+            throw std::runtime_error("--" + std::string(bad));
         return {std::move(o), 0};
     } catch (const po::error& e) {
         std::fprintf(stderr, "conenatd: %s\n%s", e.what(), "try 'conenatd --help'\n");

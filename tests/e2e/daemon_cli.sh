@@ -50,6 +50,11 @@ expect_bad --external-ip "${ok[@]}" --external-ip 10.0.0.5
 expect_bad --ports "${ok[@]}" --ports 30000-20000
 expect_bad --ports "${ok[@]}" --ports 0-10
 expect_bad --ports "${ok[@]}" --ports 70000
+expect_bad --udp-short-ports "${ok[@]}" --udp-short-timeout 10
+expect_bad --udp-short-ports "${ok[@]}" --udp-short-timeout 10 --udp-short-ports 53,2000
+expect_bad --udp-short-timeout "${ok[@]}" --udp-short-timeout 400 --udp-short-ports 53
+expect_bad --inbound-per-remote "${ok[@]}" --inbound-per-remote 0
+expect_bad --held-syns-per-source "${ok[@]}" --held-syns-per-source x
 expect_bad --map-e "${ok[@]}" --map-e psid=300,psid-len=8,offset=4
 expect_bad --map-e "${ok[@]}" --map-e psid=1,psid-len=8,offset=4 --ports 2000-3000
 expect_bad --port-block-size "${ok[@]}" --ports 20000-20099 --port-block-size 200

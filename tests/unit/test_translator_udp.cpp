@@ -94,6 +94,34 @@ TEST_CASE("UDP-5: a mapping lives the configured time and not a millisecond less
           after(1'000, dropped(in(udp("203.0.113.5:7000", "198.51.100.254:5000"), Action::Drop), Counter::drop_no_mapping))}});
 }
 
+TEST_CASE("UDP-5a: a short timer for chosen well-known ports, never cutting a longer one short") {
+    NatConfig c = lab_config(NatType::FullCone);
+    c.timeouts.udp_short_ms = 10'000;
+    c.timeouts.udp_short_ports[53] = true;
+    const Bytes dns = udp("10.0.0.2:5000", "198.51.100.1:53");
+    const Bytes other = udp("10.0.0.2:5000", "198.51.100.1:3478");
+    const Bytes in_x = udp("203.0.113.5:7000", "198.51.100.254:5000");
+    run({"UDP-5a", "traffic to port 53 only: the mapping lives 10 s", c,
+         {out(dns, Action::ToOutside), after(9'999, in(in_x, Action::ToInside)),
+          after(1, dropped(in(in_x, Action::Drop), Counter::drop_no_mapping))}});
+    run({"UDP-5a", "a port-53 refresh after other traffic leaves the 300 s timer", c,
+         {out(other, Action::ToOutside), after(1'000, out(dns, Action::ToOutside)),
+          after(20'000, in(in_x, Action::ToInside)), after(278'999, in(in_x, Action::ToInside)),
+          after(1, dropped(in(in_x, Action::Drop), Counter::drop_no_mapping))}});
+    run({"UDP-5a", "other traffic after port 53 extends to 300 s", c,
+         {out(dns, Action::ToOutside), after(5'000, out(other, Action::ToOutside)),
+          after(299'999, in(in_x, Action::ToInside)), after(1, dropped(in(in_x, Action::Drop), Counter::drop_no_mapping))}});
+    NatConfig prc = c;
+    prc.set_type(NatType::PortRestrictedCone);
+    run({"UDP-5a", "port-restricted: the permit for port 53 lives 10 s, the one for 3478 300 s", prc,
+         {out(dns, Action::ToOutside), out(other, Action::ToOutside),
+          after(10'000, dropped(in(udp("198.51.100.1:53", "198.51.100.254:5000"), Action::Drop), Counter::drop_filtered)),
+          in(udp("198.51.100.1:3478", "198.51.100.254:5000"), Action::ToInside)}});
+    NatConfig bad = c;
+    bad.timeouts.udp_short_ports.reset();
+    CHECK(std::string(validate(bad)).find("udp-short-ports") == 0);
+}
+
 TEST_CASE("UDP-6: outbound packets refresh, inbound ones do not") {
     const Bytes o = udp("10.0.0.2:5000", "198.51.100.1:3478");
     const Bytes x = udp("198.51.100.254:5000", "198.51.100.1:3478");

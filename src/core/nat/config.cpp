@@ -53,6 +53,9 @@ std::string_view validate(const NatConfig& c) {
     if (c.pool.ports.empty()) return "ports: the external port set is empty";
     if (c.pool.block_size > c.pool.ports.size()) return "port-block-size: larger than the port set";
     if (c.timeouts.udp_ms < kMinUdpTimeoutMs) return "udp-timeout: RFC 4787 REQ-5 forbids less than 120 s";
+    if (c.timeouts.udp_short_ms && c.timeouts.udp_short_ports.none())
+        return "udp-short-ports: the ports the short UDP timeout is for (RFC 4787 REQ-5a)";
+    if (c.timeouts.udp_short_ms > c.timeouts.udp_ms) return "udp-short-timeout: longer than udp-timeout";
     if (c.timeouts.icmp_ms == 0 || c.timeouts.tcp_established_ms == 0 || c.timeouts.tcp_transitory_ms == 0)
         return "timeouts: must be positive";
     if (c.max_mappings == 0) return "max-mappings: must be positive";

@@ -40,15 +40,31 @@ bool MappingTable::permits_implied(Proto p) const {
     return granularity(pol.mapping) >= granularity(pol.filtering);
 }
 
-std::uint32_t MappingTable::mapping_timeout(Proto p) const {
+bool MappingTable::udp_short(Proto p, std::uint16_t remote_port) const {
     const Timeouts& t = m_config.timeouts;
-    return p == Proto::Udp ? t.udp_ms : p == Proto::Icmp ? t.icmp_ms : t.tcp_transitory_ms;
+    return p == Proto::Udp && t.udp_short_ms && remote_port < t.udp_short_ports.size() && t.udp_short_ports[remote_port];
+}
+
+std::uint8_t MappingTable::mapping_list(Proto p, std::uint16_t remote_port) const {
+    if (udp_short(p, remote_port)) return kMapUdpShort;
+    return std::uint8_t(p == Proto::Udp ? kMapUdp : p == Proto::Tcp ? kMapTcp : kMapIcmp);
+}
+
+std::uint32_t MappingTable::mapping_timeout(std::uint8_t list) const {
+    const Timeouts& t = m_config.timeouts;
+    switch (list) {
+    case kMapUdp: return t.udp_ms;
+    case kMapUdpShort: return t.udp_short_ms;
+    case kMapIcmp: return t.icmp_ms;
+    default: return t.tcp_transitory_ms;
+    }
 }
 
 std::uint32_t MappingTable::session_timeout(std::uint8_t list) const {
     const Timeouts& t = m_config.timeouts;
     switch (list) {
     case kPermitUdp: return t.udp_ms;
+    case kPermitUdpShort: return t.udp_short_ms;
     case kPermitIcmp: return t.icmp_ms;
     case kTcpEst: return t.tcp_established_ms;
     default: return t.tcp_transitory_ms;
@@ -190,17 +206,19 @@ MappingId MappingTable::insert(Proto p, Endpoint internal, Endpoint remote, Endp
     m.list = kParked;
     m_in2out.insert(m_mappings, in2out_hash(m), id);
     m_out2in.insert(m_mappings, out2in_hash(p, external), id);
-    arm_mapping(id, now);
+    arm_mapping(id, now, remote.port);
     if (m_config.per_host_mappings) m_hosts.add(internal.addr, +1, m_seed);
     m_counters.add(Counter::mappings_created);
     if (m_observer) m_observer->mapping_created(m, now);
     return id;
 }
 
-void MappingTable::arm_mapping(MappingId id, TimeMs now) {
+// Refreshes never shorten a timer: a short (REQ-5a) refresh leaves a longer deadline alone.
+void MappingTable::arm_mapping(MappingId id, TimeMs now, std::uint16_t remote_port) {
     Mapping& m = m_mappings[id];
-    const std::uint8_t list = std::uint8_t(m.proto == Proto::Udp ? kMapUdp : m.proto == Proto::Tcp ? kMapTcp : kMapIcmp);
-    const TimeMs deadline = now + mapping_timeout(m.proto);
+    const std::uint8_t list = mapping_list(m.proto, remote_port);
+    const TimeMs deadline = now + mapping_timeout(list);
+    if (m.list != kParked && deadline <= m.deadline) return;
     if (m.list == list && deadline < m.deadline + kRelinkGranularityMs) {
         m.deadline = deadline;
         return;
@@ -230,21 +248,22 @@ void MappingTable::arm_session(SessionId id, std::uint8_t list, TimeMs now) {
 
 bool MappingTable::refresh_outbound(MappingId id, Endpoint remote, TimeMs now) {
     const Proto p = m_mappings[id].proto;
-    arm_mapping(id, now);
+    arm_mapping(id, now, remote.port);
     const Behaviour f = m_config.policy(p).filtering;
     // TCP under APDF: the connection itself is the permit.
     if (permits_implied(p) || (p == Proto::Tcp && f == Behaviour::AddressAndPortDependent)) return true;
     const Endpoint key{remote.addr, f == Behaviour::AddressDependent ? std::uint16_t(0) : remote.port};
-    const std::uint8_t list = permit_list(p);
+    const std::uint8_t list = permit_list(p, remote.port);
     const SessionId s = find_session(id, key, now);
     if (s != kNil) {
-        arm_session(s, list, now);
+        if (now + session_timeout(list) > m_sessions[s].deadline) arm_session(s, list, now);
         return true;
     }
     return add_session(id, key, list, now) != kNil;
 }
 
-std::uint8_t MappingTable::permit_list(Proto p) const {
+std::uint8_t MappingTable::permit_list(Proto p, std::uint16_t remote_port) const {
+    if (udp_short(p, remote_port)) return kPermitUdpShort;
     return std::uint8_t(p == Proto::Udp ? kPermitUdp : p == Proto::Tcp ? kPermitTcp : kPermitIcmp);
 }
 
@@ -264,7 +283,7 @@ void MappingTable::unhold_session(SessionId id, TimeMs now) {
     --m_mappings[s.mapping].held;
     s.list = kParked;
     s.deadline = 0; // its timer starts now, whatever it was before the flow held it
-    arm_session(id, permit_list(m_mappings[s.mapping].proto), now);
+    arm_session(id, permit_list(m_mappings[s.mapping].proto, s.rem_port), now);
 }
 
 bool MappingTable::flow_begin(MappingId m, Endpoint remote, TimeMs now, Direction origin) {
@@ -276,7 +295,7 @@ bool MappingTable::flow_begin(MappingId m, Endpoint remote, TimeMs now, Directio
                 return false;
             }
         }
-        s = add_session(m, remote, permit_list(m_mappings[m].proto), now, origin == Direction::Inbound);
+        s = add_session(m, remote, permit_list(m_mappings[m].proto, remote.port), now, origin == Direction::Inbound);
     }
     if (s == kNil) return false;
     m_sessions[s].tcp_track = m_epoch;
@@ -286,7 +305,7 @@ bool MappingTable::flow_begin(MappingId m, Endpoint remote, TimeMs now, Directio
     if (remote.port && m_config.policy(m_mappings[m].proto).filtering == Behaviour::AddressDependent &&
         !permits_implied(m_mappings[m].proto)) {
         SessionId a = find_session(m, {remote.addr, 0}, now);
-        if (a == kNil) a = add_session(m, {remote.addr, 0}, permit_list(m_mappings[m].proto), now);
+        if (a == kNil) a = add_session(m, {remote.addr, 0}, permit_list(m_mappings[m].proto, remote.port), now);
         if (a != kNil) hold_session(a);
     }
     return true;
@@ -301,7 +320,7 @@ void MappingTable::flow_end(MappingId m, Endpoint remote, TimeMs now) {
         if (a != kNil) unhold_session(a, now);
     }
     unhold_session(s, now);
-    arm_mapping(m, now); // RFC 4787 REQ-5: the mapping's timer runs from the end of its last flow
+    arm_mapping(m, now, remote.port); // RFC 4787 REQ-5: the mapping's timer runs from the end of its last flow
 }
 
 void MappingTable::resync_end(TimeMs now) {
@@ -467,7 +486,7 @@ void MappingTable::destroy_session(SessionId id, TimeMs now, bool cascade) {
         destroy_mapping(m, now);
     } else if (map.sessions == 0 && map.list == kParked) {
         // Its own timer ran out while sessions kept it: back on its list, due now.
-        map.list = std::uint8_t(map.proto == Proto::Udp ? kMapUdp : map.proto == Proto::Tcp ? kMapTcp : kMapIcmp);
+        map.list = mapping_list(map.proto, 0);
         m_mapping_lists[map.list].push_front(m_mappings, m);
     }
 }

@@ -4,6 +4,7 @@
 
 #include "conenat/core/nat/port_allocator.hpp"
 
+#include <bitset>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -34,6 +35,10 @@ struct Timeouts {
     std::uint32_t tcp_transitory_ms = 240'000;  // RFC 5382 REQ-5 / RFC 7857 §2.1: 4 min
     std::uint32_t icmp_ms = 60'000;             // RFC 5508 REQ-2: >= 60 s
     std::uint32_t tcp_syn_hold_ms = 6'000;      // RFC 5382 REQ-4: hold an unsolicited SYN >= 6 s
+    // RFC 4787 REQ-5a: a shorter UDP timer for traffic to chosen well-known ports (DNS, NTP, ...).
+    // 0: off. Traffic to other ports keeps udp_ms; a short timer never cuts a longer one short.
+    std::uint32_t udp_short_ms = 0;
+    std::bitset<1024> udp_short_ports{};
 };
 constexpr std::uint32_t kMinUdpTimeoutMs = 120'000; // RFC 4787 REQ-5
 

@@ -142,8 +142,9 @@ public:
     std::size_t memory_bytes() const; // every table, preallocated
 
 private:
-    enum : std::uint8_t { kMapUdp, kMapTcp, kMapIcmp, kMapLists, kParked = 0xff };
-    enum : std::uint8_t { kPermitUdp, kPermitTcp, kPermitIcmp, kTcpTrans, kTcpEst, kSessionLists };
+    // One list per timeout, so that appending on refresh keeps each sorted.
+    enum : std::uint8_t { kMapUdp, kMapTcp, kMapIcmp, kMapUdpShort, kMapLists, kParked = 0xff };
+    enum : std::uint8_t { kPermitUdp, kPermitTcp, kPermitIcmp, kTcpTrans, kTcpEst, kPermitUdpShort, kSessionLists };
     // A count per address: mappings per inside host, inbound sessions per remote host.
     struct Host {
         Ipv4 addr = 0;
@@ -160,7 +161,9 @@ private:
 
     Endpoint mapping_remote(Proto p, Endpoint remote) const;
     bool permits_implied(Proto p) const;
-    std::uint32_t mapping_timeout(Proto p) const;
+    bool udp_short(Proto p, std::uint16_t remote_port) const;
+    std::uint8_t mapping_list(Proto p, std::uint16_t remote_port) const;
+    std::uint32_t mapping_timeout(std::uint8_t list) const;
     std::uint32_t session_timeout(std::uint8_t list) const;
     std::uint64_t in2out_hash(const Mapping& m) const;
     std::uint64_t out2in_hash(Proto p, Endpoint ext) const;
@@ -173,9 +176,9 @@ private:
     Counter admit_inbound(const Mapping& m, Ipv4 remote) const;
     void reap_mapping(MappingId m, TimeMs now);
     MappingId insert(Proto p, Endpoint internal, Endpoint remote, Endpoint external, TimeMs now);
-    void arm_mapping(MappingId m, TimeMs now);
+    void arm_mapping(MappingId m, TimeMs now, std::uint16_t remote_port);
     void arm_session(SessionId s, std::uint8_t list, TimeMs now);
-    std::uint8_t permit_list(Proto p) const;
+    std::uint8_t permit_list(Proto p, std::uint16_t remote_port) const;
     void hold_session(SessionId s);
     void unhold_session(SessionId s, TimeMs now);
     SessionId find_session(MappingId m, Endpoint remote, TimeMs now);
