@@ -5,19 +5,21 @@ and in time (every wait has a deadline; every process stops by itself).
   sink ADDR UDP_PORTS TCP_PORTS PEER TARGET SECONDS OUT    (the internet)
       Echoes every UDP datagram and TCP line that reaches ADDR on the ports (comma lists) and
       records "t proto ext_ip:port int_ip:port" for each into OUT: the external endpoint it came
-      from and the internal one its payload names; the same for ICMP echo requests (the kernel
+      from and the internal one its payload names, with " short" for UDP to a well-known port
+      (the NAT's RFC 4787 REQ-5a short timer); the same for ICMP echo requests (the kernel
       answers them; the identifier is the "port"). Meanwhile, from address PEER, sends
       unsolicited UDP datagrams and SYNs to TARGET (the NAT's external address): at external
       ports it has just seen in use, and at random ones. Its totals go to OUT.peer. Ends after
       SECONDS or at SIGTERM.
-  clients ADDR SINK UDP_PORTS TCP_PORTS SECONDS SEED TIMEOUT ICMP_TIMEOUT OUT    (a LAN host)
+  clients ADDR SINK UDP_PORTS TCP_PORTS SECONDS SEED TIMEOUT ICMP_TIMEOUT UDP_SHORT OUT    (a LAN host)
       Runs short UDP, TCP and ICMP echo flows from ADDR, a few at a time, until SECONDS pass:
       each from a source port (echo identifier) of a small range every host shares (so that port
       preservation contends), with random idle gaps, some of them around TIMEOUT (the NAT's TCP
-      idle timeout) or ICMP_TIMEOUT (its ICMP timeout, for echo flows); half the TCP
+      idle timeout), ICMP_TIMEOUT (its ICMP timeout, for echo flows) or UDP_SHORT (its UDP
+      timeout for well-known ports, for UDP flows to a port below 1024); half the TCP
       connections reuse the source port and server of one that ended seconds before. Every
       message names its internal endpoint and is echoed. One JSON line per flow into OUT.
-  judge SINK_OUT UDP_TIMEOUT TCP_MIN_TIMEOUT ICMP_TIMEOUT MARGIN CLIENT_OUT...
+  judge SINK_OUT UDP_TIMEOUT UDP_SHORT TCP_MIN_TIMEOUT ICMP_TIMEOUT MARGIN CLIENT_OUT...
       Prints what it checked, one "ok:" / "FAIL:" line each (see judge()); exits 1 on a FAIL.
 """
 import asyncio
@@ -79,11 +81,11 @@ class Sink:
             s.setblocking(False)
             self.peer_udp.append(s)
 
-    def record(self, proto, ext, line):
+    def record(self, proto, ext, line, short=False):
         parts = line.split()
         if len(parts) >= 2 and parts[0] in ("U", "T", "I"):
             now = time.monotonic()
-            self.records.append("%.4f %s %s:%d %s" % (now, proto, ext[0], ext[1], parts[1]))
+            self.records.append("%.4f %s %s:%d %s%s" % (now, proto, ext[0], ext[1], parts[1], " short" if short else ""))
             self.recent.append((now, proto, ext[1]))
 
     def on_udp(self, s):
@@ -92,7 +94,7 @@ class Sink:
                 data, src = s.recvfrom(2048)
             except BlockingIOError:
                 return
-            self.record("udp", src, data.decode(errors="replace"))
+            self.record("udp", src, data.decode(errors="replace"), s.getsockname()[1] < 1024)
             try:
                 s.sendto(data, src)
             except OSError:
@@ -201,12 +203,12 @@ def sink_main(addr, udp_ports, tcp_ports, peer, target, seconds, out):
 # ------------------------------------------------------------------ LAN host clients
 
 class Host:
-    def __init__(self, addr, sink, udp_ports, tcp_ports, seconds, seed, timeout, icmp_timeout):
+    def __init__(self, addr, sink, udp_ports, tcp_ports, seconds, seed, timeout, icmp_timeout, udp_short):
         self.addr, self.sink = addr, sink
         self.udp_ports, self.tcp_ports = udp_ports, tcp_ports
         self.end = time.monotonic() + seconds
         self.rng = random.Random(seed)
-        self.timeout, self.icmp_timeout = timeout, icmp_timeout
+        self.timeout, self.icmp_timeout, self.udp_short = timeout, icmp_timeout, udp_short
         self.busy = set()  # (proto, port) in use here
         self.results = []
         self.unsolicited = 0  # datagrams from anyone but the sink
@@ -259,7 +261,8 @@ class Host:
             last = None
             for seq in range(self.rng.randint(1, 10)):
                 if seq:
-                    g = self.gap(0.0)
+                    # To a well-known port the mapping has the short timer: idle around it.
+                    g = self.gap(0.3, self.udp_short) if dst[1] < 1024 else self.gap(0.0)
                     if time.monotonic() + g > self.end + 2:
                         break  # the soak is over: the flow ends early, not broken
                     await asyncio.sleep(g)
@@ -436,9 +439,9 @@ class Host:
         await asyncio.wait_for(asyncio.gather(*slots), self.end - time.monotonic() + 30)
 
 
-def clients_main(addr, sink, udp_ports, tcp_ports, seconds, seed, timeout, icmp_timeout, out):
+def clients_main(addr, sink, udp_ports, tcp_ports, seconds, seed, timeout, icmp_timeout, udp_short, out):
     host = Host(addr, sink, ports(udp_ports), ports(tcp_ports), float(seconds), int(seed), float(timeout),
-                float(icmp_timeout))
+                float(icmp_timeout), float(udp_short))
     asyncio.run(host.run())
     with open(out, "w") as f:
         for r in host.results:
@@ -448,13 +451,14 @@ def clients_main(addr, sink, udp_ports, tcp_ports, seconds, seed, timeout, icmp_
 
 # ------------------------------------------------------------------ judge
 
-def judge(sink_out, udp_timeout, tcp_min_timeout, icmp_timeout, margin, client_outs):
+def judge(sink_out, udp_timeout, udp_short, tcp_min_timeout, icmp_timeout, margin, client_outs):
     """Checks, from what the outside sink and the LAN hosts saw:
     - no external endpoint had two internal owners at once: a new owner may appear only once the
-      previous owner's mapping can have expired, i.e. after the protocol's shortest mapping
-      lifetime since the previous owner's last packet (less `margin`: the sink's receive times
-      lag the daemon's by a scheduling delay);
-    - every flow that should pass did: every UDP flow (its gaps are far below the UDP timeout),
+      previous owner's mapping can have expired, i.e. when every packet of the previous owner is
+      older than the mapping lifetime it gave (the protocol's shortest; for UDP the short timer
+      to a well-known port, else the UDP timeout; less `margin`: the sink's receive times lag
+      the daemon's by a scheduling delay);
+    - every flow that should pass did: every UDP flow (a datagram after an expiry gets a new mapping),
       every ICMP echo flow (a request after the timeout gets a new mapping), every TCP flow whose
       idle gaps all stayed `margin` below the shortest TCP timeout (connected, every message
       echoed), and the sink saw each of those flows;
@@ -467,12 +471,12 @@ def judge(sink_out, udp_timeout, tcp_min_timeout, icmp_timeout, margin, client_o
         print(("ok: " if ok else "FAIL: ") + what)
         failures += 0 if ok else 1
 
-    owners = collections.defaultdict(list)  # (proto, external) -> [(t, internal)]
+    owners = collections.defaultdict(list)  # (proto, external) -> [(t, internal, short)]
     seen_flows = set()
     with open(sink_out) as f:
         for line in f:
-            t, proto, ext, internal = line.split()
-            owners[(proto, ext)].append((float(t), internal))
+            t, proto, ext, internal = line.split()[:4]
+            owners[(proto, ext)].append((float(t), internal, line.split()[4:] == ["short"]))
     flows, hosts = [], []
     for path in client_outs:
         with open(path) as f:
@@ -483,16 +487,17 @@ def judge(sink_out, udp_timeout, tcp_min_timeout, icmp_timeout, margin, client_o
     overlaps, handovers = [], 0
     for (proto, ext), seen in owners.items():
         seen.sort()
-        owner, last = seen[0][1], seen[0][0]
-        for t, internal in seen:
+        owner, until = seen[0][1], 0.0  # the current owner's mapping must live until `until`
+        for t, internal, short in seen:
             seen_flows.add((proto, internal))
             if internal != owner:
-                if t - last < life[proto] - margin:
-                    overlaps.append("%s %s: %s until %.3f, then %s at %.3f" % (proto, ext, owner, last, internal, t))
+                if t < until - margin:
+                    overlaps.append("%s %s: %s until %.3f, then %s at %.3f" % (proto, ext, owner, until, internal, t))
                 else:
                     handovers += 1
-                owner = internal
-            last = t
+                owner, until = internal, 0.0
+            # A refresh never shortens a mapping (a short one leaves a longer timer alone).
+            until = max(until, t + (udp_short if short else life[proto]))
     check(not overlaps, "no external endpoint used by two internal endpoints at once (%d endpoints, %d records%s)"
           % (len(owners), sum(len(v) for v in owners.values()), "; " + "; ".join(overlaps[:5]) if overlaps else ""))
 
@@ -505,8 +510,8 @@ def judge(sink_out, udp_timeout, tcp_min_timeout, icmp_timeout, margin, client_o
     bad_udp = [r for r in udp if r["error"]]
     bad_icmp = [r for r in icmp if r["error"]]
     bad_tcp = [r for r in should_tcp if r["error"]]
-    check(not bad_udp, "every UDP flow passed (%d flows, %d datagrams sent, %d echoed%s)" % (
-        len(udp), sum(r["sent"] for r in udp), sum(r["echoed"] for r in udp),
+    check(not bad_udp, "every UDP flow passed (%d flows, %d of them idle past the short timeout, %d datagrams sent, %d echoed%s)" % (
+        len(udp), sum(1 for r in udp if r["max_gap"] > udp_short), sum(r["sent"] for r in udp), sum(r["echoed"] for r in udp),
         "; " + "; ".join("%s flow %d: %s" % (r["internal"], r["id"], r["error"]) for r in bad_udp[:5]) if bad_udp else ""))
     check(icmp and not bad_icmp, "every ICMP echo flow passed (%d flows, %d of them idle past the timeout, %d requests sent, %d answered%s)" % (
         len(icmp), sum(1 for r in icmp if r["max_gap"] > icmp_timeout), sum(r["sent"] for r in icmp),
@@ -519,14 +524,15 @@ def judge(sink_out, udp_timeout, tcp_min_timeout, icmp_timeout, margin, client_o
     check(not unseen, "the sink saw every passing flow's internal endpoint")
     idle = [r for r in tcp if r["max_gap"] > tcp_min_timeout + margin]
     broke = [r for r in idle if r["error"]]
-    check(len(udp) > 0 and len(should_tcp) > 0 and len(idle) > 0,
-          "churn: %d UDP flows, %d TCP flows (%d idle past the timeout, %d of them broken off)"
-          % (len(udp), len(tcp), len(idle), len(broke)))
+    idle_udp = [r for r in udp if r["max_gap"] > udp_short + margin]
+    check(len(udp) > 0 and len(idle_udp) > 0 and len(should_tcp) > 0 and len(idle) > 0,
+          "churn: %d UDP flows (%d idle past the short timeout), %d TCP flows (%d idle past the timeout, "
+          "%d of them broken off)" % (len(udp), len(idle_udp), len(tcp), len(idle), len(broke)))
     # The contention the ownership check judges: two hosts on one source port at once, which the
     # NAT had to give two external endpoints (port preservation for one of them at most).
     contended = collections.defaultdict(set)  # (proto, second, port) -> internal addresses
     for (proto, _), seen in owners.items():
-        for t, internal in seen:
+        for t, internal, _ in seen:
             addr, port = internal.rsplit(":", 1)
             contended[(proto, int(t), port)].add(addr)
     windows = sum(1 for v in contended.values() if len(v) > 1)
@@ -541,10 +547,10 @@ def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
     if cmd == "sink" and len(argv) == 9:
         return sink_main(*argv[2:]) or 0
-    if cmd == "clients" and len(argv) == 11:
+    if cmd == "clients" and len(argv) == 12:
         return clients_main(*argv[2:]) or 0
-    if cmd == "judge" and len(argv) >= 8:
-        return judge(argv[2], float(argv[3]), float(argv[4]), float(argv[5]), float(argv[6]), argv[7:])
+    if cmd == "judge" and len(argv) >= 9:
+        return judge(argv[2], float(argv[3]), float(argv[4]), float(argv[5]), float(argv[6]), float(argv[7]), argv[8:])
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -5,23 +5,23 @@
 # tests/e2e/lib.sh with two more LAN hosts:
 #
 #   in1 10.0.0.2 ─┐                                               ┌─ Y1 203.0.113.5: the sink (UDP echo
-#   in2 10.0.0.3 ─┤                                               │   6001-6004, TCP echo 7001-7004,
+#   in2 10.0.0.3 ─┤                                               │   601,602,6003,6004, TCP echo 7001-7004,
 #   in3 10.0.0.4 ─┼─ lan0 [router: conenatd --engine E] wan0 E1 ─ inet  ping)
 #   in4 10.0.0.5 ─┘                                               └─ A2 198.51.100.2: the unsolicited
 #                                                                     peer (UDP and SYNs at E1)
 #
 # Every host runs short UDP, TCP and ICMP echo flows (tests/e2e/soak.py) from source ports (echo
-# identifiers) that all hosts share, with idle gaps around the short TCP and ICMP timeouts
-# (transitory 3 s, established 4 s, ICMP 3 s; the kernel's conntrack timeouts in the router as
-# short, for the conntrack engine), so that mappings expire and their external ports go to other
-# hosts, generation after generation, through the engines' real schedule (lazy sweeps);
-# meanwhile A2 sends unsolicited datagrams and SYNs at the external ports in use and at random
-# ones. UDP mappings cannot expire within a minute: the daemon refuses a UDP timeout below RFC
-# 4787's 120 s. Checked per engine:
+# identifiers) that all hosts share, with idle gaps around the short TCP, ICMP and UDP timeouts
+# (transitory 3 s, established 4 s, ICMP 3 s, UDP to the well-known sink ports 601-602 3 s with
+# RFC 4787 REQ-5a's --udp-short-timeout, to 6003-6004 the RFC's 120 s; the kernel's conntrack
+# timeouts in the router as short, for the conntrack engine), so that mappings expire and their
+# external ports go to other hosts, generation after generation, through the engines' real
+# schedule (lazy sweeps); meanwhile A2 sends unsolicited datagrams and SYNs at the external ports
+# in use and at random ones. Checked per engine:
 #   - no external endpoint was used by two internal endpoints at once (what the sink saw);
 #   - every flow that should pass did (all UDP and echo flows; TCP flows never idle near the
 #     timeout);
-#   - the churn happened: TCP flows idled past the timeout, mappings were removed by the daemon,
+#   - the churn happened: TCP and UDP flows idled past their timeouts, mappings were removed by the daemon,
 #     hosts contended for one source port at once (how often an external endpoint changed owner
 #     after an expiry is reported);
 #   - the filter: under full cone the unsolicited datagrams reached the LAN hosts, under port-
@@ -36,9 +36,10 @@ source tests/e2e/daemon_lib.sh
 SOAK_SECONDS=${SOAK_SECONDS:-60}
 SOAK_ENGINES=${SOAK_ENGINES:-conntrack queue tun}
 SOAK_PY=tests/e2e/soak.py
-TCP_TRANS=3 TCP_EST=4 UDP_TIMEOUT=120 ICMP_TIMEOUT=3
+TCP_TRANS=3 TCP_EST=4 UDP_TIMEOUT=120 UDP_SHORT=3 ICMP_TIMEOUT=3
 MARGIN=1.5  # seconds: the sink sees a packet at most this long after the daemon translated it
-UDP_PORTS=6001,6002,6003,6004 TCP_PORTS=7001,7002,7003,7004
+# UDP to the well-known ports has the short REQ-5a timer (--udp-short-ports): UDP expiry generations.
+UDP_PORTS=601,602,6003,6004 UDP_SHORT_PORTS=601-602 TCP_PORTS=7001,7002,7003,7004
 declare -A NAT_TYPE=([conntrack]=full-cone [queue]=full-cone [tun]=port-restricted-cone)
 declare -A ENGINE_ARGS=([conntrack]="" [queue]="--queues 2" [tun]="--queues 2")
 
@@ -80,7 +81,7 @@ soak_engine() {
   # shellcheck disable=SC2086  # ENGINE_ARGS holds separate words
   daemon_start --engine "$engine" --nat-type "$type" ${ENGINE_ARGS[$engine]} --log-level info \
     --udp-timeout $UDP_TIMEOUT --tcp-transitory-timeout $TCP_TRANS --tcp-established-timeout $TCP_EST \
-    --icmp-timeout $ICMP_TIMEOUT ||
+    --icmp-timeout $ICMP_TIMEOUT --udp-short-timeout $UDP_SHORT --udp-short-ports $UDP_SHORT_PORTS ||
     { fail "$engine: daemon did not start"; daemon_stop; return; }
   sink=$LAB_DIR/sink.$engine
   lab_bg "$LAB_INET" "soak-sink-$engine" "$LAB_PY" "$SOAK_PY" sink "$LAB_Y1" $UDP_PORTS $TCP_PORTS "$LAB_A2" "$LAB_E1" \
@@ -90,7 +91,7 @@ soak_engine() {
   for i in "${!HOSTS[@]}"; do
     out=$LAB_DIR/clients.$engine.$i
     lab_bg "${HOSTS[$i]%%:*}" "soak-clients-$engine-$i" "$LAB_PY" "$SOAK_PY" clients "${HOSTS[$i]#*:}" "$LAB_Y1" \
-      $UDP_PORTS $TCP_PORTS "$SOAK_SECONDS" "$RANDOM" $TCP_EST $ICMP_TIMEOUT "$out"
+      $UDP_PORTS $TCP_PORTS "$SOAK_SECONDS" "$RANDOM" $TCP_EST $ICMP_TIMEOUT $UDP_SHORT "$out"
     clients+=("$LAB_BG_PID")
     outs+=("$out")
   done
@@ -109,7 +110,7 @@ soak_engine() {
   done
   [ -f "$sink" ] || fail "$engine: the sink wrote nothing (log: $(tail -n 3 "$LAB_DIR/soak-sink-$engine.log"))"
 
-  judged=$("$LAB_PY" "$SOAK_PY" judge "$sink" $UDP_TIMEOUT $TCP_TRANS $ICMP_TIMEOUT $MARGIN "${outs[@]}" 2>&1); rc=$?
+  judged=$("$LAB_PY" "$SOAK_PY" judge "$sink" $UDP_TIMEOUT $UDP_SHORT $TCP_TRANS $ICMP_TIMEOUT $MARGIN "${outs[@]}" 2>&1); rc=$?
   while IFS= read -r line; do
     case $line in
       ok:*) pass "$engine: ${line#ok: }" ;;
