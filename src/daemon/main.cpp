@@ -1,5 +1,5 @@
 // conenatd: options -> checks -> pid file -> (daemonize) -> engine -> wait for a signal.
-#include "conenat/daemon/log.hpp"
+#include "conenat/util/log.hpp"
 #include "conenat/daemon/options.hpp"
 #include "conenat/daemon/process.hpp"
 #include "conenat/daemon/system.hpp"
@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     ParseResult parsed = parse_options(argc, argv);
     if (!parsed.options) return parsed.exit_code;
     Options o = std::move(*parsed.options);
-    log_init(o.log_level, false);
+    util::log_init(o.log_level, false);
     if (Status s = resolve_system(o); !s) {
         std::fprintf(stderr, "conenatd: %s\n", s.error().c_str());
         return 2;
@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "conenatd: %s\n", s.error().c_str());
             return 1;
         }
-        log_init(o.log_level, true);
+        util::log_init(o.log_level, true);
     }
     instance->owned_by_this_process();
     if (Status s = pid->write_pid(); !s) LOG_WARN("%s", s.error().c_str());

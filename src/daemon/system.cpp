@@ -1,6 +1,6 @@
 #include "conenat/daemon/system.hpp"
 
-#include "conenat/daemon/log.hpp"
+#include "conenat/util/log.hpp"
 #include "conenat/util/text.hpp"
 
 #include <arpa/inet.h>

@@ -1,6 +1,6 @@
 #include "conntrack_engine.hpp"
 
-#include "conenat/daemon/log.hpp"
+#include "conenat/util/log.hpp"
 #include "nat_scope.hpp"
 #include "conenat/engine/clock.hpp"
 #include "conenat/util/text.hpp"

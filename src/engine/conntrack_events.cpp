@@ -2,7 +2,7 @@
 #include "conntrack_engine.hpp"
 
 #include "conenat/core/nat/flow_key.hpp"
-#include "conenat/daemon/log.hpp"
+#include "conenat/util/log.hpp"
 #include "conenat/engine/clock.hpp"
 #include "conenat/util/text.hpp"
 

@@ -3,7 +3,7 @@
 // apply the filter; a permitted packet gets the permit mark and NF_REPEAT.
 #include "conntrack_engine.hpp"
 
-#include "conenat/daemon/log.hpp"
+#include "conenat/util/log.hpp"
 #include "conenat/engine/clock.hpp"
 #include "conenat/core/nat/flow_key.hpp"
 #include "conenat/core/packet/icmp_build.hpp"

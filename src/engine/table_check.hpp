@@ -5,7 +5,7 @@
 #pragma once
 
 #include "conenat/core/nat/mapping_table.hpp"
-#include "conenat/daemon/log.hpp"
+#include "conenat/util/log.hpp"
 #include "conenat/engine/clock.hpp"
 
 #include <algorithm>

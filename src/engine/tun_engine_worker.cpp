@@ -7,7 +7,7 @@
 
 #include "conenat/core/packet/checksum.hpp"
 #include "conenat/core/packet/parse.hpp"
-#include "conenat/daemon/log.hpp"
+#include "conenat/util/log.hpp"
 #include "conenat/engine/clock.hpp"
 #include "partial_checksum.hpp"
 #include "steering.hpp"

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "conenat/core/nat/config.hpp"
+#include "conenat/util/log.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -12,7 +13,7 @@
 namespace conenat::daemon {
 
 enum class EngineKind : std::uint8_t { Conntrack, Queue, Tun };
-enum class LogLevel : std::uint8_t { Error = 3, Warning = 4, Notice = 5, Info = 6, Debug = 7 };
+using util::LogLevel;
 
 struct Options {
     EngineKind engine = EngineKind::Conntrack;

@@ -1,10 +1,10 @@
-#include "conenat/daemon/log.hpp"
+#include "conenat/util/log.hpp"
 
 #include <cstdio>
 #include <mutex>
 #include <syslog.h>
 
-namespace conenat::daemon {
+namespace conenat::util {
 
 namespace {
 LogLevel g_max = LogLevel::Info;
@@ -35,4 +35,4 @@ void log(LogLevel level, const char* fmt, ...) {
     std::fprintf(stderr, "<%d>%s\n", int(level), line);
 }
 
-} // namespace conenat::daemon
+} // namespace conenat::util
