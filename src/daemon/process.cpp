@@ -24,12 +24,11 @@ std::string errno_text() { return std::strerror(errno); }
 
 Result<PidFile> PidFile::acquire(const std::string& path) {
     for (;;) {
-        const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0) return Error{"--pid-file: cannot open '" + path + "': " + errno_text()};
-        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        io::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+        if (!fd) return Error{"--pid-file: cannot open '" + path + "': " + errno_text()};
+        if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
             char buf[32] = {};
-            const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
-            ::close(fd);
+            const ssize_t n = ::pread(fd.get(), buf, sizeof buf - 1, 0);
             const std::string pid = n > 0 ? std::string(buf, std::strcspn(buf, "\n")) : "?";
             return Error{"already running (pid " + pid + ", pid file '" + path + "' is locked)"};
         }
@@ -37,24 +36,21 @@ Result<PidFile> PidFile::acquire(const std::string& path) {
         // flock, the path now names another file (or none), which a third start may lock too:
         // only a lock on the file the path still names counts.
         struct stat held {}, named {};
-        if (::fstat(fd, &held) == 0 && ::stat(path.c_str(), &named) == 0 && held.st_dev == named.st_dev &&
+        if (::fstat(fd.get(), &held) == 0 && ::stat(path.c_str(), &named) == 0 && held.st_dev == named.st_dev &&
             held.st_ino == named.st_ino)
-            return PidFile(fd, path);
-        ::close(fd);
+            return PidFile(std::move(fd), path);
     }
 }
 
 // Unlinked while still locked: a start that opens the path now creates a new file, and a start
 // that opened the old one finds, after its flock, that the path names another file (acquire).
 PidFile::~PidFile() {
-    if (m_fd < 0) return;
-    ::unlink(m_path.c_str());
-    ::close(m_fd);
+    if (m_fd) ::unlink(m_path.c_str()); // then the member closes the fd, releasing the lock
 }
 
 Result<InstanceLock> InstanceLock::acquire(const std::string& table) {
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return Error{"instance lock: socket: " + errno_text()};
+    io::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return Error{"instance lock: socket: " + errno_text()};
     // An abstract name belongs to the network namespace (unix(7)) and goes with the process,
     // kill -9 included: nothing stale to clean up, and the kernel decides who was first.
     sockaddr_un addr{};
@@ -62,36 +58,31 @@ Result<InstanceLock> InstanceLock::acquire(const std::string& table) {
     const std::string name = "conenatd/table/" + table;
     std::memcpy(addr.sun_path + 1, name.data(), std::min(name.size(), sizeof addr.sun_path - 2));
     const socklen_t len = socklen_t(offsetof(sockaddr_un, sun_path) + 1 + std::min(name.size(), sizeof addr.sun_path - 2));
-    if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) == 0 && ::listen(fd, SOMAXCONN) == 0)
-        return InstanceLock(fd);
+    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), len) == 0 && ::listen(fd.get(), SOMAXCONN) == 0)
+        return InstanceLock(std::move(fd));
     const int err = errno;
-    ::close(fd);
+    fd.reset();
     if (err != EADDRINUSE) return Error{std::string("instance lock: ") + std::strerror(err)};
     // Who: the listener's credentials (SO_PEERCRED of a connection to it). Non-blocking: the
     // owner never accepts, so a full backlog must not hang us.
     std::string who = "?";
-    if (const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0); probe >= 0) {
+    if (const io::UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)); probe) {
         ucred cred{};
         socklen_t cl = sizeof cred;
-        if (::connect(probe, reinterpret_cast<const sockaddr*>(&addr), len) == 0 &&
-            ::getsockopt(probe, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0 && cred.pid > 0)
+        if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), len) == 0 &&
+            ::getsockopt(probe.get(), SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0 && cred.pid > 0)
             who = std::to_string(cred.pid);
-        ::close(probe);
     }
     return Error{"another conenatd (pid " + who + ") runs in this network namespace with table ip " + table +
                  ": it owns the table and the queues; nothing was installed or changed"};
 }
 
 // listen() again: SO_PEERCRED reports the credentials of the last listen() (unix(7)).
-void InstanceLock::owned_by_this_process() { (void)::listen(m_fd, SOMAXCONN); }
-
-InstanceLock::~InstanceLock() {
-    if (m_fd >= 0) ::close(m_fd);
-}
+void InstanceLock::owned_by_this_process() { (void)::listen(m_fd.get(), SOMAXCONN); }
 
 Status PidFile::write_pid() {
     const std::string text = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(m_fd, 0) != 0 || ::pwrite(m_fd, text.data(), text.size(), 0) != ssize_t(text.size()))
+    if (::ftruncate(m_fd.get(), 0) != 0 || ::pwrite(m_fd.get(), text.data(), text.size(), 0) != ssize_t(text.size()))
         return Error{"--pid-file: cannot write '" + m_path + "': " + errno_text()};
     return {};
 }

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <sstream>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 namespace conenat::engine {
@@ -132,8 +131,9 @@ Status ConntrackEngine::start() {
     auto events = io::ConntrackEvents::open(m_options.event_buffer);
     if (!events) return Error{"conntrack events: " + events.error()};
     m_events.emplace(std::move(events.value()));
-    m_stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (m_stop_fd < 0) return Error{"eventfd failed"};
+    auto stop = io::EventFd::open();
+    if (!stop) return Error{stop.error()};
+    m_stop.emplace(std::move(stop.value()));
     resync(now_ms());
     m_started = true;
     m_event_thread = std::thread([this] { event_loop(); });
@@ -144,8 +144,7 @@ Status ConntrackEngine::start() {
 
 void ConntrackEngine::stop() {
     if (m_started) {
-        const std::uint64_t one = 1;
-        (void)!::write(m_stop_fd, &one, sizeof one);
+        m_stop->signal();
         if (m_event_thread.joinable()) m_event_thread.join();
         if (m_queue_thread.joinable()) m_queue_thread.join();
         m_started = false;
@@ -162,7 +161,7 @@ void ConntrackEngine::stop() {
         else LOG_INFO("removed table ip %s", m_spec.table.c_str());
         m_installed = false;
     }
-    if (m_stop_fd >= 0) ::close(m_stop_fd), m_stop_fd = -1;
+    m_stop.reset();
 }
 
 std::string ConntrackEngine::stats() {

@@ -11,6 +11,7 @@
 #include "conenat/engine/latency.hpp"
 #include "conenat/io/conntrack.hpp"
 #include "conenat/io/nfqueue.hpp"
+#include "conenat/io/fd.hpp"
 #include "conenat/io/nftables.hpp"
 #include "table_check.hpp"
 
@@ -92,7 +93,7 @@ private:
     std::optional<io::ConntrackEvents> m_events;
     std::optional<io::NfQueue> m_queue_out, m_queue_in;
     std::optional<io::RawIpSocket> m_raw;
-    int m_stop_fd = -1;
+    std::optional<io::EventFd> m_stop; // wakes both threads to stop
     std::thread m_event_thread, m_queue_thread;
     bool m_started = false, m_installed = false;
 

@@ -87,7 +87,7 @@ void ConntrackEngine::event_loop() {
     TimeMs last_expire = now_ms(), last_resync = last_expire;
     m_event_buffer = m_events->buffer_size();
     for (;;) {
-        pollfd fds[2] = {{m_events->fd(), POLLIN, 0}, {m_stop_fd, POLLIN, 0}};
+        pollfd fds[2] = {{m_events->fd(), POLLIN, 0}, {m_stop->fd(), POLLIN, 0}};
         ::poll(fds, 2, 250);
         if (fds[1].revents) return;
         batch.clear();

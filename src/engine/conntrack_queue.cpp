@@ -170,7 +170,7 @@ void ConntrackEngine::queue_loop() {
     io::QueuedPacket out[kBatch], in[kBatch];
     std::vector<std::vector<std::uint8_t>> replies;
     for (;;) {
-        pollfd fds[3] = {{m_queue_out->fd(), POLLIN, 0}, {m_queue_in->fd(), POLLIN, 0}, {m_stop_fd, POLLIN, 0}};
+        pollfd fds[3] = {{m_queue_out->fd(), POLLIN, 0}, {m_queue_in->fd(), POLLIN, 0}, {m_stop->fd(), POLLIN, 0}};
         ::poll(fds, 3, 100);
         if (fds[2].revents) return;
         // Only the sockets poll() saw ready: an idle queue costs no syscall.

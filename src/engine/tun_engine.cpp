@@ -6,7 +6,6 @@
 #include "handoff_ring.hpp"
 #include "tun_engine_worker.hpp"
 
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 namespace conenat::engine {
@@ -75,11 +74,10 @@ Status TunEngine::start() {
     m_rtnl.emplace(std::move(rtnl.value()));
     CONENAT_TRY(steer());
 
-    std::vector<int> wake_fds;
     for (unsigned k = 0; k < n; ++k) {
-        const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (fd < 0) return Error{"eventfd failed"};
-        m_wake_fds.push_back(fd);
+        auto wake = io::EventFd::open();
+        if (!wake) return Error{wake.error()};
+        m_wake_fds.push_back(std::move(wake.value()));
     }
     m_rings.resize(std::size_t(n) * n);
     for (unsigned from = 0; from < n; ++from)
@@ -187,7 +185,6 @@ void TunEngine::stop() {
     unsteer();
     for (auto& w : m_workers) // the device goes away with its last queue; the statistics stay
         w->close();
-    for (int fd : m_wake_fds) ::close(fd);
     m_wake_fds.clear();
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "conenat/engine/engine.hpp"
+#include "conenat/io/fd.hpp"
 #include "conenat/io/nftables.hpp"
 #include "conenat/io/rtnetlink.hpp"
 #include "shard_plan.hpp"
@@ -56,7 +57,7 @@ private:
     std::vector<std::unique_ptr<HandoffRing>> m_rings; // [from * workers + to]
     std::vector<std::unique_ptr<TunWorker>> m_workers;
     WorkerThreads m_threads; // last: stopped before the workers go
-    std::vector<int> m_wake_fds;
+    std::vector<io::EventFd> m_wake_fds; // worker k's: a hand-off arrived
     bool m_installed = false, m_rule_added = false, m_local_moved = false, m_route_added = false;
     unsigned m_tun_index = 0;
 };

@@ -50,10 +50,10 @@ void restore_hop(std::span<std::uint8_t> pkt) {
 
 TunWorker::TunWorker(const TunWorkerSettings& settings, const ShardPlan& plan, std::uint64_t seed,
                      io::TunQueue queue, std::vector<HandoffRing*> inbox, std::vector<HandoffRing*> outbox,
-                     std::vector<int> wake_fds)
+                     std::span<const io::EventFd> wake_fds)
     : m_settings(settings), m_plan(plan), m_translator(plan.configs[settings.index], seed),
       m_reassembler(reassembly_config()), m_queue(std::move(queue)), m_inbox(std::move(inbox)),
-      m_outbox(std::move(outbox)), m_inbox_pos(m_inbox.size()), m_wake_fds(std::move(wake_fds)),
+      m_outbox(std::move(outbox)), m_inbox_pos(m_inbox.size()), m_wake_fds(wake_fds),
       m_wake(settings.workers), m_bufs(kBatch * kBufBytes), m_replies(kBatch),
       m_held(plan.configs[settings.index].max_held_syns) {}
 
@@ -68,18 +68,16 @@ bool TunWorker::is_external(core::Ipv4 a) const {
 }
 
 void TunWorker::run(int stop_fd) {
-    const int wake_fd = m_wake_fds[m_settings.index];
-    pollfd fds[3] = {{m_queue->fd(), POLLIN, 0}, {wake_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    const io::EventFd& wake = m_wake_fds[m_settings.index];
+    pollfd fds[3] = {{m_queue->fd(), POLLIN, 0}, {wake.fd(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
     TimeMs last_publish = 0, last_expire = 0;
     for (;;) {
         if (::poll(fds, 3, kPollMs) < 0 && errno != EINTR)
             add(TunStat::read_errors);
         if (fds[2].revents)
             break;
-        if (fds[1].revents & POLLIN) {
-            std::uint64_t v = 0;
-            (void)!::read(wake_fd, &v, sizeof v);
-        }
+        if (fds[1].revents & POLLIN)
+            wake.clear();
         TimeMs now = now_ms();
         for (int r = 0; r < kRoundsPerPoll && round(now); ++r)
             now = now_ms();
@@ -109,8 +107,7 @@ bool TunWorker::round(TimeMs now) {
             m_inbox[k]->release(m_inbox_pos[k]);
     for (std::size_t k = 0; k < m_wake.size(); ++k)
         if (m_wake[k]) {
-            const std::uint64_t one = 1;
-            (void)!::write(m_wake_fds[k], &one, sizeof one);
+            m_wake_fds[k].signal();
             m_wake[k] = false;
         }
     return full;

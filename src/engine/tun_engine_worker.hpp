@@ -34,7 +34,7 @@ public:
 
     // rings[from * workers + to]; wake_fds[k]: worker k's eventfd (a hand-off arrived).
     TunWorker(const TunWorkerSettings& settings, const ShardPlan& plan, std::uint64_t seed, io::TunQueue queue,
-              std::vector<HandoffRing*> inbox, std::vector<HandoffRing*> outbox, std::vector<int> wake_fds);
+              std::vector<HandoffRing*> inbox, std::vector<HandoffRing*> outbox, std::span<const io::EventFd> wake_fds);
     void run(int stop_fd);
     // Closes its queue (after run() has ended), keeping the last statistics.
     void close();
@@ -81,7 +81,7 @@ private:
     std::optional<io::TunQueue> m_queue;
     std::vector<HandoffRing*> m_inbox, m_outbox;
     std::vector<std::uint64_t> m_inbox_pos;
-    std::vector<int> m_wake_fds;
+    std::span<const io::EventFd> m_wake_fds; // the engine's, outliving this worker
     std::vector<bool> m_wake;
 
     std::vector<std::uint8_t> m_bufs; // kBatch frames of kBufBytes

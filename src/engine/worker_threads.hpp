@@ -2,12 +2,10 @@
 // run(int stop_fd): its loop, until stop_fd is readable.
 #pragma once
 
+#include "conenat/io/fd.hpp"
 #include "conenat/util/result.hpp"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
-#include <cstdint>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -18,29 +16,25 @@ public:
     WorkerThreads() = default;
     WorkerThreads(const WorkerThreads&) = delete;
     WorkerThreads& operator=(const WorkerThreads&) = delete;
-    ~WorkerThreads() {
-        stop();
-        if (m_stop_fd >= 0)
-            ::close(m_stop_fd);
-    }
+    ~WorkerThreads() { stop(); }
 
     // One thread per worker (`workers`: pointers to them, which must outlive stop()).
     template <typename Workers>
     Status start(Workers& workers) {
-        if (m_stop_fd < 0)
-            m_stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (m_stop_fd < 0)
-            return Error{"eventfd failed"};
+        if (!m_stop) {
+            auto stop = io::EventFd::open();
+            if (!stop)
+                return Error{stop.error()};
+            m_stop = std::move(*stop);
+        }
         for (auto& w : workers)
-            m_threads.emplace_back([&w, fd = m_stop_fd] { w->run(fd); });
+            m_threads.emplace_back([&w, fd = m_stop->fd()] { w->run(fd); });
         return {};
     }
     // Tells every worker to stop and waits for them. Idempotent.
     void stop() {
-        if (m_stop_fd >= 0) {
-            const std::uint64_t one = 1;
-            (void)!::write(m_stop_fd, &one, sizeof one);
-        }
+        if (m_stop)
+            m_stop->signal();
         for (auto& t : m_threads)
             if (t.joinable())
                 t.join();
@@ -48,7 +42,7 @@ public:
     }
 
 private:
-    int m_stop_fd = -1;
+    std::optional<io::EventFd> m_stop;
     std::vector<std::thread> m_threads;
 };
 

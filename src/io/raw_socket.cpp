@@ -22,29 +22,13 @@ Result<RawIpSocket> RawIpSocket::open(std::uint32_t mark) {
     return sock;
 }
 
-RawIpSocket::RawIpSocket(RawIpSocket&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
-
-RawIpSocket& RawIpSocket::operator=(RawIpSocket&& other) noexcept {
-    if (this != &other) {
-        if (m_fd >= 0)
-            ::close(m_fd);
-        m_fd = std::exchange(other.m_fd, -1);
-    }
-    return *this;
-}
-
-RawIpSocket::~RawIpSocket() {
-    if (m_fd >= 0)
-        ::close(m_fd);
-}
-
 Status RawIpSocket::send(std::span<const std::uint8_t> packet) {
     if (packet.size() < 20 || (packet[0] >> 4) != 4)
         return Error{"raw socket: not an IPv4 packet"};
     sockaddr_in to{};
     to.sin_family = AF_INET;
     std::memcpy(&to.sin_addr.s_addr, packet.data() + 16, 4); // already network byte order
-    if (::sendto(m_fd, packet.data(), packet.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
+    if (::sendto(m_fd.get(), packet.data(), packet.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
         return detail::sys_error("raw socket: send");
     return {};
 }
@@ -70,7 +54,7 @@ std::size_t RawIpSocket::send(std::span<const std::span<const std::uint8_t>> pac
             msgs[n].msg_hdr.msg_iov = &iov[n];
             msgs[n].msg_hdr.msg_iovlen = 1;
         }
-        const int r = ::sendmmsg(m_fd, msgs, static_cast<unsigned>(n), 0);
+        const int r = ::sendmmsg(m_fd.get(), msgs, static_cast<unsigned>(n), 0);
         if (r < 0) {
             if (errno == EINTR)
                 continue;

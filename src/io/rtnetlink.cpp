@@ -1,6 +1,8 @@
 // Rtnetlink: links, IPv4 policy rules and routes over NETLINK_ROUTE (libmnl), every request ACKed.
 #include "conenat/io/rtnetlink.hpp"
 
+#include "conenat/io/fd.hpp"
+
 #include "netlink.hpp"
 #include "rtnetlink_parse.hpp"
 
@@ -381,25 +383,23 @@ Status Rtnetlink::delete_default_route(std::uint32_t table, unsigned ifindex) {
 }
 
 Result<std::string> read_sysctl(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd)
         return detail::sys_error("read " + path);
     std::string value;
     char buf[512];
     for (;;) {
-        const ssize_t n = ::read(fd, buf, sizeof buf);
+        const ssize_t n = ::read(fd.get(), buf, sizeof buf);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
             const int err = errno;
-            ::close(fd);
             return detail::sys_error("read " + path, err);
         }
         if (n == 0)
             break;
         value.append(buf, static_cast<std::size_t>(n));
     }
-    ::close(fd);
     while (!value.empty() && value.back() == '\n')
         value.pop_back();
     return value;
@@ -407,17 +407,16 @@ Result<std::string> read_sysctl(const std::string& path) {
 
 Status write_sysctl(const std::string& path, const std::string& value) {
     const std::string what = "write " + path + " = " + value;
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
+    const UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd)
         return detail::sys_error(what);
     // A sysctl takes the whole value in one write.
     const std::string text = value + "\n";
     ssize_t n;
     do
-        n = ::write(fd, text.data(), text.size());
+        n = ::write(fd.get(), text.data(), text.size());
     while (n < 0 && errno == EINTR);
     const int err = errno;
-    ::close(fd);
     if (n < 0)
         return detail::sys_error(what, err);
     if (static_cast<std::size_t>(n) != text.size())

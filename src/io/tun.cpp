@@ -87,27 +87,9 @@ Result<TunQueue> TunQueue::open(const std::string& name, bool multi_queue) {
     return q;
 }
 
-TunQueue::TunQueue(TunQueue&& other) noexcept
-    : m_fd(std::exchange(other.m_fd, -1)), m_name(std::move(other.m_name)) {}
-
-TunQueue& TunQueue::operator=(TunQueue&& other) noexcept {
-    if (this != &other) {
-        if (m_fd >= 0)
-            ::close(m_fd);
-        m_fd = std::exchange(other.m_fd, -1);
-        m_name = std::move(other.m_name);
-    }
-    return *this;
-}
-
-TunQueue::~TunQueue() {
-    if (m_fd >= 0)
-        ::close(m_fd);
-}
-
 Result<std::size_t> TunQueue::read(std::span<std::uint8_t> buf) {
     for (;;) {
-        const ssize_t n = ::read(m_fd, buf.data(), buf.size());
+        const ssize_t n = ::read(m_fd.get(), buf.data(), buf.size());
         if (n >= 0)
             return static_cast<std::size_t>(n);
         if (errno == EINTR)
@@ -120,7 +102,7 @@ Result<std::size_t> TunQueue::read(std::span<std::uint8_t> buf) {
 
 Status TunQueue::write(std::span<const std::uint8_t> pkt) {
     for (;;) {
-        const ssize_t n = ::write(m_fd, pkt.data(), pkt.size());
+        const ssize_t n = ::write(m_fd.get(), pkt.data(), pkt.size());
         if (n >= 0 && static_cast<std::size_t>(n) == pkt.size())
             return {};
         if (n >= 0)

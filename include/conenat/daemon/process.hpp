@@ -1,6 +1,7 @@
 // Process plumbing of a daemon: the locked pid file, detaching, signals.
 #pragma once
 
+#include "conenat/io/fd.hpp"
 #include "conenat/util/result.hpp"
 
 #include <string>
@@ -12,14 +13,14 @@ namespace conenat::daemon {
 class PidFile {
 public:
     static Result<PidFile> acquire(const std::string& path);
-    PidFile(PidFile&& o) noexcept : m_fd(std::exchange(o.m_fd, -1)), m_path(std::move(o.m_path)) {}
+    PidFile(PidFile&&) noexcept = default;
     PidFile& operator=(PidFile&&) = delete;
     ~PidFile(); // removes the file
     Status write_pid();
 
 private:
-    PidFile(int fd, std::string path) : m_fd(fd), m_path(std::move(path)) {}
-    int m_fd = -1;
+    PidFile(io::UniqueFd fd, std::string path) : m_fd(std::move(fd)), m_path(std::move(path)) {}
+    io::UniqueFd m_fd;
     std::string m_path;
 };
 
@@ -30,15 +31,14 @@ class InstanceLock {
 public:
     // Fails, naming the owner's pid, when another process holds it.
     static Result<InstanceLock> acquire(const std::string& table);
-    InstanceLock(InstanceLock&& o) noexcept : m_fd(std::exchange(o.m_fd, -1)) {}
+    InstanceLock(InstanceLock&&) noexcept = default;
     InstanceLock& operator=(InstanceLock&&) = delete;
-    ~InstanceLock();
     // After daemonize(): a second instance is told this process's pid, not the parent's.
     void owned_by_this_process();
 
 private:
-    explicit InstanceLock(int fd) : m_fd(fd) {}
-    int m_fd = -1;
+    explicit InstanceLock(io::UniqueFd fd) : m_fd(std::move(fd)) {}
+    io::UniqueFd m_fd;
 };
 
 // Detaches into the background. Returns in the daemon process only; the parent waits until

@@ -2,6 +2,7 @@
 // mark or with the packet's rewritten bytes.
 #pragma once
 
+#include "conenat/io/fd.hpp"
 #include "conenat/util/result.hpp"
 
 #include <cstddef>
@@ -71,9 +72,6 @@ class RawIpSocket {
 public:
     // `mark`: SO_MARK on every packet sent (0: none), so that rules can tell them apart.
     static Result<RawIpSocket> open(std::uint32_t mark = 0);
-    RawIpSocket(RawIpSocket&&) noexcept;
-    RawIpSocket& operator=(RawIpSocket&&) noexcept;
-    ~RawIpSocket();
     Status send(std::span<const std::uint8_t> packet);
     // Many packets, sendmmsg in chunks; returns how many the kernel took (it goes on past a
     // packet it refuses, e.g. one larger than the route's MTU).
@@ -81,7 +79,7 @@ public:
 
 private:
     explicit RawIpSocket(int fd) : m_fd(fd) {}
-    int m_fd = -1;
+    UniqueFd m_fd;
 };
 
 } // namespace conenat::io

@@ -6,6 +6,7 @@
 // last queue.
 #pragma once
 
+#include "conenat/io/fd.hpp"
 #include "conenat/util/result.hpp"
 
 #include <cstddef>
@@ -34,11 +35,8 @@ public:
     // Opens one queue of device `name` (created if it does not exist; the kernel picks a name
     // for "name%d"). Non-blocking.
     static Result<TunQueue> open(const std::string& name, bool multi_queue);
-    TunQueue(TunQueue&&) noexcept;
-    TunQueue& operator=(TunQueue&&) noexcept;
-    ~TunQueue();
 
-    int fd() const { return m_fd; }
+    int fd() const { return m_fd.get(); }
     const std::string& name() const { return m_name; }
     // One packet (virtio header + IPv4 packet) into `buf`; 0 when none is waiting (EAGAIN).
     // `buf` should hold kSize + 65535 bytes: a GSO packet comes whole.
@@ -48,7 +46,7 @@ public:
 
 private:
     TunQueue(int fd, std::string name) : m_fd(fd), m_name(std::move(name)) {}
-    int m_fd = -1;
+    UniqueFd m_fd;
     std::string m_name;
 };
 
