@@ -100,13 +100,33 @@ def accept_all(listener, secs):
         print(f"accepted {src[0]}:{src[1]}", flush=True)
 
 
+def shared_port_socket(addr, port):
+    """A TCP socket bound to addr:port that a listener and connecting sockets can share."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind((addr, int(port)))
+    return s
+
+
+def connect_outcome(s, dst, dport):
+    """(connected | timeout | refused | unreachable | error(...), seconds) of s.connect()."""
+    t0 = time.monotonic()
+    try:
+        s.connect((dst, int(dport)))
+        r = "connected"
+    except socket.timeout:
+        r = "timeout"
+    except ConnectionRefusedError:
+        r = "refused"
+    except OSError as e:
+        r = "unreachable" if e.errno in (113, 101) else f"error({e.strerror})"
+    return r, time.monotonic() - t0
+
+
 def tcp_punch(addr, port, peer, pport, secs):
     def sock():
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        s.bind((addr, int(port)))
-        return s
+        return shared_port_socket(addr, port)
     listener = sock()
     listener.listen(8)
     out = sock()
@@ -165,11 +185,7 @@ def udp_exchange(addr, port, peer, pport, secs):
 
 def tcp_meet(addr, port, peer, pport, secs):
     def sock():
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        s.bind((addr, int(port)))
-        return s
+        return shared_port_socket(addr, port)
     listener = sock()
     listener.listen(8)
     listener.setblocking(False)
@@ -207,17 +223,8 @@ def tcp_connect(src, sport, dst, dport, secs):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((src, int(sport)))
     s.settimeout(float(secs))
-    t0 = time.monotonic()
-    try:
-        s.connect((dst, int(dport)))
-        r = "connected"
-    except socket.timeout:
-        r = "timeout"
-    except ConnectionRefusedError:
-        r = "refused"
-    except OSError as e:
-        r = "unreachable" if e.errno in (113, 101) else f"error({e.strerror})"
-    print(f"{r} {time.monotonic() - t0:.3f}", flush=True)
+    r, took = connect_outcome(s, dst, dport)
+    print(f"{r} {took:.3f}", flush=True)
 
 
 def tcp_many(src, dst, dport, n, secs):

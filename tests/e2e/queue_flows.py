@@ -33,7 +33,7 @@ import struct
 import sys
 import time
 
-from flows import readable, udp_socket  # the same directory
+from flows import connect_outcome, readable, tcp_many, udp_socket  # the same directory
 
 IP_RECVERR = 11
 IP_MTU_DISCOVER, IP_PMTUDISC_DO = 10, 2
@@ -274,39 +274,13 @@ def udp_sources(addr, port, secs):
         print(a, n, flush=True)
 
 
-def tcp_many(src, dst, dport, n, secs):
-    end, ok = time.monotonic() + float(secs), 0
-    for _ in range(int(n)):
-        if time.monotonic() >= end:
-            break
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind((src, 0))
-        s.settimeout(max(0.1, min(3.0, end - time.monotonic())))
-        try:
-            s.connect((dst, int(dport)))
-            ok += 1
-        except OSError:
-            pass
-        s.close()
-    print(f"connected {ok} of {n}", flush=True)
-
-
 def tcp_connect_timed(dst, dport, secs, src=""):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     if src:
         s.bind((src, 0))
     s.settimeout(float(secs))
-    start = time.monotonic()
-    try:
-        s.connect((dst, int(dport)))
-        what = "connected"
-    except socket.timeout:
-        what = "timeout"
-    except ConnectionRefusedError:
-        what = "refused"
-    except OSError as e:
-        what = f"error({e.strerror})"
-    print(f"{what} after {time.monotonic() - start:.2f} s", flush=True)
+    what, took = connect_outcome(s, dst, dport)
+    print(f"{what} after {took:.2f} s", flush=True)
 
 
 def main(argv):

@@ -246,36 +246,45 @@ class Host:
             return self.rng.uniform(0.5 * timeout, 2.5 * timeout)
         return self.rng.uniform(0.05, 1.0)
 
-    async def udp_flow(self, fid):
+    async def datagram_flow(self, fid, proto):
+        """A UDP flow to one sink port, or echo requests from a ping socket (its port is the
+        identifier). Gaps fall around the flow's timeout when it has a short one (UDP to a
+        well-known port, ICMP): every message must be answered, through the old mapping or a
+        new one."""
         loop = asyncio.get_running_loop()
-        port = self.take_port("udp", UDP_PORT_POOL)
+        icmp = proto == "icmp"
+        port = self.take_port(proto, ICMP_ID_POOL if icmp else UDP_PORT_POOL)
         if port is None:
             return await asyncio.sleep(0.1)
-        res = {"id": fid, "proto": "udp", "internal": "%s:%d" % (self.addr, port), "start": time.monotonic(),
+        res = {"id": fid, "proto": proto, "internal": "%s:%d" % (self.addr, port), "start": time.monotonic(),
                "sent": 0, "echoed": 0, "max_gap": 0.0, "error": None}
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP if icmp else 0)
         try:
             s.bind((self.addr, port))
             s.setblocking(False)
-            dst = (self.sink, self.rng.choice(self.udp_ports))
+            dst = (self.sink, 0 if icmp else self.rng.choice(self.udp_ports))
+            timeout = self.icmp_timeout if icmp else self.udp_short if dst[1] < 1024 else None
             last = None
-            for seq in range(self.rng.randint(1, 10)):
+            for seq in range(self.rng.randint(1, 8 if icmp else 10)):
                 if seq:
-                    # To a well-known port the mapping has the short timer: idle around it.
-                    g = self.gap(0.3, self.udp_short) if dst[1] < 1024 else self.gap(0.0)
+                    g = self.gap(0.3, timeout) if timeout else self.gap(0.0)
                     if time.monotonic() + g > self.end + 2:
                         break  # the soak is over: the flow ends early, not broken
                     await asyncio.sleep(g)
-                msg = ("U %s %d %d" % (res["internal"], fid, seq)).encode()
+                payload = ("%s %s %d %d" % ("I" if icmp else "U", res["internal"], fid, seq)).encode()
                 ok = False
-                for _attempt in range(4):  # as a resolver would: resend after 0.7 s
+                for attempt in range(4):  # as a resolver would: resend after 0.7 s
                     now = time.monotonic()
                     if last is not None:
                         res["max_gap"] = max(res["max_gap"], now - last)
                     last = now
+                    if icmp:  # the kernel fills in the identifier and the checksum
+                        msg = struct.pack("!BBHHH", 8, 0, 0, 0, (seq * 4 + attempt) & 0xFFFF) + payload
+                    else:
+                        msg = payload
                     await loop.sock_sendto(s, msg, dst)
                     res["sent"] += 1
-                    ok = await self.udp_echo(s, msg, dst, 0.7)
+                    ok = await (self.echo_reply(s, payload, 0.7) if icmp else self.udp_echo(s, payload, dst, 0.7))
                     if ok:
                         break
                 if not ok:
@@ -286,7 +295,7 @@ class Host:
             res["error"] = "socket: %s" % e
         finally:
             s.close()
-            self.busy.discard(("udp", port))
+            self.busy.discard((proto, port))
         res["end"] = time.monotonic()
         self.results.append(res)
 
@@ -304,52 +313,6 @@ class Host:
             if data == msg:
                 return True
         return False
-
-    async def icmp_flow(self, fid):
-        """Echo requests from a ping socket (its port is the identifier), some after the NAT's
-        ICMP timeout: each must be answered, through the old mapping or a new one."""
-        loop = asyncio.get_running_loop()
-        ident = self.take_port("icmp", ICMP_ID_POOL)
-        if ident is None:
-            return await asyncio.sleep(0.1)
-        res = {"id": fid, "proto": "icmp", "internal": "%s:%d" % (self.addr, ident), "start": time.monotonic(),
-               "sent": 0, "echoed": 0, "max_gap": 0.0, "error": None}
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
-        try:
-            s.bind((self.addr, ident))
-            s.setblocking(False)
-            last = None
-            for seq in range(self.rng.randint(1, 8)):
-                if seq:
-                    g = self.gap(0.3, self.icmp_timeout)
-                    if time.monotonic() + g > self.end + 2:
-                        break
-                    await asyncio.sleep(g)
-                payload = ("I %s %d %d" % (res["internal"], fid, seq)).encode()
-                ok = False
-                for attempt in range(4):
-                    now = time.monotonic()
-                    if last is not None:
-                        res["max_gap"] = max(res["max_gap"], now - last)
-                    last = now
-                    # The kernel fills in the identifier and the checksum.
-                    await loop.sock_sendto(s, struct.pack("!BBHHH", 8, 0, 0, 0, (seq * 4 + attempt) & 0xFFFF) + payload,
-                                           (self.sink, 0))
-                    res["sent"] += 1
-                    ok = await self.echo_reply(s, payload, 0.7)
-                    if ok:
-                        break
-                if not ok:
-                    res["error"] = "no echo reply for message %d" % seq
-                    break
-                res["echoed"] += 1
-        except OSError as e:
-            res["error"] = "socket: %s" % e
-        finally:
-            s.close()
-            self.busy.discard(("icmp", ident))
-        res["end"] = time.monotonic()
-        self.results.append(res)
 
     async def echo_reply(self, s, payload, wait):
         loop = asyncio.get_running_loop()
@@ -432,9 +395,9 @@ class Host:
             await flow(self.flows)
 
     async def run(self):
-        slots = [self.slot(self.udp_flow) for _ in range(CONCURRENT_UDP)]
+        slots = [self.slot(lambda fid: self.datagram_flow(fid, "udp")) for _ in range(CONCURRENT_UDP)]
         slots += [self.slot(self.tcp_flow) for _ in range(CONCURRENT_TCP)]
-        slots += [self.slot(self.icmp_flow) for _ in range(CONCURRENT_ICMP)]
+        slots += [self.slot(lambda fid: self.datagram_flow(fid, "icmp")) for _ in range(CONCURRENT_ICMP)]
         # A flow sleeps past the end by 2 s at most, then waits 4 s for a connect or an echo.
         await asyncio.wait_for(asyncio.gather(*slots), self.end - time.monotonic() + 30)
 
