@@ -491,13 +491,9 @@ void MappingTable::destroy_session(SessionId id, TimeMs now, bool cascade) {
     }
 }
 
+// Only a dead mapping whose last session record is gone (the sweep, a session's cascade, a reap).
 void MappingTable::destroy_mapping(MappingId id, TimeMs now) {
     Mapping& m = m_mappings[id];
-    if (m.sessions) { // an expired mapping still referenced: its sessions remove it later
-        if (m.list != kParked) m_mapping_lists[m.list].remove(m_mappings, id);
-        m.list = kParked;
-        return;
-    }
     if (m.list != kParked) m_mapping_lists[m.list].remove(m_mappings, id);
     m_in2out.erase(m_mappings, in2out_hash(m), id);
     m_out2in.erase(m_mappings, out2in_hash(m.proto, m.external()), id);
