@@ -8,7 +8,7 @@ CXX := g++
 endif
 OPT      ?= -O2
 CXXFLAGS ?= $(OPT) -g
-CXXFLAGS += -std=c++20 -Wall -Wextra -Wshadow -Wno-missing-field-initializers -Iinclude -MMD -MP
+CXXFLAGS += -std=c++20 -Wall -Wextra -Wshadow -Wno-missing-field-initializers -Iinclude -Isrc -MMD -MP
 CXXFLAGS += $(EXTRA_CXXFLAGS)
 LDFLAGS  += $(EXTRA_LDFLAGS)
 
@@ -27,7 +27,7 @@ CORE_LIB := $(BUILD)/libconenat_core.a
 UTIL_OBJ   := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/util/*.cpp))
 # I/O adapters (libmnl, libnetfilter_*, libnftnl), engines and the daemon.
 IO_OBJ     := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/io/*.cpp))
-ENGINE_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/engine/*.cpp))
+ENGINE_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/engine/*/*.cpp))
 DAEMON_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/daemon/*.cpp))
 SYS_LIBS   := $(shell pkg-config --libs libmnl libnetfilter_conntrack libnetfilter_queue libnftnl 2>/dev/null) \
               -lboost_program_options -pthread
@@ -36,7 +36,7 @@ IO_LIB     := $(BUILD)/libconenat_io.a
 
 TEST_SUPPORT_SRC := $(wildcard tests/support/*.cpp)
 # Pure parts of the engines (no system header, like the core), unit-tested with it.
-ENGINE_PURE_SRC := src/engine/shard_plan.cpp src/engine/partial_checksum.cpp src/engine/steering.cpp
+ENGINE_PURE_SRC := $(wildcard src/engine/software/*.cpp)
 UNIT_SRC := $(wildcard tests/unit/*.cpp) $(TEST_SUPPORT_SRC) $(ENGINE_PURE_SRC)
 UNIT_OBJ := $(UNIT_SRC:%.cpp=$(BUILD)/obj/%.o)
 UNIT_BIN := $(BUILD)/unit_tests

@@ -1,6 +1,6 @@
 // settle_partial_checksum: what a CHECKSUM_PARTIAL packet must carry once NFQUEUE returns it
 // with CHECKSUM_NONE (see partial_checksum.hpp).
-#include "src/engine/partial_checksum.hpp"
+#include "src/engine/software/partial_checksum.hpp"
 
 #include "conenat/core/packet/checksum.hpp"
 #include "tests/support/packet_builder.hpp"

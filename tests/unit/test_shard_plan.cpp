@@ -1,6 +1,6 @@
 // The queue engine's shard plan: every external port has exactly one worker, each worker
 // allocates only its own ports, and an internal host's worker owns the ports of its mappings.
-#include "src/engine/shard_plan.hpp"
+#include "src/engine/software/shard_plan.hpp"
 
 #include "conenat/core/nat/port_allocator.hpp"
 

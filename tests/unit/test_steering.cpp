@@ -1,8 +1,8 @@
 // The software engines' steering decisions (steering.hpp) and their hand-off ring
 // (handoff_ring.hpp): which worker owns a packet, which packets are the router's own, and
 // records passed between two threads arriving whole and in order.
-#include "src/engine/handoff_ring.hpp"
-#include "src/engine/steering.hpp"
+#include "src/engine/software/handoff_ring.hpp"
+#include "src/engine/software/steering.hpp"
 
 #include "conenat/core/packet/parse.hpp"
 #include "tests/support/packet_builder.hpp"

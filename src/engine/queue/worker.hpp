@@ -3,9 +3,9 @@
 // shard plan and the statistics it publishes (atomics, about four times a second).
 #pragma once
 
-#include "queue_engine.hpp"
-#include "table_check.hpp"
-#include "worker_parts.hpp"
+#include "engine.hpp"
+#include "engine/common/table_check.hpp"
+#include "engine/software/worker_parts.hpp"
 
 #include "conenat/core/nat/counters.hpp"
 

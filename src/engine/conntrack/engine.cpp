@@ -1,7 +1,7 @@
-#include "conntrack_engine.hpp"
+#include "engine.hpp"
 
 #include "conenat/util/log.hpp"
-#include "nat_scope.hpp"
+#include "engine/common/nat_scope.hpp"
 #include "conenat/engine/clock.hpp"
 #include "conenat/util/text.hpp"
 

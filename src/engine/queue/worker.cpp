@@ -1,14 +1,14 @@
 // A queue engine worker's round: drain each readable queue (recvmmsg), translate the batch
 // (outbound, then inbound), queue the verdicts, then one sendmsg of verdicts per queue and one
 // sendmmsg of the packets it sends itself. No allocation, no lock.
-#include "queue_engine_worker.hpp"
+#include "worker.hpp"
 
 #include "conenat/core/packet/checksum.hpp"
 #include "conenat/core/packet/parse.hpp"
 #include "conenat/util/log.hpp"
 #include "conenat/engine/clock.hpp"
-#include "partial_checksum.hpp"
-#include "steering.hpp"
+#include "engine/software/partial_checksum.hpp"
+#include "engine/software/steering.hpp"
 
 #include <linux/netfilter.h>
 #include <poll.h>

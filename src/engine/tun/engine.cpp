@@ -1,10 +1,10 @@
-#include "tun_engine.hpp"
+#include "engine.hpp"
 
 #include "conenat/util/log.hpp"
-#include "nat_scope.hpp"
+#include "engine/common/nat_scope.hpp"
 #include "conenat/engine/clock.hpp"
-#include "handoff_ring.hpp"
-#include "tun_engine_worker.hpp"
+#include "engine/software/handoff_ring.hpp"
+#include "worker.hpp"
 
 #include <unistd.h>
 

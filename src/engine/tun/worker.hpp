@@ -3,10 +3,10 @@
 // the packet path but the lock-free rings and the read-only shard plan.
 #pragma once
 
-#include "handoff_ring.hpp"
-#include "table_check.hpp"
-#include "tun_engine.hpp"
-#include "worker_parts.hpp"
+#include "engine/software/handoff_ring.hpp"
+#include "engine/common/table_check.hpp"
+#include "engine.hpp"
+#include "engine/software/worker_parts.hpp"
 
 #include "conenat/core/nat/translator.hpp"
 #include "conenat/core/packet/reassembly.hpp"

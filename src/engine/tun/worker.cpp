@@ -3,14 +3,14 @@
 // back. The kernel forwards what we write once more: each packet gets back the hop (TTL) the
 // route into the device took, so the router counts as one hop (RFC 1812 §5.3.1), and the
 // kernel's own checks on that first hop (TTL expiry, DF and the device MTU) are the router's.
-#include "tun_engine_worker.hpp"
+#include "worker.hpp"
 
 #include "conenat/core/packet/checksum.hpp"
 #include "conenat/core/packet/parse.hpp"
 #include "conenat/util/log.hpp"
 #include "conenat/engine/clock.hpp"
-#include "partial_checksum.hpp"
-#include "steering.hpp"
+#include "engine/software/partial_checksum.hpp"
+#include "engine/software/steering.hpp"
 
 #include <poll.h>
 #include <unistd.h>

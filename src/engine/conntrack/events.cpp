@@ -1,5 +1,5 @@
 // The events thread: conntrack NEW/DESTROY -> the mapping table.
-#include "conntrack_engine.hpp"
+#include "engine.hpp"
 
 #include "conenat/core/nat/flow_key.hpp"
 #include "conenat/util/log.hpp"

@@ -13,7 +13,7 @@
 #include "conenat/io/nfqueue.hpp"
 #include "conenat/io/fd.hpp"
 #include "conenat/io/nftables.hpp"
-#include "table_check.hpp"
+#include "engine/common/table_check.hpp"
 
 #include <array>
 #include <atomic>

@@ -1,9 +1,9 @@
-#include "queue_engine.hpp"
+#include "engine.hpp"
 
 #include "conenat/util/log.hpp"
-#include "nat_scope.hpp"
+#include "engine/common/nat_scope.hpp"
 #include "conenat/engine/clock.hpp"
-#include "queue_engine_worker.hpp"
+#include "worker.hpp"
 
 #include <sys/eventfd.h>
 #include <unistd.h>

@@ -1,7 +1,7 @@
 // The queue thread: first packets the kernel maps could not translate. Outbound: create the
 // mapping, program the maps, NF_REPEAT (the nat hook runs again and now translates). Inbound:
 // apply the filter; a permitted packet gets the permit mark and NF_REPEAT.
-#include "conntrack_engine.hpp"
+#include "engine.hpp"
 
 #include "conenat/util/log.hpp"
 #include "conenat/engine/clock.hpp"

@@ -9,8 +9,8 @@
 #include "conenat/engine/engine.hpp"
 #include "conenat/io/nfqueue.hpp"
 #include "conenat/io/nftables.hpp"
-#include "shard_plan.hpp"
-#include "worker_threads.hpp"
+#include "engine/software/shard_plan.hpp"
+#include "engine/common/worker_threads.hpp"
 
 #include <array>
 #include <atomic>

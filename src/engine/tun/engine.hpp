@@ -10,8 +10,8 @@
 #include "conenat/io/fd.hpp"
 #include "conenat/io/nftables.hpp"
 #include "conenat/io/rtnetlink.hpp"
-#include "shard_plan.hpp"
-#include "worker_threads.hpp"
+#include "engine/software/shard_plan.hpp"
+#include "engine/common/worker_threads.hpp"
 
 #include <memory>
 #include <optional>
