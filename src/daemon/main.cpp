@@ -24,24 +24,6 @@ void write_stats(const std::string& path, const std::string& text) {
     std::rename(tmp.c_str(), path.c_str()); // readers never see half a file
 }
 
-std::unique_ptr<engine::Engine> make_engine(const Options& o) {
-    switch (o.engine) {
-    case EngineKind::Queue: return engine::make_queue_engine(o);
-    case EngineKind::Tun: return engine::make_tun_engine(o);
-    case EngineKind::Conntrack: break;
-    }
-    return engine::make_conntrack_engine(o);
-}
-
-std::string rules_text(const Options& o) {
-    switch (o.engine) {
-    case EngineKind::Queue: return engine::queue_rules_text(o);
-    case EngineKind::Tun: return engine::tun_rules_text(o);
-    case EngineKind::Conntrack: break;
-    }
-    return engine::conntrack_rules_text(o);
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -54,7 +36,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (o.print_rules) {
-        const std::string rules = rules_text(o);
+        const std::string rules = engine::rules_text(o);
         std::fputs(rules.c_str(), stdout);
         return 0;
     }
@@ -79,7 +61,7 @@ int main(int argc, char** argv) {
     instance->owned_by_this_process();
     if (Status s = pid->write_pid(); !s) LOG_WARN("%s", s.error().c_str());
     block_signals(); // before any thread starts: only this thread takes them
-    auto engine = make_engine(o);
+    auto engine = engine::make_engine(o);
     if (Status s = engine->start(); !s) {
         LOG_ERROR("cannot start: %s", s.error().c_str());
         engine->stop();

@@ -193,8 +193,8 @@ Options build(const po::variables_map& vm) {
     o.queue_out = number<std::uint16_t>(vm, "queue-out", 0, 65535);
     o.queue_in = number<std::uint16_t>(vm, "queue-in", 0, 65535);
     if (o.queue_in == o.queue_out) throw BadOption("queue-in", "must differ from --queue-out");
-    o.permit_mark = number<std::uint32_t>(vm, "mark", 1, 0xffffffffu);
-    if (o.permit_mark & (o.permit_mark - 1)) throw BadOption("mark", "must be a single bit, e.g. 0x00100000");
+    o.mark = number<std::uint32_t>(vm, "mark", 1, 0xffffffffu);
+    if (o.mark & (o.mark - 1)) throw BadOption("mark", "must be a single bit, e.g. 0x00100000");
     o.event_buffer = number<std::size_t>(vm, "event-buffer", 4096, 1u << 30);
     o.resync_interval_s = number<std::uint32_t>(vm, "resync-interval", 1, 86400);
     o.queues = number<unsigned>(vm, "queues", 1, 64);

@@ -2,7 +2,7 @@
 // writes its statistics every second, and stops it on SIGTERM/SIGINT.
 #pragma once
 
-#include "conenat/daemon/options.hpp"
+#include "conenat/engine/config.hpp"
 #include "conenat/util/result.hpp"
 
 #include <memory>
@@ -21,13 +21,10 @@ public:
     virtual std::string stats() = 0;
 };
 
-std::unique_ptr<Engine> make_conntrack_engine(const daemon::Options& options);
-std::unique_ptr<Engine> make_queue_engine(const daemon::Options& options);
-std::unique_ptr<Engine> make_tun_engine(const daemon::Options& options);
+// The engine `config.engine` names.
+std::unique_ptr<Engine> make_engine(const EngineConfig& config);
 
-// The nftables rules an engine installs, as nft text (for --print-rules).
-std::string conntrack_rules_text(const daemon::Options& options);
-std::string queue_rules_text(const daemon::Options& options);
-std::string tun_rules_text(const daemon::Options& options);
+// The nftables rule set that engine installs, as nft text (--print-rules).
+std::string rules_text(const EngineConfig& config);
 
 } // namespace conenat::engine

@@ -1,12 +1,12 @@
-// The part of every engine's rule spec that comes straight from the options.
+// The part of every engine's rule spec that comes straight from the config.
 #pragma once
 
-#include "conenat/daemon/options.hpp"
+#include "conenat/engine/config.hpp"
 #include "conenat/io/nat_scope.hpp"
 
 namespace conenat::engine {
 
-inline io::NatScope nat_scope(const daemon::Options& o) {
+inline io::NatScope nat_scope(const EngineConfig& o) {
     io::NatScope s;
     s.table = o.table;
     s.wan_if = o.external_if;

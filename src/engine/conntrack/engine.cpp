@@ -12,9 +12,8 @@
 namespace conenat::engine {
 
 using namespace conenat::core;
-using daemon::Options;
 
-io::RuleSetSpec conntrack_rule_spec(const Options& o) {
+io::RuleSetSpec conntrack_rule_spec(const EngineConfig& o) {
     io::RuleSetSpec s;
     static_cast<io::NatScope&>(s) = nat_scope(o);
     s.udp_mapping = o.nat.udp.mapping;
@@ -22,21 +21,20 @@ io::RuleSetSpec conntrack_rule_spec(const Options& o) {
     s.icmp_mapping = o.nat.icmp.mapping;
     s.udp_filters = o.nat.udp.filtering != Behaviour::EndpointIndependent;
     s.tcp_filters = o.nat.tcp.filtering != Behaviour::EndpointIndependent;
-    s.permit_mark = o.permit_mark;
+    s.permit_mark = o.mark;
     s.queue_out = o.queue_out;
     s.queue_in = o.queue_in;
     return s;
 }
 
-std::string conntrack_rules_text(const Options& o) { return io::Nftables::render(conntrack_rule_spec(o)); }
+std::string conntrack_rules_text(const EngineConfig& o) { return io::Nftables::render(conntrack_rule_spec(o)); }
 
-std::unique_ptr<Engine> make_conntrack_engine(const Options& options) { return std::make_unique<ConntrackEngine>(options); }
 
-ConntrackEngine::ConntrackEngine(const Options& options)
-    : m_options(options),
-      m_internal_mask(options.internal_prefix ? ~Ipv4(0) << (32 - options.internal_prefix) : 0),
-      m_spec(conntrack_rule_spec(options)), m_table(options.nat, random_seed()),
-      m_syn_hold(options.nat.max_held_syns, options.nat.max_held_syns_per_source), m_held_packets(options.nat.max_held_syns) {
+ConntrackEngine::ConntrackEngine(const EngineConfig& config)
+    : m_config(config),
+      m_internal_mask(config.internal_prefix ? ~Ipv4(0) << (32 - config.internal_prefix) : 0),
+      m_spec(conntrack_rule_spec(config)), m_table(config.nat, random_seed()),
+      m_syn_hold(config.nat.max_held_syns, config.nat.max_held_syns_per_source), m_held_packets(config.nat.max_held_syns) {
     m_table.set_observer(this);
 }
 
@@ -52,7 +50,7 @@ std::string queue_error(std::uint16_t num, const std::string& error) {
 } // namespace
 
 bool ConntrackEngine::external(Ipv4 a) const {
-    const auto& addrs = m_options.nat.pool.external_addrs;
+    const auto& addrs = m_config.nat.pool.external_addrs;
     return std::find(addrs.begin(), addrs.end(), a) != addrs.end();
 }
 
@@ -105,20 +103,20 @@ Status ConntrackEngine::start() {
     // The queues first: the kernel lets one socket bind a queue, so a second instance learns
     // here, before it installs or deletes anything, that another one owns them.
     io::QueueOptions q;
-    q.maxlen = m_options.queue_maxlen;
+    q.maxlen = m_config.queue_maxlen;
     // Whole packets: a first packet cut at a copy range would not parse (its IP length and the
     // ICMP checksum cover all of it), and QUIC Initials (RFC 9000 §14.1) are >= 1200 bytes.
     q.copy_range = 0xffff;
-    auto qout = io::NfQueue::open(m_options.queue_out, q);
-    if (!qout) return Error{queue_error(m_options.queue_out, qout.error())};
+    auto qout = io::NfQueue::open(m_config.queue_out, q);
+    if (!qout) return Error{queue_error(m_config.queue_out, qout.error())};
     m_queue_out.emplace(std::move(qout.value()));
-    auto qin = io::NfQueue::open(m_options.queue_in, q);
-    if (!qin) return Error{queue_error(m_options.queue_in, qin.error())};
+    auto qin = io::NfQueue::open(m_config.queue_in, q);
+    if (!qin) return Error{queue_error(m_config.queue_in, qin.error())};
     m_queue_in.emplace(std::move(qin.value()));
     auto nft = io::Nftables::open();
     if (!nft) return Error{"nftables: " + nft.error()};
     m_nft.emplace(std::move(nft.value()));
-    if (m_options.rules_auto) {
+    if (m_config.rules_auto) {
         m_spec.native_queue = m_nft->has_native_queue();
         CONENAT_TRY(m_nft->install(m_spec));
         m_installed = true;
@@ -128,7 +126,7 @@ Status ConntrackEngine::start() {
     if (!raw) return Error{"raw socket: " + raw.error()};
     m_raw.emplace(std::move(raw.value()));
     // conntrackd's order: subscribe first, then dump, so no flow falls in between.
-    auto events = io::ConntrackEvents::open(m_options.event_buffer);
+    auto events = io::ConntrackEvents::open(m_config.event_buffer);
     if (!events) return Error{"conntrack events: " + events.error()};
     m_events.emplace(std::move(events.value()));
     auto stop = io::EventFd::open();

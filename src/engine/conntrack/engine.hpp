@@ -24,11 +24,14 @@
 
 namespace conenat::engine {
 
-io::RuleSetSpec conntrack_rule_spec(const daemon::Options& o);
+io::RuleSetSpec conntrack_rule_spec(const EngineConfig& o);
+
+// The rule set this engine installs, as nft text (--print-rules).
+std::string conntrack_rules_text(const EngineConfig& config);
 
 class ConntrackEngine final : public Engine, private core::MappingObserver {
 public:
-    explicit ConntrackEngine(const daemon::Options& options);
+    explicit ConntrackEngine(const EngineConfig& config);
     ~ConntrackEngine() override;
     Status start() override;
     void stop() override;
@@ -73,10 +76,10 @@ private:
 
     // shared, under m_mutex
     Status flush_elements();
-    bool internal(core::Ipv4 a) const { return (a & m_internal_mask) == m_options.internal_net; }
+    bool internal(core::Ipv4 a) const { return (a & m_internal_mask) == m_config.internal_net; }
     bool external(core::Ipv4 a) const;
 
-    daemon::Options m_options;
+    EngineConfig m_config;
     core::Ipv4 m_internal_mask = 0;
     io::RuleSetSpec m_spec;
 

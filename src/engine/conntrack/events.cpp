@@ -112,7 +112,7 @@ void ConntrackEngine::event_loop() {
             LOG_WARN("conntrack events lost (ENOBUFS): buffer now %zu bytes, resyncing", std::size_t(m_event_buffer));
             resync(now);
             last_resync = now;
-        } else if (now - last_resync >= TimeMs(m_options.resync_interval_s) * 1000) {
+        } else if (now - last_resync >= TimeMs(m_config.resync_interval_s) * 1000) {
             // Entries created before we subscribed never send DESTROY (kernel-facts): a periodic
             // dump ends them, and catches any drift.
             resync(now);

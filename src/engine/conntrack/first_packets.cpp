@@ -33,7 +33,7 @@ bool bare_syn(const PacketView& v) {
 
 // RFC 6888 REQ-11 / RFC 5508 REQ-8: tell the sender, when configured.
 void ConntrackEngine::refuse(std::span<const std::uint8_t> pkt, const PacketView& v) {
-    const NatConfig& c = m_options.nat;
+    const NatConfig& c = m_config.nat;
     if (c.on_exhausted == ExhaustedReply::None) return;
     std::vector<std::uint8_t> reply(576);
     const std::uint8_t code =
@@ -93,7 +93,7 @@ std::optional<io::Verdict> ConntrackEngine::decide_in(const io::QueuedPacket& p,
         // receiver's filter decides: the sender's mapping now permits the receiver's external
         // endpoint, so the receiver's own first packet (ICE: both send at once) gets through.
         (void)m_table.refresh_outbound(s, v.dst, now);
-        const Policy& tcp = m_options.nat.tcp;
+        const Policy& tcp = m_config.nat.tcp;
         if (proto == Proto::Tcp && tcp.filtering == Behaviour::AddressAndPortDependent &&
             tcp.mapping != Behaviour::AddressAndPortDependent && m_table.find_connection(s, v.dst, now) == kNil) {
             Counter ignored{}; // TCP under APDF: the connection is the permit (MappingTable::refresh_outbound)
@@ -114,7 +114,7 @@ std::optional<io::Verdict> ConntrackEngine::decide_in(const io::QueuedPacket& p,
 
 bool ConntrackEngine::hold(const io::QueuedPacket& p, const PacketView& v, TimeMs now) {
     Counter why{};
-    const std::uint32_t token = m_syn_hold.add(v.dst, v.src, now + m_options.nat.timeouts.tcp_syn_hold_ms, why);
+    const std::uint32_t token = m_syn_hold.add(v.dst, v.src, now + m_config.nat.timeouts.tcp_syn_hold_ms, why);
     if (token == 0) {
         m_table.counters().add(why); // full, its source at its bound, or a retransmission
         return false;
@@ -155,7 +155,7 @@ void ConntrackEngine::expire_holds(TimeMs now) {
         if (h.token != token) continue;
         ++m_hold_expired;
         m_table.counters().add(Counter::syn_hold_expired);
-        if (m_options.nat.on_unsolicited_syn != SynReply::None) {
+        if (m_config.nat.on_unsolicited_syn != SynReply::None) {
             const std::span<const std::uint8_t> held(h.bytes.data(), h.len);
             const PacketView v = parse_ipv4(held);
             std::vector<std::uint8_t> reply(576);
@@ -198,13 +198,13 @@ void ConntrackEngine::queue_loop() {
             // A repeated packet carries the mark: the queue chains skip it, so it can never loop.
             for (std::size_t i = 0; i < no; ++i) {
                 const io::Verdict v = programmed ? vo[i] : io::Verdict::Drop;
-                m_queue_out->verdict(out[i].id, v, v == io::Verdict::Repeat ? std::optional(out[i].mark | m_options.permit_mark) : std::nullopt);
+                m_queue_out->verdict(out[i].id, v, v == io::Verdict::Repeat ? std::optional(out[i].mark | m_config.mark) : std::nullopt);
                 ++(v == io::Verdict::Repeat ? m_repeat : m_dropped);
             }
             for (std::size_t i = 0; i < ni; ++i) {
                 if (!decided_in[i]) continue;
                 const io::Verdict v = programmed ? vi[i] : io::Verdict::Drop;
-                m_queue_in->verdict(in[i].id, v, v == io::Verdict::Repeat ? std::optional(in[i].mark | m_options.permit_mark) : std::nullopt);
+                m_queue_in->verdict(in[i].id, v, v == io::Verdict::Repeat ? std::optional(in[i].mark | m_config.mark) : std::nullopt);
                 ++(v == io::Verdict::Repeat ? m_repeat : m_dropped);
             }
             expire_holds(now);

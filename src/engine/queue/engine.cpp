@@ -10,7 +10,6 @@
 
 namespace conenat::engine {
 
-using daemon::Options;
 
 namespace {
 
@@ -34,7 +33,7 @@ constexpr std::string_view stat_name(QueueStat s) {
 
 } // namespace
 
-io::QueueRuleSpec queue_rule_spec(const Options& o, const ShardPlan& plan) {
+io::QueueRuleSpec queue_rule_spec(const EngineConfig& o, const ShardPlan& plan) {
     io::QueueRuleSpec s;
     static_cast<io::NatScope&>(s) = nat_scope(o);
     s.host_key = plan.by_low_byte ? io::QueueRuleSpec::HostKey::LowByte : io::QueueRuleSpec::HostKey::Address;
@@ -42,12 +41,12 @@ io::QueueRuleSpec queue_rule_spec(const Options& o, const ShardPlan& plan) {
     s.ports = key_ranges(plan.ports);
     s.workers = plan.workers;
     s.first_queue = o.queue_out;
-    s.mark = o.permit_mark;
+    s.mark = o.mark;
     s.bypass = o.fail_open;
     return s;
 }
 
-std::string queue_rules_text(const Options& o) {
+std::string queue_rules_text(const EngineConfig& o) {
     std::string error;
     const ShardPlan plan = plan_shards(o.nat, o.internal_net, o.internal_prefix, o.queues, &error);
     if (!error.empty())
@@ -55,12 +54,11 @@ std::string queue_rules_text(const Options& o) {
     return io::Nftables::render(queue_rule_spec(o, plan));
 }
 
-std::unique_ptr<Engine> make_queue_engine(const Options& options) { return std::make_unique<QueueEngine>(options); }
 
-QueueEngine::QueueEngine(const Options& options)
-    : m_options(options),
-      m_plan(plan_shards(options.nat, options.internal_net, options.internal_prefix, options.queues, &m_plan_error)),
-      m_spec(queue_rule_spec(options, m_plan)) {}
+QueueEngine::QueueEngine(const EngineConfig& config)
+    : m_config(config),
+      m_plan(plan_shards(config.nat, config.internal_net, config.internal_prefix, config.queues, &m_plan_error)),
+      m_spec(queue_rule_spec(config, m_plan)) {}
 
 QueueEngine::~QueueEngine() { stop(); }
 
@@ -75,16 +73,16 @@ Status QueueEngine::start() {
         w.index = k;
         w.main_queue = m_spec.main_queue(k);
         w.hairpin_queue = m_spec.hairpin_queue(k);
-        w.queue_maxlen = m_options.queue_maxlen;
-        w.mark = m_options.permit_mark;
-        w.fail_open = m_options.fail_open;
+        w.queue_maxlen = m_config.queue_maxlen;
+        w.mark = m_config.mark;
+        w.fail_open = m_config.fail_open;
         m_workers.push_back(std::make_unique<QueueWorker>(w, m_plan, random_seed()));
         CONENAT_TRY(m_workers.back()->open());
     }
     auto nft = io::Nftables::open();
     if (!nft) return Error{"nftables: " + nft.error()};
     m_nft.emplace(std::move(nft.value()));
-    if (m_options.rules_auto) {
+    if (m_config.rules_auto) {
         m_spec.native_queue = m_nft->has_native_queue();
         CONENAT_TRY(m_nft->install(m_spec));
         m_installed = true;

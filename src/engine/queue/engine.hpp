@@ -20,7 +20,7 @@
 
 namespace conenat::engine {
 
-io::QueueRuleSpec queue_rule_spec(const daemon::Options& o, const ShardPlan& plan);
+io::QueueRuleSpec queue_rule_spec(const EngineConfig& o, const ShardPlan& plan);
 
 // The engine's own counters, next to the core's (Counter) in a worker's published statistics.
 #define CONENAT_QUEUE_STATS(X)                                                                     \
@@ -38,16 +38,19 @@ enum class QueueStat : std::uint8_t {
 
 class QueueWorker;
 
+// The rule set this engine installs, as nft text (--print-rules).
+std::string queue_rules_text(const EngineConfig& config);
+
 class QueueEngine final : public Engine {
 public:
-    explicit QueueEngine(const daemon::Options& options);
+    explicit QueueEngine(const EngineConfig& config);
     ~QueueEngine() override;
     Status start() override;
     void stop() override;
     std::string stats() override;
 
 private:
-    daemon::Options m_options;
+    EngineConfig m_config;
     std::string m_plan_error; // before m_plan: the plan fills it
     ShardPlan m_plan;
     io::QueueRuleSpec m_spec;

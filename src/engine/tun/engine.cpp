@@ -10,7 +10,6 @@
 
 namespace conenat::engine {
 
-using daemon::Options;
 
 namespace {
 
@@ -32,11 +31,11 @@ constexpr std::string_view stat_name(TunStat s) {
     return "?";
 }
 
-io::TunRuleSpec tun_rule_spec(const Options& o, const std::string& tun_if) {
+io::TunRuleSpec tun_rule_spec(const EngineConfig& o, const std::string& tun_if) {
     io::TunRuleSpec s;
     static_cast<io::NatScope&>(s) = nat_scope(o);
     s.tun_if = tun_if;
-    s.mark = o.permit_mark;
+    s.mark = o.mark;
     return s;
 }
 
@@ -46,13 +45,12 @@ std::string conf_path(const std::string& ifname, const char* key) {
 
 } // namespace
 
-std::string tun_rules_text(const Options& o) { return io::Nftables::render(tun_rule_spec(o, o.tun_name)); }
+std::string tun_rules_text(const EngineConfig& o) { return io::Nftables::render(tun_rule_spec(o, o.tun_name)); }
 
-std::unique_ptr<Engine> make_tun_engine(const Options& options) { return std::make_unique<TunEngine>(options); }
 
-TunEngine::TunEngine(const Options& options)
-    : m_options(options),
-      m_plan(plan_shards(options.nat, options.internal_net, options.internal_prefix, options.queues, &m_plan_error)) {}
+TunEngine::TunEngine(const EngineConfig& config)
+    : m_config(config),
+      m_plan(plan_shards(config.nat, config.internal_net, config.internal_prefix, config.queues, &m_plan_error)) {}
 
 TunEngine::~TunEngine() { stop(); }
 
@@ -62,13 +60,13 @@ Status TunEngine::start() {
     const unsigned n = m_plan.workers;
     std::vector<io::TunQueue> queues;
     for (unsigned k = 0; k < n; ++k) {
-        auto q = io::TunQueue::open(k == 0 ? m_options.tun_name : queues.front().name(), n > 1);
+        auto q = io::TunQueue::open(k == 0 ? m_config.tun_name : queues.front().name(), n > 1);
         if (!q)
-            return Error{"--tun-name " + m_options.tun_name + ": " + q.error()};
+            return Error{"--tun-name " + m_config.tun_name + ": " + q.error()};
         queues.push_back(std::move(q.value()));
     }
     const std::string tun_if = queues.front().name();
-    m_spec = tun_rule_spec(m_options, tun_if);
+    m_spec = tun_rule_spec(m_config, tun_if);
     auto rtnl = io::Rtnetlink::open();
     if (!rtnl) return Error{"rtnetlink: " + rtnl.error()};
     m_rtnl.emplace(std::move(rtnl.value()));
@@ -92,8 +90,8 @@ Status TunEngine::start() {
         TunWorkerSettings w;
         w.index = k;
         w.workers = n;
-        w.internal_net = m_options.internal_net;
-        w.internal_prefix = m_options.internal_prefix;
+        w.internal_net = m_config.internal_net;
+        w.internal_prefix = m_config.internal_prefix;
         m_workers.push_back(std::make_unique<TunWorker>(w, m_plan, random_seed(), std::move(queues[k]), inbox, outbox,
                                                         m_wake_fds));
     }
@@ -101,7 +99,7 @@ Status TunEngine::start() {
     auto nft = io::Nftables::open();
     if (!nft) return Error{"nftables: " + nft.error()};
     m_nft.emplace(std::move(nft.value()));
-    if (m_options.rules_auto) {
+    if (m_config.rules_auto) {
         CONENAT_TRY(m_nft->install(m_spec));
         m_installed = true;
         LOG_INFO("installed table ip %s; marked packets (0x%08x) routed into %s (%u queue%s)", m_spec.table.c_str(),
@@ -115,8 +113,8 @@ Status TunEngine::start() {
 // from it, a route into it for marked packets, and the local rule behind that one.
 Status TunEngine::steer() {
     const std::string& tun = m_spec.tun_if;
-    auto mtu = m_rtnl->mtu(m_options.external_if);
-    if (!mtu) return Error{"--external-if " + m_options.external_if + ": " + mtu.error()};
+    auto mtu = m_rtnl->mtu(m_config.external_if);
+    if (!mtu) return Error{"--external-if " + m_config.external_if + ": " + mtu.error()};
     // A deeper device queue than the default 500: bursts wait for the workers instead of being
     // dropped (as NFQUEUE's 4096); overload is still shed there, before any userspace work.
     CONENAT_TRY(m_rtnl->set_link(tun, true, *mtu, kDeviceQueue));

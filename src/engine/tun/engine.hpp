@@ -36,9 +36,12 @@ enum class TunStat : std::uint8_t {
 class TunWorker;
 class HandoffRing;
 
+// The rule set this engine installs, as nft text (--print-rules).
+std::string tun_rules_text(const EngineConfig& config);
+
 class TunEngine final : public Engine {
 public:
-    explicit TunEngine(const daemon::Options& options);
+    explicit TunEngine(const EngineConfig& config);
     ~TunEngine() override;
     Status start() override;
     void stop() override;
@@ -48,7 +51,7 @@ private:
     Status steer();   // device up, sysctls, route, policy rules
     void unsteer();
 
-    daemon::Options m_options;
+    EngineConfig m_config;
     std::string m_plan_error;
     ShardPlan m_plan;
     io::TunRuleSpec m_spec;

@@ -1,0 +1,40 @@
+// What an engine is told to do: the NAT's behaviour, where it sits (WAN interface, internal
+// network, its own nftables table) and the engine's own knobs. The daemon's Options extend it
+// with what only the process needs (pid file, log level, ...); engines never see those.
+#pragma once
+
+#include "conenat/core/nat/config.hpp"
+#include "conenat/core/types.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace conenat::engine {
+
+enum class EngineKind : std::uint8_t { Conntrack, Queue, Tun };
+
+struct EngineConfig {
+    EngineKind engine = EngineKind::Conntrack;
+    core::NatConfig nat;              // types, timers, pool, limits
+    std::string external_if;
+    core::Ipv4 internal_net = 0;
+    std::uint8_t internal_prefix = 0;
+    bool rules_auto = true;           // install (and remove) the rule set; else the user's (--rules manual)
+    std::string table = "conenatd";   // the nftables table the engine owns
+    // The one packet-mark bit conenatd owns (--mark). The conntrack engine sets it on first
+    // packets it permits inbound; the queue engine on packets it hands between workers and
+    // on its own sends; the tun engine on packets it steers into the device.
+    std::uint32_t mark = 0x00100000;
+    // conntrack engine
+    std::uint16_t queue_out = 0, queue_in = 1;
+    std::uint32_t queue_maxlen = 4096;
+    std::size_t event_buffer = 8u << 20; // kernel-facts: 8 MiB lost no event in bursts
+    std::uint32_t resync_interval_s = 120;
+    // software engines (queue, tun)
+    unsigned queues = 1;              // workers
+    bool fail_open = false;           // queue engine: a full (or unbound) queue passes packets untranslated
+    std::string tun_name = "conenat0";
+};
+
+} // namespace conenat::engine
