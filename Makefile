@@ -151,8 +151,8 @@ demo: deps
 	$(Q)BUILD=$(BUILD) DEMO_ENGINE=$(ENGINE) scripts/demo.sh
 
 # End to end, same namespace path, alternating per round: kernel MASQUERADE, the NFQUEUE
-# ceiling (accept-all pass-through), the queue, conntrack and tun engines (tun: skipped with a
-# note while the binary rejects it). BENCH_ROUNDS, BENCH_ENGINES, ...: bench/e2e/bench.sh --help.
+# ceiling (accept-all pass-through), the queue, conntrack and tun engines; BENCH_ARGS="--previous
+# OLD_BINARY" adds each engine of another build. BENCH_ROUNDS, BENCH_ENGINES, ...: bench/e2e/bench.sh --help.
 # The pass-through links only the adapter it uses (NfQueue and its netlink socket).
 NFQ_PASS_BIN := $(BUILD)/nfq_passthrough
 $(NFQ_PASS_BIN): $(BUILD)/obj/bench/e2e/nfq_passthrough.o $(BUILD)/obj/src/io/nfqueue.o $(BUILD)/obj/src/io/netlink.o
@@ -161,7 +161,7 @@ $(NFQ_PASS_BIN): $(BUILD)/obj/bench/e2e/nfq_passthrough.o $(BUILD)/obj/src/io/nf
 
 bench-e2e: deps
 	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) $(DAEMON_BIN) $(NFQ_PASS_BIN)
-	$(Q)BUILD=$(BUILD) bench/e2e/bench.sh --nat-type full-cone
+	$(Q)BUILD=$(BUILD) bench/e2e/bench.sh --nat-type full-cone $(BENCH_ARGS)
 
 # The churn soak of tests/e2e/soak.sh (root; `make test` runs it too): SOAK_SECONDS per engine.
 SOAK_SECONDS ?= 60

@@ -9,7 +9,9 @@
 #                sendmsg of verdicts, GSO on, 128 bytes copied): every packet through userspace
 #   queue        conenatd --engine queue (every packet translated in userspace)
 #   conntrack    conenatd --engine conntrack (the kernel translates; first packets come up)
-#   tun          conenatd --engine tun; skipped, with a note, while the binary rejects it
+#   tun          conenatd --engine tun
+#   prev-E       with --previous BIN: engine E (queue, conntrack, tun) of that other binary, with
+#                the same arguments: a change's before/after in one run (E_vs_prev_* below)
 #   custom       --daemon-cmd (below)
 #   masq-daemon  MASQUERADE again under the daemon machinery (validates the harness: ratios ~1)
 # Per contender and round, each on a fresh conntrack table:
@@ -40,9 +42,14 @@
 #
 # usage: bench/e2e/bench.sh [--rounds N] [--engines LIST] [--nat-type TYPE]
 #                           [--daemon-cmd CMD [--daemon-stop CMD] [--daemon-ready CMD]]
+#                           [--previous BIN]
 #   --engines LIST    comma-separated contenders (default masquerade,nfq,queue,conntrack,tun;
 #                     with --daemon-cmd: masquerade,custom); masquerade is always added
 #   --nat-type TYPE   the daemon's --nat-type (default full-cone); --conenatd TYPE is the same
+#   --previous BIN    adds prev-E for every conenatd engine E in the list: BIN (e.g. the binary
+#                     of the commit before a change) run exactly as E; the summary line gains
+#                     E_vs_prev_tcp1, _tcp4, _udp_peak, _new_flows, _reuse_flows (this binary /
+#                     BIN: >= ~0.95 means no slower, within this machine's noise)
 #   The daemon: ${CONENATD:-$BUILD/conenatd} --engine E --nat-type TYPE --external-if wan0
 #                     ... $BENCH_DAEMON_ARGS (pid and stats files in the lab dir); ready once
 #                     `nft list table ip conenatd` succeeds in the router
@@ -60,7 +67,8 @@
 #    delivered) cpu_s_per_mpkt= (unpaced) overload= (delivered/peak at 2x peak) ..."
 # and "e2e: queue_vs_nfq=... queue_tcp_ratio=... tun_tcp_ratio=... conntrack_tcp_ratio=...
 # <engine>_udp_pps_ratio=... overload_min=... overload_offered_min_x=..." (ratios to MASQUERADE
-# unless named otherwise, UDP ratios on the peak; see the end of this file).
+# unless named otherwise, UDP ratios on the peak; see the end of this file), and with --previous
+# "prev: queue_vs_prev_tcp1=... ...".
 # With the default 4 rounds and the five contenders the run takes about 10 minutes (~150 s a round).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -71,6 +79,7 @@ rounds=${BENCH_ROUNDS:-4}
 engines=${BENCH_ENGINES:-}
 nat_type=full-cone
 d_cmd=${BENCH_DAEMON_CMD:-} d_stop=${BENCH_DAEMON_STOP:-} d_ready=${BENCH_DAEMON_READY:-}
+prev_bin=
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds=$2; shift ;;
@@ -79,6 +88,7 @@ while [ $# -gt 0 ]; do
     --daemon-cmd) d_cmd=$2; shift ;;
     --daemon-stop) d_stop=$2; shift ;;
     --daemon-ready) d_ready=$2; shift ;;
+    --previous) prev_bin=$2; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -103,6 +113,13 @@ for c in "${_list[@]}"; do
   esac
 done
 d_ready=${d_ready:-true}
+if [ -n "$prev_bin" ]; then
+  [ -x "$prev_bin" ] || { echo "bench: --previous $prev_bin is not an executable" >&2; exit 2; }
+  prev_bin=$(realpath "$prev_bin")
+  for c in "${contenders[@]}"; do
+    case "$c" in queue|conntrack|tun) contenders+=("prev-$c") ;; esac
+  done
+fi
 
 conenatd_bin='' nfq_bin=''
 for c in "${contenders[@]}"; do
@@ -150,18 +167,6 @@ lab_up >/dev/null 2>&1 || { echo "bench: could not build the lab" >&2; exit 1; }
 probe=$LAB_DIR/nat_probe
 "${CXX:-g++}" -O2 -std=c++20 -o "$probe" bench/e2e/nat_probe.cpp
 
-# The tun engine is optional: a binary that rejects --engine tun is skipped, with its reason.
-if [[ " ${contenders[*]} " == *" tun "* ]]; then
-  why=$(lab_exec "$LAB_RT" "$conenatd_bin" --engine tun --nat-type "$nat_type" --external-if wan0 \
-          --internal-net "$LAB_INTERNAL_NET" --print-rules 2>&1 >/dev/null) && rc=0 || rc=$?
-  if [ "$rc" -ne 0 ] && [[ "$why" == *"--engine"* ]]; then
-    echo "bench: note: tun engine skipped: $(echo "$why" | head -n 1)"
-    kept=()
-    for c in "${contenders[@]}"; do [ "$c" = tun ] || kept+=("$c"); done
-    contenders=("${kept[@]}")
-  fi
-fi
-
 # Receivers in "the internet", alive for the whole run (their own lifetime is bounded too).
 lab_bg "$LAB_INET" iperf3-server timeout 3600 iperf3 -s -B "$LAB_Y1" -p 5201
 lab_bg "$LAB_INET" echo-server "$probe" echo "$LAB_Y1" 7777 3600
@@ -197,7 +202,7 @@ label() {
   case "$1" in
     masquerade) echo MASQUERADE ;;
     nfq) echo NFQ-ceiling ;;
-    queue|conntrack|tun) echo "$1" ;;
+    queue|conntrack|tun|prev-*) echo "$1" ;;
     custom) echo daemon ;;
     masq-daemon) echo MASQ-as-daemon ;;
   esac
@@ -238,9 +243,11 @@ c_start() {
     nfq)
       bg_start "nfq.$r" "exec $nfq_bin $NFQ_NUM" "grep -q '^ready' \"\$LAB_DIR/nfq.$r.log\"" || return 1
       lab_masquerade_on && nfq_rules -A ;;
-    queue|conntrack|tun)
+    queue|conntrack|tun|prev-queue|prev-conntrack|prev-tun)
       # Pid and stats files in the lab dir, never /run: parallel runs must not share a lock.
-      cmd="exec $conenatd_bin --engine $c --nat-type $nat_type --external-if wan0"
+      bin=$conenatd_bin
+      [[ "$c" != prev-* ]] || bin=$prev_bin
+      cmd="exec $bin --engine ${c#prev-} --nat-type $nat_type --external-if wan0"
       cmd+=" --internal-net $LAB_INTERNAL_NET --foreground --pid-file \"\$LAB_DIR/conenatd.pid\""
       # One load host stands in for a whole LAN: no per-host quota.
       cmd+=" --stats-file \"\$LAB_DIR/conenatd.stats\" --per-host-limit 0 ${BENCH_DAEMON_ARGS:-}"
@@ -399,12 +406,6 @@ for ((r = 1; r <= rounds; r++)); do
     [[ " $dropped " != *" $c "* ]] || continue
     echo "round $r: $c"
     if ! c_start "$c" "$r"; then
-      if [ "$c" = tun ]; then   # still being written: note it and go on without it
-        echo "bench: note: tun engine did not start (see above); dropped from the run"
-        c_stop "$c" "$r" || true
-        dropped+=" $c"
-        continue
-      fi
       echo "bench: could not start $c" >&2
       exit 1
     fi
@@ -462,7 +463,7 @@ line="e2e:"
 line+=" queue_vs_nfq=$(ratio "$(med queue udppeak)" "$(med nfq udppeak)")"
 line+=" queue_vs_nfq_tcp1=$(ratio "$(med queue tcp1_mbps)" "$(med nfq tcp1_mbps)")"
 for c in nfq queue conntrack tun custom masq-daemon; do
-  has "$c" || [ "$c" = tun ] || continue   # tun always shows, "-" while it is not there
+  has "$c" || continue
   p=${c/-/_}
   line+=" ${p}_tcp_ratio=$(ratio "$(med "$c" tcp1_mbps)" "$(med masquerade tcp1_mbps)")"
   line+=" ${p}_tcp4_ratio=$(ratio "$(med "$c" tcp4_mbps)" "$(med masquerade tcp4_mbps)")"
@@ -481,3 +482,14 @@ done
 # For the kernel paths (masquerade, conntrack) the peak is usually the sender's own limit.
 line+=" overload_min=$omin overload_offered_min_x=$oxmin"
 echo "$line"
+# With --previous: this binary over the previous one, per engine (1.00: the same).
+if [ -n "$prev_bin" ]; then
+  line="prev:"
+  for c in queue conntrack tun; do
+    has "$c" && has "prev-$c" || continue
+    for k in tcp1:tcp1_mbps tcp4:tcp4_mbps udp_peak:udppeak new_flows:flows_kps reuse_flows:reuse_kps; do
+      line+=" ${c}_vs_prev_${k%%:*}=$(ratio "$(med "$c" "${k#*:}")" "$(med "prev-$c" "${k#*:}")")"
+    done
+  done
+  echo "$line"
+fi
