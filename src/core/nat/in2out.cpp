@@ -1,6 +1,7 @@
 // Outbound (inside -> outside) half of the translator.
 #include "conenat/core/nat/translator.hpp"
 
+#include "conenat/core/nat/first_packet.hpp"
 #include "conenat/core/nat/flow_key.hpp"
 
 #include "conenat/core/packet/checksum.hpp"
@@ -10,18 +11,12 @@
 namespace conenat::core {
 
 Outcome Translator::flow_out(std::span<std::uint8_t> pkt, PacketView& v, TimeMs now, std::span<std::uint8_t> reply) {
+    const FirstPacket first = first_outbound(m_table, v, now);
+    if (first.action == FirstAction::Refuse) return refuse(first.reason, pkt, v, reply);
+    if (first.action != FirstAction::Pass) return {Action::Drop, first.reason};
     const Proto p = flow_proto(v);
-    // RFC 4787 §4.2.1 leaves port 0 undefined: never map it.
-    if (p != Proto::Icmp && (v.src.port == 0 || v.dst.port == 0)) return {Action::Drop, Counter::drop_port_zero};
-    if (p == Proto::Icmp && v.icmp_type != icmp::EchoRequest) return {Action::Drop, Counter::drop_unsupported};
     const Endpoint remote = remote_of(p, v.dst);
-    MappingId m = m_table.find_outbound(p, v.src, remote, now);
-    if (m == kNil) {
-        if (p == Proto::Tcp && (v.tcp_flags & tcp_flag::Rst)) return {Action::Drop, Counter::drop_tcp_no_session};
-        Counter why{};
-        m = m_table.create(p, v.src, remote, now, why);
-        if (m == kNil) return refuse(why, pkt, v, reply);
-    }
+    const MappingId m = first.mapping;
     Outcome o{Action::ToOutside, Counter::translated_out};
     if (p == Proto::Tcp) {
         o = tcp_out(pkt, v, m, remote, now);

@@ -1,6 +1,7 @@
 // Inbound (outside -> inside) half of the translator.
 #include "conenat/core/nat/translator.hpp"
 
+#include "conenat/core/nat/first_packet.hpp"
 #include "conenat/core/nat/flow_key.hpp"
 
 #include "conenat/core/packet/checksum.hpp"
@@ -11,67 +12,58 @@
 
 namespace conenat::core {
 
-namespace {
-
-bool unsolicited_syn(const PacketView& v) {
-    return v.kind == PacketKind::Tcp && (v.tcp_flags & (tcp_flag::Syn | tcp_flag::Ack | tcp_flag::Rst)) == tcp_flag::Syn;
-}
-
-} // namespace
-
 Outcome Translator::flow_in(std::span<std::uint8_t> pkt, PacketView& v, TimeMs now) {
+    if (const auto bad = unmappable(v, Direction::Inbound)) return {Action::Drop, *bad};
     const Proto p = flow_proto(v);
-    if (p != Proto::Icmp && (v.src.port == 0 || v.dst.port == 0)) return {Action::Drop, Counter::drop_port_zero};
-    if (p == Proto::Icmp && v.icmp_type != icmp::EchoReply) return {Action::Drop, Counter::drop_unsupported};
     const Endpoint remote = remote_of(p, v.src);
     const MappingId m = m_table.find_inbound(p, v.dst, now);
-    if (m == kNil) return unsolicited_syn(v) ? hold(v, now) : Outcome{Action::Drop, Counter::drop_no_mapping};
-    Outcome o{Action::ToInside, Counter::translated_in};
-    if (p == Proto::Tcp) {
-        o = tcp_in(pkt, v, m, remote, now);
-        if (o.action != Action::ToInside) return o;
-    } else if (!m_table.permits(m, remote, now)) {
-        return {Action::Drop, Counter::drop_filtered}; // RFC 7857 §7: and never refreshes
+    if (m != kNil && p == Proto::Tcp) {
+        // A connection's packets are the connection's (RFC 7857 §2); only a SYN may open one.
+        if (const SessionId s = m_table.find_connection(m, remote, now); s != kNil) return tcp_in(pkt, v, m, s, now);
+        if (!bare_syn(v)) return {Action::Drop, Counter::drop_tcp_no_session};
     }
-    rewrite_destination(pkt, v, m_table.mapping(m).internal());
-    m_table.counters().add(Counter::translated_in);
-    return o;
+    const FirstPacket first = filter_inbound(m_table, m_holds, v, m, remote, now);
+    if (first.action == FirstAction::Hold) return {Action::Hold, first.reason, 0, first.token};
+    if (first.action != FirstAction::Pass) return {Action::Drop, first.reason};
+    if (p == Proto::Tcp) {
+        Counter why{};
+        const SessionId opened = m_table.open_connection(m, remote, TcpState::SynIn, now, Direction::Inbound, why);
+        if (opened == kNil) return {Action::Drop, why};
+        if (tcp_window_scale(pkt, v) >= 0) m_table.session(opened).tcp_offers |= Session::kScaleRemote;
+    }
+    return deliver_in(pkt, v, m);
 }
 
-Outcome Translator::tcp_in(std::span<std::uint8_t> pkt, const PacketView& v, MappingId m, Endpoint remote, TimeMs now) {
-    const std::uint8_t flags = v.tcp_flags;
-    const SessionId s = m_table.find_connection(m, remote, now);
-    if (s != kNil) {
-        Session& session = m_table.session(s);
-        const std::uint8_t* tcp = pkt.data() + v.l4_off;
-        if ((flags & tcp_flag::Syn) && tcp_window_scale(pkt, v) >= 0) session.tcp_offers |= Session::kScaleRemote;
-        // RFC 7857 §2.2: an RST changes state only if it belongs to the connection: its
-        // sequence number lies in the inside's receive window as last advertised (RFC 5961 §3,
-        // as conntrack judges it); an off-path RST is still forwarded: the end host judges it too.
-        bool genuine = true;
-        if (flags & tcp_flag::Rst) {
-            if (session.tcp == TcpState::SynOut)
-                genuine = (flags & tcp_flag::Ack) && load32(tcp + 8) == session.tcp_track;
-            else
-                genuine = load32(tcp + 4) - session.tcp_track < std::max<std::uint32_t>(session.tcp_window, 1);
-        }
-        if (!genuine) {
-            m_table.counters().add(Counter::rst_out_of_window);
-            return {Action::ToInside, Counter::translated_in};
-        }
-        if ((flags & tcp_flag::Syn) && session.tcp == TcpState::SynOut)
-            session.tcp_track = load32(tcp + 4) + 1; // from now on RSTs are judged by their sequence number
-        m_table.set_connection_state(s, tcp_next(session.tcp, Direction::Inbound, flags), now, false);
-        return {Action::ToInside, Counter::translated_in};
-    }
-    if (!unsolicited_syn(v)) return {Action::Drop, Counter::drop_tcp_no_session};
-    // RFC 5382 REQ-4: a SYN the filter refuses is held, not answered.
-    if (!m_table.permits(m, remote, now)) return hold(v, now);
-    Counter why{};
-    const SessionId opened = m_table.open_connection(m, remote, TcpState::SynIn, now, Direction::Inbound, why);
-    if (opened == kNil) return {Action::Drop, why};
-    if (tcp_window_scale(pkt, v) >= 0) m_table.session(opened).tcp_offers |= Session::kScaleRemote;
+Outcome Translator::deliver_in(std::span<std::uint8_t> pkt, PacketView& v, MappingId m) {
+    rewrite_destination(pkt, v, m_table.mapping(m).internal());
+    m_table.counters().add(Counter::translated_in);
     return {Action::ToInside, Counter::translated_in};
+}
+
+// A packet of connection `s` of mapping `m`: its state moves (RFC 7857 §2), it goes in.
+Outcome Translator::tcp_in(std::span<std::uint8_t> pkt, PacketView& v, MappingId m, SessionId s, TimeMs now) {
+    const std::uint8_t flags = v.tcp_flags;
+    Session& session = m_table.session(s);
+    const std::uint8_t* tcp = pkt.data() + v.l4_off;
+    if ((flags & tcp_flag::Syn) && tcp_window_scale(pkt, v) >= 0) session.tcp_offers |= Session::kScaleRemote;
+    // RFC 7857 §2.2: an RST changes state only if it belongs to the connection: its
+    // sequence number lies in the inside's receive window as last advertised (RFC 5961 §3,
+    // as conntrack judges it); an off-path RST is still forwarded: the end host judges it too.
+    bool genuine = true;
+    if (flags & tcp_flag::Rst) {
+        if (session.tcp == TcpState::SynOut)
+            genuine = (flags & tcp_flag::Ack) && load32(tcp + 8) == session.tcp_track;
+        else
+            genuine = load32(tcp + 4) - session.tcp_track < std::max<std::uint32_t>(session.tcp_window, 1);
+    }
+    if (!genuine) {
+        m_table.counters().add(Counter::rst_out_of_window);
+        return deliver_in(pkt, v, m);
+    }
+    if ((flags & tcp_flag::Syn) && session.tcp == TcpState::SynOut)
+        session.tcp_track = load32(tcp + 4) + 1; // from now on RSTs are judged by their sequence number
+    m_table.set_connection_state(s, tcp_next(session.tcp, Direction::Inbound, flags), now, false);
+    return deliver_in(pkt, v, m);
 }
 
 // RFC 5508 REQ-4: an error about one of our outbound packets; restored, never refreshing.

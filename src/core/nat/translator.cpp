@@ -2,6 +2,7 @@
 
 #include "conenat/core/packet/icmp_build.hpp"
 
+#include "conenat/core/nat/first_packet.hpp"
 #include "conenat/core/nat/flow_key.hpp"
 
 #include <algorithm>
@@ -107,22 +108,9 @@ bool Translator::is_external(Ipv4 addr) const {
 // RFC 6888 REQ-11 / RFC 5508 REQ-8: drop the packet, and tell the sender if configured.
 Outcome Translator::refuse(Counter why, std::span<std::uint8_t> pkt, const PacketView& v, std::span<std::uint8_t> reply) {
     Outcome o{Action::Drop, why};
-    const NatConfig& c = m_table.config();
-    if (c.on_exhausted == ExhaustedReply::None || reply.empty()) return o;
-    const std::uint8_t code =
-        c.on_exhausted == ExhaustedReply::HostUnreachable ? icmp::CodeHostUnreachable : icmp::CodeAdminProhibited;
-    const Ipv4 from =
-        c.icmp_source ? c.icmp_source : c.pool.external_addrs[m_table.ports().address_index_for(v.src.addr)];
-    o.reply_len = std::uint16_t(build_icmp_error(pkt, v, reply, icmp::DestUnreachable, code, from));
+    o.reply_len = std::uint16_t(refusal_reply(m_table, pkt, v, reply));
     if (o.reply_len) m_table.counters().add(Counter::replies_built);
     return o;
-}
-
-Outcome Translator::hold(const PacketView& v, TimeMs now) {
-    Counter why{};
-    const std::uint32_t token = m_holds.add(v.dst, v.src, now + m_table.config().timeouts.tcp_syn_hold_ms, why);
-    if (!token) return {Action::Drop, why};
-    return {Action::Hold, Counter::syn_held, 0, token};
 }
 
 std::uint32_t Translator::next_expired_hold(TimeMs now) {

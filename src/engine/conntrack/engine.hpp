@@ -69,7 +69,7 @@ private:
     void queue_loop();
     io::Verdict decide_out(const io::QueuedPacket& p, core::TimeMs now);
     std::optional<io::Verdict> decide_in(const io::QueuedPacket& p, core::TimeMs now);
-    bool hold(const io::QueuedPacket& p, const core::PacketView& v, core::TimeMs now);
+    bool keep(const io::QueuedPacket& p, std::uint32_t token);
     void expire_holds(core::TimeMs now);
     void drop_held(std::uint32_t token);
     void refuse(std::span<const std::uint8_t> pkt, const core::PacketView& v);

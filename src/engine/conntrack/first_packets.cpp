@@ -5,7 +5,7 @@
 
 #include "conenat/util/log.hpp"
 #include "conenat/engine/clock.hpp"
-#include "conenat/core/nat/flow_key.hpp"
+#include "conenat/core/nat/first_packet.hpp"
 #include "conenat/core/packet/icmp_build.hpp"
 
 #include <algorithm>
@@ -21,48 +21,24 @@ namespace {
 
 constexpr std::size_t kBatch = 64;
 
-bool translatable(const PacketView& v) {
-    return v.kind == PacketKind::Udp || v.kind == PacketKind::Tcp ||
-           (v.kind == PacketKind::IcmpQuery && v.icmp_type == icmp::EchoRequest);
-}
-bool bare_syn(const PacketView& v) {
-    return v.kind == PacketKind::Tcp && (v.tcp_flags & (tcp_flag::Syn | tcp_flag::Ack | tcp_flag::Rst)) == tcp_flag::Syn;
-}
-
 } // namespace
 
 // RFC 6888 REQ-11 / RFC 5508 REQ-8: tell the sender, when configured.
 void ConntrackEngine::refuse(std::span<const std::uint8_t> pkt, const PacketView& v) {
-    const NatConfig& c = m_config.nat;
-    if (c.on_exhausted == ExhaustedReply::None) return;
     std::vector<std::uint8_t> reply(576);
-    const std::uint8_t code =
-        c.on_exhausted == ExhaustedReply::HostUnreachable ? icmp::CodeHostUnreachable : icmp::CodeAdminProhibited;
-    const Ipv4 from = c.icmp_source ? c.icmp_source : c.pool.external_addrs[m_table.ports().address_index_for(v.src.addr)];
-    reply.resize(build_icmp_error(pkt, v, reply, icmp::DestUnreachable, code, from));
+    reply.resize(refusal_reply(m_table, pkt, v, reply));
     if (!reply.empty()) m_replies.push_back(std::move(reply));
 }
 
-// Outbound first packet of an internal endpoint the snat map does not know (m_mutex held).
+// Outbound first packet of an internal endpoint the snat map does not know (m_mutex held):
+// the core makes its mapping; the snat map will translate it when it goes round again.
 io::Verdict ConntrackEngine::decide_out(const io::QueuedPacket& p, TimeMs now) {
     const PacketView v = parse_ipv4(p.bytes);
-    if (!translatable(v)) {
-        m_table.counters().add(v.kind == PacketKind::Malformed ? Counter::drop_malformed : Counter::drop_unsupported);
+    const FirstPacket d = first_outbound(m_table, v, now);
+    if (d.action != FirstAction::Pass) {
+        m_table.counters().add(d.reason);
+        if (d.action == FirstAction::Refuse) refuse(p.bytes, v);
         return io::Verdict::Drop;
-    }
-    const Proto proto = flow_proto(v);
-    if (proto != Proto::Icmp && (v.src.port == 0 || v.dst.port == 0)) {
-        m_table.counters().add(Counter::drop_port_zero);
-        return io::Verdict::Drop;
-    }
-    const Endpoint remote = remote_of(proto, v.dst);
-    if (m_table.find_outbound(proto, v.src, remote, now) == kNil) {
-        Counter why{};
-        if (m_table.create(proto, v.src, remote, now, why) == kNil) {
-            m_table.counters().add(why);
-            refuse(p.bytes, v);
-            return io::Verdict::Drop;
-        }
     }
     m_table.counters().add(Counter::translated_out);
     return io::Verdict::Repeat;
@@ -71,56 +47,19 @@ io::Verdict ConntrackEngine::decide_out(const io::QueuedPacket& p, TimeMs now) {
 // Inbound first packet the dnat chain did not take (m_mutex held). nullopt: held.
 std::optional<io::Verdict> ConntrackEngine::decide_in(const io::QueuedPacket& p, TimeMs now) {
     const PacketView v = parse_ipv4(p.bytes);
-    if (v.kind != PacketKind::Udp && v.kind != PacketKind::Tcp) {
-        m_table.counters().add(v.kind == PacketKind::Malformed ? Counter::drop_malformed : Counter::drop_unsupported);
-        return io::Verdict::Drop;
-    }
-    const Proto proto = flow_proto(v);
-    if (v.src.port == 0 || v.dst.port == 0) {
-        m_table.counters().add(Counter::drop_port_zero);
-        return io::Verdict::Drop;
-    }
-    Endpoint remote = v.src;
-    if (internal(v.src.addr)) { // hairpin: the receiver sees the sender's external endpoint
-        MappingId s = m_table.find_outbound(proto, v.src, v.dst, now);
-        Counter why{};
-        if (s == kNil) s = m_table.create(proto, v.src, v.dst, now, why);
-        if (s == kNil) {
-            m_table.counters().add(why);
-            return io::Verdict::Drop;
-        }
-        // RFC 4787 REQ-9 / RFC 5382 REQ-8: the outbound half of a hairpin happens whatever the
-        // receiver's filter decides: the sender's mapping now permits the receiver's external
-        // endpoint, so the receiver's own first packet (ICE: both send at once) gets through.
-        (void)m_table.refresh_outbound(s, v.dst, now);
-        const Policy& tcp = m_config.nat.tcp;
-        if (proto == Proto::Tcp && tcp.filtering == Behaviour::AddressAndPortDependent &&
-            tcp.mapping != Behaviour::AddressAndPortDependent && m_table.find_connection(s, v.dst, now) == kNil) {
-            Counter ignored{}; // TCP under APDF: the connection is the permit (MappingTable::refresh_outbound)
-            (void)m_table.open_connection(s, v.dst, TcpState::SynOut, now, Direction::Outbound, ignored);
-        }
-        remote = m_table.mapping(s).external();
-    }
-    const MappingId m = m_table.find_inbound(proto, v.dst, now);
-    if (m != kNil && m_table.permits(m, remote, now)) {
-        m_table.counters().add(Counter::translated_in);
-        return io::Verdict::Repeat;
-    }
-    // RFC 5382 REQ-4: an unsolicited SYN is held, not answered, for 6 s.
-    if (bare_syn(v) && hold(p, v, now)) return std::nullopt;
-    m_table.counters().add(m == kNil ? Counter::drop_no_mapping : Counter::drop_filtered);
+    const bool hairpin = internal(v.src.addr); // from inside to one of our addresses
+    const FirstPacket d = first_inbound(m_table, m_syn_hold, v, hairpin, now);
+    m_table.counters().add(d.reason);
+    if (d.action == FirstAction::Pass) return io::Verdict::Repeat;
+    if (d.action == FirstAction::Hold && keep(p, d.token)) return std::nullopt;
     return io::Verdict::Drop;
 }
 
-bool ConntrackEngine::hold(const io::QueuedPacket& p, const PacketView& v, TimeMs now) {
-    Counter why{};
-    const std::uint32_t token = m_syn_hold.add(v.dst, v.src, now + m_config.nat.timeouts.tcp_syn_hold_ms, why);
-    if (token == 0) {
-        m_table.counters().add(why); // full, its source at its bound, or a retransmission
-        return false;
-    }
+// The packet of a SYN the core holds (RFC 5382 REQ-4) stays in the queue until its verdict.
+bool ConntrackEngine::keep(const io::QueuedPacket& p, std::uint32_t token) {
     HeldPacket& h = m_held_packets[token % m_held_packets.size()];
     if (h.token) { // (only when the token counter wraps past a held one)
+        const PacketView v = parse_ipv4(p.bytes);
         (void)m_syn_hold.release(v.dst, v.src);
         m_table.counters().add(Counter::drop_syn_hold_full);
         return false;
@@ -129,7 +68,6 @@ bool ConntrackEngine::hold(const io::QueuedPacket& p, const PacketView& v, TimeM
     h.packet_id = p.id;
     h.len = std::uint16_t(std::min(p.bytes.size(), h.bytes.size()));
     std::memcpy(h.bytes.data(), p.bytes.data(), h.len);
-    m_table.counters().add(Counter::syn_held);
     ++m_held;
     return true;
 }

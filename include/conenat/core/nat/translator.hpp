@@ -63,9 +63,9 @@ private:
     Outcome tcp_out(std::span<std::uint8_t> pkt, const PacketView& v, MappingId m, Endpoint remote, TimeMs now);
     Outcome error_out(std::span<std::uint8_t> pkt, PacketView& v, TimeMs now);
     Outcome flow_in(std::span<std::uint8_t> pkt, PacketView& v, TimeMs now);
-    Outcome tcp_in(std::span<std::uint8_t> pkt, const PacketView& v, MappingId m, Endpoint remote, TimeMs now);
+    Outcome tcp_in(std::span<std::uint8_t> pkt, PacketView& v, MappingId m, SessionId s, TimeMs now);
+    Outcome deliver_in(std::span<std::uint8_t> pkt, PacketView& v, MappingId m);
     Outcome error_in(std::span<std::uint8_t> pkt, PacketView& v, TimeMs now);
-    Outcome hold(const PacketView& v, TimeMs now);
     Outcome refuse(Counter why, std::span<std::uint8_t> pkt, const PacketView& v, std::span<std::uint8_t> reply);
     bool is_external(Ipv4 addr) const;
 
