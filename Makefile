@@ -34,10 +34,10 @@ SYS_LIBS   := $(shell pkg-config --libs libmnl libnetfilter_conntrack libnetfilt
 DAEMON_BIN := $(BUILD)/conenatd
 IO_LIB     := $(BUILD)/libconenat_io.a
 
+ENGINE_LIB := $(BUILD)/libconenat_engine.a
+
 TEST_SUPPORT_SRC := $(wildcard tests/support/*.cpp)
-# Pure parts of the engines (no system header, like the core), unit-tested with it.
-ENGINE_PURE_SRC := $(wildcard src/engine/software/*.cpp)
-UNIT_SRC := $(wildcard tests/unit/*.cpp) $(TEST_SUPPORT_SRC) $(ENGINE_PURE_SRC)
+UNIT_SRC := $(wildcard tests/unit/*.cpp) $(TEST_SUPPORT_SRC)
 UNIT_OBJ := $(UNIT_SRC:%.cpp=$(BUILD)/obj/%.o)
 UNIT_BIN := $(BUILD)/unit_tests
 
@@ -66,10 +66,15 @@ $(CORE_LIB): $(CORE_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-# The unit tests link the core and nothing else: this proves the core needs no system library.
-$(UNIT_BIN): $(UNIT_OBJ) $(UTIL_OBJ) $(CORE_LIB)
+# The unit tests link the engines, io and the core as archives: each test pulls in only the
+# objects it uses (the core's purity is check-core's to prove).
+$(UNIT_BIN): $(UNIT_OBJ) $(ENGINE_LIB) $(IO_LIB) $(UTIL_OBJ) $(CORE_LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CXX) $(CXXFLAGS) $(LDFLAGS) $(UNIT_OBJ) $(UTIL_OBJ) $(CORE_LIB) -o $@
+	$(Q)$(CXX) $(CXXFLAGS) $(LDFLAGS) $(UNIT_OBJ) $(ENGINE_LIB) $(IO_LIB) $(UTIL_OBJ) $(CORE_LIB) $(SYS_LIBS) -o $@
+
+$(ENGINE_LIB): $(ENGINE_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(DAEMON_BIN): $(DAEMON_OBJ) $(ENGINE_OBJ) $(IO_OBJ) $(UTIL_OBJ) $(CORE_LIB)
 	@$(if $(Q),echo "  LD      $@")

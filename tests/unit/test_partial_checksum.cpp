@@ -1,6 +1,6 @@
-// settle_partial_checksum: what a CHECKSUM_PARTIAL packet must carry once NFQUEUE returns it
+// fix_partial_checksum: what a CHECKSUM_PARTIAL packet must carry once NFQUEUE returns it
 // with CHECKSUM_NONE (see partial_checksum.hpp).
-#include "src/engine/software/partial_checksum.hpp"
+#include "conenat/core/packet/partial_checksum.hpp"
 
 #include "conenat/core/packet/checksum.hpp"
 #include "tests/support/packet_builder.hpp"
@@ -37,7 +37,7 @@ TEST_CASE("a partial TCP or UDP packet leaves with its complete checksum") {
                     Pkt::udp("10.0.0.2:5000", "203.0.113.5:53").payload("odd").bytes()}) {
         Bytes partial = as_partial(p);
         CHECK(!checksum_errors(partial).empty());
-        REQUIRE(engine::settle_partial_checksum(partial, false));
+        REQUIRE(core::fix_partial_checksum(partial, false));
         CHECK(checksum_errors(partial) == "");
         CHECK(partial == p);
     }
@@ -50,14 +50,14 @@ TEST_CASE("after the addresses and ports changed, the checksum is right for the 
     core::store16(&partial[20], 40000);
     core::store16(&partial[10], 0);
     core::store16(&partial[10], core::csum_finish(core::csum_partial(std::span(partial).first(20))));
-    REQUIRE(engine::settle_partial_checksum(partial, false));
+    REQUIRE(core::fix_partial_checksum(partial, false));
     CHECK(checksum_errors(partial) == "");
 }
 
 TEST_CASE("a GSO packet keeps the pseudo-header sum of its new addresses") {
     Bytes p = as_partial(Pkt::udp("10.0.0.2:5000", "203.0.113.5:443").payload(std::string(3000, 'q')).bytes());
     core::store32(&p[12], test::ip("198.51.100.254"));
-    REQUIRE(engine::settle_partial_checksum(p, true));
+    REQUIRE(core::fix_partial_checksum(p, true));
     CHECK(core::load16(&p[26]) == pseudo(p));
 }
 
@@ -67,7 +67,7 @@ TEST_CASE("a UDP checksum that computes to zero is sent as all ones (RFC 768)") 
         Bytes p = Pkt::udp("10.0.0.2:5000", "203.0.113.5:53").payload(Bytes{std::uint8_t(v >> 8), std::uint8_t(v)}).bytes();
         if (core::load16(&p[26]) != 0xffff) continue;
         Bytes partial = as_partial(p);
-        REQUIRE(engine::settle_partial_checksum(partial, false));
+        REQUIRE(core::fix_partial_checksum(partial, false));
         CHECK(core::load16(&partial[26]) == 0xffff);
         CHECK(checksum_errors(partial) == "");
         return;
@@ -78,11 +78,11 @@ TEST_CASE("a UDP checksum that computes to zero is sent as all ones (RFC 768)") 
 TEST_CASE("anything but an unfragmented TCP/UDP packet is left alone") {
     Bytes echo = Pkt::icmp_echo("10.0.0.2", "203.0.113.5", 7).bytes();
     const Bytes before = echo;
-    CHECK(!engine::settle_partial_checksum(echo, false));
+    CHECK(!core::fix_partial_checksum(echo, false));
     CHECK(echo == before);
     Bytes frag = Pkt::udp("10.0.0.2:5000", "203.0.113.5:53").payload("x").mf().bytes();
-    CHECK(!engine::settle_partial_checksum(frag, false));
-    CHECK(!engine::settle_partial_checksum(std::span(frag).first(10), false));
+    CHECK(!core::fix_partial_checksum(frag, false));
+    CHECK(!core::fix_partial_checksum(std::span(frag).first(10), false));
 }
 
 } // TEST_SUITE

@@ -37,13 +37,15 @@ TEST_CASE("an inbound packet names its external port: destination port, echo id,
 }
 
 TEST_CASE("the router's own ICMP: echo replies and errors the core found no mapping for") {
-    const Bytes reply = Pkt::icmp_echo("203.0.113.5", "198.51.100.254", 7, true).bytes();
-    const Bytes datagram = Pkt::udp("203.0.113.5:53", "198.51.100.254:40000").bytes();
+    const core::PacketView reply = core::parse_ipv4(Pkt::icmp_echo("203.0.113.5", "198.51.100.254", 7, true).bytes());
+    const core::PacketView datagram = core::parse_ipv4(Pkt::udp("203.0.113.5:53", "198.51.100.254:40000").bytes());
+    const core::PacketView request = core::parse_ipv4(Pkt::icmp_echo("203.0.113.5", "198.51.100.254", 7, false).bytes());
     CHECK(engine::router_icmp(core::Counter::drop_icmp_no_mapping, datagram));
     CHECK(engine::router_icmp(core::Counter::drop_no_mapping, reply));
     CHECK_FALSE(engine::router_icmp(core::Counter::drop_no_mapping, datagram));
     CHECK_FALSE(engine::router_icmp(core::Counter::drop_filtered, reply));
-    CHECK_FALSE(engine::router_icmp(core::Counter::drop_no_mapping, Bytes{0x45}));
+    CHECK_FALSE(engine::router_icmp(core::Counter::drop_no_mapping, request));
+    CHECK_FALSE(engine::router_icmp(core::Counter::drop_no_mapping, core::parse_ipv4(Bytes{0x45})));
 }
 
 TEST_CASE("all fragments of a datagram go to one worker, whatever their offset; datagrams spread") {

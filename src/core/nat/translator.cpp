@@ -58,7 +58,7 @@ void Translator::process_batch(std::span<PacketRef> batch, Direction dir, TimeMs
         const std::size_t n = std::min(kChunk, batch.size() - base);
         PacketRef* refs = batch.data() + base;
         m_table.expire(now, kExpireBudget * std::uint32_t(n));
-        for (std::size_t i = 0; i < n; ++i) views[i] = parse_ipv4(refs[i].bytes);
+        for (std::size_t i = 0; i < n; ++i) views[i] = refs[i].parsed ? refs[i].view : parse_ipv4(refs[i].bytes);
         const std::size_t lag = m_table.worth_prefetching() ? 3 * kDistance : 0;
         for (std::size_t i = 0; i < n + lag; ++i) {
             if (lag) {
@@ -69,6 +69,8 @@ void Translator::process_batch(std::span<PacketRef> batch, Direction dir, TimeMs
             if (i >= lag) {
                 PacketRef& r = refs[i - lag];
                 r.outcome = process_parsed(r.bytes, views[i - lag], dir, now, r.reply);
+                r.view = views[i - lag];
+                r.parsed = true;
             }
         }
     }

@@ -8,7 +8,6 @@
 namespace conenat::core {
 namespace {
 
-constexpr std::size_t MaxErrorLen = 576; // RFC 1812 §4.3.2.3
 constexpr std::size_t IpHeader = 20, IcmpHeader = 8;
 constexpr std::uint8_t DefaultTtl = 64;
 
@@ -39,7 +38,7 @@ std::size_t build_icmp_error(std::span<const std::uint8_t> orig, const PacketVie
     if (view.kind == PacketKind::Malformed || view.kind == PacketKind::Fragment ||
         quotes_icmp_error(orig, view) || !is_host_source(view.src.addr) || is_group_destination(view.dst.addr))
         return 0;
-    const std::size_t quote = std::min<std::size_t>({view.ip_len, orig.size(), MaxErrorLen - IpHeader - IcmpHeader});
+    const std::size_t quote = std::min<std::size_t>({view.ip_len, orig.size(), icmp::kErrorQuoteBytes});
     if (quote < IpHeader)
         return 0;
     const std::size_t total = IpHeader + IcmpHeader + quote;

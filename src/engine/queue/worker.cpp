@@ -3,11 +3,10 @@
 // sendmmsg of the packets it sends itself. No allocation, no lock.
 #include "worker.hpp"
 
-#include "conenat/core/packet/checksum.hpp"
-#include "conenat/core/packet/parse.hpp"
+#include "conenat/core/packet/ipv4_header.hpp"
+#include "conenat/core/packet/partial_checksum.hpp"
 #include "conenat/util/log.hpp"
 #include "conenat/engine/clock.hpp"
-#include "engine/software/partial_checksum.hpp"
 #include "engine/software/steering.hpp"
 
 #include <linux/netfilter.h>
@@ -151,7 +150,7 @@ void QueueWorker::settle(Kind kind, const io::QueuedPacket& p, Slot& s) {
             q.verdict(p.id, io::Verdict::Drop);
             return;
         }
-        if (p.checksum_partial && settle_partial_checksum(p.bytes, p.gso))
+        if (p.checksum_partial && core::fix_partial_checksum(p.bytes, p.gso))
             add(QueueStat::partial_checksums);
         q.verdict_with_payload(p.id, io::Verdict::Accept, p.bytes);
         add(QueueStat::verdict_accept);
@@ -171,7 +170,7 @@ void QueueWorker::settle(Kind kind, const io::QueuedPacket& p, Slot& s) {
         }
         if (kind == kHairpin && !s.handed_on && hand_on(kind, p, s))
             return;
-        if (kind == kMain && s.dir == Direction::Inbound && router_icmp(o.reason, p.bytes)) {
+        if (kind == kMain && s.dir == Direction::Inbound && router_icmp(o.reason, s.ref.view)) {
             q.verdict(p.id, io::Verdict::Accept);
             add(QueueStat::router_icmp_passed);
             return;
@@ -186,7 +185,7 @@ void QueueWorker::settle(Kind kind, const io::QueuedPacket& p, Slot& s) {
 // external endpoint) but whose destination belongs to another worker: NF_REPEAT with the mark
 // sends it through prerouting again, to that worker's hairpin queue, for the inbound half.
 bool QueueWorker::hand_on(Kind kind, const io::QueuedPacket& p, const Slot& s) {
-    const auto key = hairpin_key(core::parse_ipv4(p.bytes), [this](core::Ipv4 a) { return is_external(a); });
+    const auto key = hairpin_key(s.ref.view, [this](core::Ipv4 a) { return is_external(a); });
     if (!key)
         return false;
     const std::uint8_t owner = m_plan.worker_of_port(*key);
@@ -226,14 +225,11 @@ void QueueWorker::expire_holds(TimeMs now) {
 }
 
 void QueueWorker::reinject(std::span<std::uint8_t> pkt) {
-    // As a router would: one hop less (RFC 1812 §5.3.1), the header checksum kept right.
-    if (pkt.size() < 20 || pkt[8] <= 1) {
+    // As a router would: one hop less (RFC 1812 §5.3.1).
+    if (!core::take_hop(pkt)) {
         add(QueueStat::ttl_expired);
         return;
     }
-    const std::uint16_t before = core::load16(&pkt[8]);
-    --pkt[8];
-    core::store16(&pkt[10], core::csum_replace16(core::load16(&pkt[10]), before, core::load16(&pkt[8])));
     m_raw_out.push_back(pkt);
     add(QueueStat::hairpin_reinjected);
 }

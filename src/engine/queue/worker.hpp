@@ -8,6 +8,7 @@
 #include "engine/software/worker_parts.hpp"
 
 #include "conenat/core/nat/counters.hpp"
+#include "conenat/core/packet/icmp_build.hpp"
 
 #include <array>
 #include <atomic>
@@ -43,7 +44,7 @@ public:
 private:
     enum Kind : std::uint8_t { kMain, kHairpin };
     static constexpr std::size_t kBatch = 64;
-    static constexpr std::size_t kReplyBytes = 576;   // an ICMP error we originate (RFC 1812 §4.3.2.3)
+    static constexpr std::size_t kReplyBytes = core::icmp::kErrorBytes;
 
     struct Slot {
         core::PacketRef ref;

@@ -45,8 +45,9 @@ std::optional<std::uint16_t> hairpin_key(const core::PacketView& v, IsExternal&&
 }
 
 // ICMP that may belong to the router itself (an echo reply for its own ping, an error about
-// one of its own flows): the core found no mapping of ours, so the router's stack gets it.
-bool router_icmp(core::Counter reason, std::span<const std::uint8_t> pkt);
+// one of its own flows): the core found no mapping of ours (`reason`) for the packet it saw as `v`,
+// so the router's stack gets it.
+bool router_icmp(core::Counter reason, const core::PacketView& v);
 
 // The worker that reassembles a fragmented datagram: all its fragments, whatever their order,
 // go to one worker (by source, destination, protocol and identification).

@@ -6,6 +6,7 @@
 
 #include "conenat/core/nat/counters.hpp"
 #include "conenat/core/nat/translator.hpp"
+#include "conenat/core/packet/icmp_build.hpp"
 
 #include <algorithm>
 #include <array>
@@ -59,7 +60,7 @@ private:
 // outside address, both shared out between the workers (shard_plan.cpp).
 class HeldSyns {
 public:
-    static constexpr std::size_t kBytes = 576 - 28; // what a 3/3 can quote of a held SYN
+    static constexpr std::size_t kBytes = core::icmp::kErrorQuoteBytes; // what a 3/3 can quote of a held SYN
     struct Entry {
         std::uint32_t token = 0; // 0: free
         std::uint32_t handle = 0;
@@ -117,7 +118,7 @@ void expire_held_syns(core::Translator& t, HeldSyns& held, Stats& stats, core::T
             stats.moved(core::Counter::syn_hold_expired);
             continue;
         }
-        std::array<std::uint8_t, 576> reply{};
+        std::array<std::uint8_t, core::icmp::kErrorBytes> reply{};
         const std::size_t n = t.unsolicited_syn_reply({e->bytes.data(), e->len}, reply);
         expired(*e, std::span<const std::uint8_t>(reply.data(), n));
     }

@@ -5,11 +5,11 @@
 // kernel's own checks on that first hop (TTL expiry, DF and the device MTU) are the router's.
 #include "worker.hpp"
 
-#include "conenat/core/packet/checksum.hpp"
+#include "conenat/core/packet/ipv4_header.hpp"
 #include "conenat/core/packet/parse.hpp"
+#include "conenat/core/packet/partial_checksum.hpp"
 #include "conenat/util/log.hpp"
 #include "conenat/engine/clock.hpp"
-#include "engine/software/partial_checksum.hpp"
 #include "engine/software/steering.hpp"
 
 #include <poll.h>
@@ -35,16 +35,6 @@ core::ReassemblyConfig reassembly_config() {
     c.slots_per_source = 16;
     c.timeout_ms = 30'000;
     return c;
-}
-
-// One hop back (the kernel decremented the TTL on the way into the device and does so again on
-// the way out), with the header checksum kept right.
-void restore_hop(std::span<std::uint8_t> pkt) {
-    if (pkt.size() < 20 || pkt[8] == 255)
-        return;
-    const std::uint16_t before = core::load16(&pkt[8]);
-    ++pkt[8];
-    core::store16(&pkt[10], core::csum_replace16(core::load16(&pkt[10]), before, core::load16(&pkt[8])));
 }
 } // namespace
 
@@ -162,7 +152,7 @@ bool TunWorker::admit(std::span<std::uint8_t> frame, std::uint8_t* buf, TimeMs n
     if (vh.gso_type != io::VnetHeader::kGsoNone)
         add(TunStat::gso_packets);
     std::span<std::uint8_t> pkt = frame.subspan(kVnet);
-    if ((pkt[0] >> 4) == 4 && (core::load16(&pkt[6]) & 0x3fff) != 0) { // MF or an offset
+    if (core::is_fragment(pkt)) {
         const unsigned owner = fragment_owner(pkt, m_settings.workers);
         if (owner != m_settings.index)
             return hand_to(owner, frame, kTagFragment), false;
@@ -198,6 +188,8 @@ bool TunWorker::admit(std::span<std::uint8_t> frame, std::uint8_t* buf, TimeMs n
     s = Slot{};
     s.frame = frame;
     s.dir = dir;
+    s.ref.view = v; // the translator need not parse it again
+    s.ref.parsed = true;
     return true;
 }
 
@@ -215,7 +207,8 @@ void TunWorker::translate(TimeMs now) {
     m_batch.clear();
     for (std::size_t i = 0; i < m_n; ++i) {
         Slot& s = m_slots[i];
-        s.ref = core::PacketRef{s.frame.subspan(kVnet), m_replies[i], {}};
+        s.ref.bytes = s.frame.subspan(kVnet);
+        s.ref.reply = m_replies[i];
         m_batch.add(i, s.ref, s.dir);
     }
     m_batch.run(m_translator, now, [this](std::size_t i, const core::Outcome& o) { m_slots[i].ref.outcome = o; });
@@ -235,10 +228,12 @@ void TunWorker::settle(Slot& s) {
             m_stats.moved(Counter::hairpinned, -1);
         if (io::VnetHeader::load(s.frame.data()).flags & io::VnetHeader::kNeedsCsum) {
             // Still partial on the way back: the field must hold the new pseudo-header sum.
-            if (settle_partial_checksum(pkt, true))
+            if (core::fix_partial_checksum(pkt, true))
                 add(TunStat::partial_checksums);
         }
-        restore_hop(pkt);
+        // One hop back: the kernel took one on the way into the device and takes it again on
+        // the way out.
+        core::give_back_hop(pkt);
         write(s.frame);
         return;
     case Action::Hold:
@@ -253,7 +248,7 @@ void TunWorker::settle(Slot& s) {
         }
         if (!s.handed_on && hand_on_hairpin(s))
             return;
-        if (s.dir == Direction::Inbound && router_icmp(o.reason, pkt)) {
+        if (s.dir == Direction::Inbound && router_icmp(o.reason, s.ref.view)) {
             write(s.frame); // to our address: the kernel delivers it to the router's own stack
             add(TunStat::passed_to_host);
         }
@@ -267,7 +262,7 @@ void TunWorker::settle(Slot& s) {
 bool TunWorker::hand_on_hairpin(Slot& s) {
     if (m_settings.workers == 1)
         return false;
-    const auto key = hairpin_key(core::parse_ipv4(s.ref.bytes), [this](core::Ipv4 a) { return is_external(a); });
+    const auto key = hairpin_key(s.ref.view, [this](core::Ipv4 a) { return is_external(a); });
     if (!key)
         return false;
     const std::uint8_t owner = m_plan.worker_of_port(*key);

@@ -9,6 +9,7 @@
 #include "engine/software/worker_parts.hpp"
 
 #include "conenat/core/nat/translator.hpp"
+#include "conenat/core/packet/icmp_build.hpp"
 #include "conenat/core/packet/reassembly.hpp"
 #include "conenat/io/tun.hpp"
 
@@ -44,7 +45,7 @@ private:
     static constexpr std::size_t kBatch = 64;
     static constexpr std::size_t kVnet = io::VnetHeader::kSize;
     static constexpr std::size_t kBufBytes = kVnet + 65536;
-    static constexpr std::size_t kReplyBytes = 576;
+    static constexpr std::size_t kReplyBytes = core::icmp::kErrorBytes;
 
     // What a hand-off record is: its direction, the second half of a hairpin, a fragment.
     enum Tag : std::uint32_t { kTagOutbound = 0, kTagInbound = 1, kTagHandedOn = 2, kTagFragment = 4 };

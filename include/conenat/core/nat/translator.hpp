@@ -26,11 +26,15 @@ struct Outcome {
     std::uint32_t token = 0;                  // Hold: this packet's token; otherwise a released held SYN (0: none)
 };
 
-// One packet of a batch, translated in place; `reply` as for Translator::process.
+// One packet of a batch, translated in place; `reply` as for Translator::process. `view` is
+// parse_ipv4(bytes) going in when `parsed` (the caller parsed it already), and the packet's view
+// after translation coming out (always parsed then): nothing parses a packet twice.
 struct PacketRef {
     std::span<std::uint8_t> bytes;
     std::span<std::uint8_t> reply = {};
     Outcome outcome = {};
+    PacketView view = {};
+    bool parsed = false;
 };
 
 class Translator {

@@ -14,6 +14,10 @@ constexpr std::uint8_t EchoReply = 0, DestUnreachable = 3, EchoRequest = 8, Time
                        ParameterProblem = 12;
 constexpr std::uint8_t CodeNetUnreachable = 0, CodeHostUnreachable = 1, CodePortUnreachable = 3,
                        CodeFragNeeded = 4, CodeAdminProhibited = 13;
+// RFC 1812 §4.3.2.3: an ICMP error we originate is at most this long (a reply buffer's size).
+constexpr std::size_t kErrorBytes = 576;
+// What an error quotes at most: the rest after its own IPv4 and ICMP headers.
+constexpr std::size_t kErrorQuoteBytes = kErrorBytes - 20 - 8;
 } // namespace icmp
 
 // Writes into `out` an IPv4 ICMP error of `type`/`code` from `from` to the source of the
