@@ -128,7 +128,7 @@ void QueueWorker::drain(Kind kind, TimeMs now) {
         s.ref = core::PacketRef{p.bytes, m_replies[kind * kBatch + i], {}};
         m_batch.add(i, s.ref, s.dir);
     }
-    m_batch.run(m_translator, now, [this](std::size_t i, const core::Outcome& o) { m_slots[i].ref.outcome = o; });
+    m_batch.run(m_translator, now, [this](std::size_t i, const core::PacketRef& r) { m_slots[i].ref = r; });
     for (std::size_t i = 0; i < n; ++i)
         if (!m_slots[i].skip)
             settle(kind, m_packets[i], m_slots[i]);

@@ -18,6 +18,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace conenat::engine {
@@ -38,14 +39,14 @@ public:
         m_refs[d][m_n[d]] = ref;
         m_slot[d][m_n[d]++] = slot;
     }
-    // Translates, then calls done(slot, outcome) for each packet.
+    // Translates, then calls done(slot, ref) for each packet (its outcome and view after translation).
     template <typename Done>
     void run(core::Translator& t, core::TimeMs now, Done&& done) {
         t.process_batch(std::span(m_refs[0].data(), m_n[0]), core::Direction::Outbound, now);
         t.process_batch(std::span(m_refs[1].data(), m_n[1]), core::Direction::Inbound, now);
         for (int d = 0; d < 2; ++d)
             for (std::size_t j = 0; j < m_n[d]; ++j)
-                done(m_slot[d][j], m_refs[d][j].outcome);
+                done(m_slot[d][j], std::as_const(m_refs[d][j]));
     }
 
 private:

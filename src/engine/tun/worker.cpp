@@ -211,7 +211,7 @@ void TunWorker::translate(TimeMs now) {
         s.ref.reply = m_replies[i];
         m_batch.add(i, s.ref, s.dir);
     }
-    m_batch.run(m_translator, now, [this](std::size_t i, const core::Outcome& o) { m_slots[i].ref.outcome = o; });
+    m_batch.run(m_translator, now, [this](std::size_t i, const core::PacketRef& r) { m_slots[i].ref = r; });
     for (std::size_t i = 0; i < m_n; ++i)
         settle(m_slots[i]);
 }
