@@ -42,14 +42,15 @@ UNIT_OBJ := $(UNIT_SRC:%.cpp=$(BUILD)/obj/%.o)
 UNIT_BIN := $(BUILD)/unit_tests
 
 # Root-only adapter tests against the real kernel (run inside a namespace by tests/e2e/).
-IO_TEST_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard tests/io/*.cpp)) $(BUILD)/obj/tests/unit/main.o
+IO_TEST_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard tests/io/*.cpp)) $(BUILD)/obj/tests/unit/main.o \
+               $(BUILD)/obj/src/engine/conntrack/rules.o
 IO_TEST_BIN := $(BUILD)/io_tests
 
 BENCH_SRC := $(wildcard bench/core/*.cpp) tests/support/packet_builder.cpp
 BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_BIN := $(BUILD)/core_bench
 
-.PHONY: all unit test deps sanitize fuzz regress bench bench-e2e demo check-core clean install soak
+.PHONY: all examples unit test deps sanitize fuzz regress bench bench-e2e demo check-core clean install soak
 # Tests and benchmarks include their support code rooted at the tree: "tests/support/...".
 $(BUILD)/obj/tests/%.o $(BUILD)/obj/bench/%.o: CXXFLAGS += -I.
 # Fuzz targets, and per target a plain (no libFuzzer) runner of its regression inputs and seeds.
@@ -65,6 +66,17 @@ $(BUILD)/obj/%.o: %.cpp
 $(CORE_LIB): $(CORE_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+# The examples that name their options ("# options: ...") are --print-rules output: their
+# header up to that line is kept, the rest regenerated (tests/e2e/rule_sets.sh checks them).
+# Root: conenatd checks that the WAN interface exists, so it runs in a namespace that has one.
+examples: $(DAEMON_BIN)
+	@ns=cnexamples$$$$; ip netns add $$ns && ip -n $$ns link add wan0 type veth peer name wan0p || exit 1; \
+	for f in examples/nftables-*.nft; do \
+	  opts=$$(sed -n 's/^# options: //p' $$f); [ -n "$$opts" ] || continue; \
+	  { sed '/^# options:/q' $$f; ip netns exec $$ns $(DAEMON_BIN) $$opts --print-rules; } > $$f.new && \
+	    mv $$f.new $$f && echo "  GEN     $$f" || { rm -f $$f.new; echo "$$f: conenatd $$opts failed"; }; \
+	done; ip netns del $$ns
 
 # The unit tests link the engines, io and the core as archives: each test pulls in only the
 # objects it uses (the core's purity is check-core's to prove).

@@ -112,69 +112,6 @@ Status add_rule(NftBatch& batch, RuleBuilder& rule, std::string what) {
     return {};
 }
 
-std::vector<std::uint8_t> ifname_bytes(const std::string& name) {
-    std::vector<std::uint8_t> bytes(16, 0); // IFNAMSIZ, zero-padded: an exact match
-    std::memcpy(bytes.data(), name.data(), std::min<std::size_t>(name.size(), 15));
-    return bytes;
-}
-
-void ifname_match(RuleBuilder& r, std::uint32_t meta_key, std::uint32_t op, const std::string& name,
-                  std::uint32_t reg) {
-    r.meta(meta_key, reg).cmp(reg, op, ifname_bytes(name));
-}
-
-void prefix_match(RuleBuilder& r, std::uint32_t base, std::uint32_t offset, core::Ipv4 net, unsigned prefix) {
-    const std::uint32_t mask = prefix_mask(prefix);
-    r.payload(base, offset, 4, kReg);
-    if (mask != 0xffffffffu)
-        r.mask(kReg, be32(mask));
-    r.cmp(kReg, NFT_CMP_EQ, be32(net & mask));
-}
-
-void saddr_match(RuleBuilder& r, core::Ipv4 net, unsigned prefix) {
-    if (prefix_mask(prefix) != 0)
-        prefix_match(r, NFT_PAYLOAD_NETWORK_HEADER, 12, net, prefix);
-}
-
-void addr_in_set(RuleBuilder& r, std::uint32_t offset, const std::string& set, std::uint32_t set_id) {
-    r.payload(NFT_PAYLOAD_NETWORK_HEADER, offset, 4, kReg).lookup(kReg, set, set_id);
-}
-
-void mark_match(RuleBuilder& r, std::uint32_t mark, std::uint32_t value) {
-    std::uint8_t mask[4];
-    std::memcpy(mask, &mark, 4); // meta mark is host byte order
-    r.meta(NFT_META_MARK, kReg).mask(kReg, mask).cmp_u32(kReg, NFT_CMP_EQ, value);
-}
-
-void ct_bits(RuleBuilder& r, std::uint32_t key, std::uint32_t bits, std::uint32_t op) {
-    std::uint8_t mask[4];
-    std::memcpy(mask, &bits, 4); // ct status and state are host byte order
-    r.ct(key, kReg).mask(kReg, mask).cmp_u32(kReg, op, 0);
-}
-
-void l4proto_match(RuleBuilder& r, std::uint8_t proto) {
-    r.meta(NFT_META_L4PROTO, kReg).cmp_u8(kReg, NFT_CMP_EQ, proto);
-}
-
-void tcp_or_udp_match(RuleBuilder& r, const AnonSet& anon) {
-    constexpr std::uint32_t kTypeInetProto = 12;
-    r.meta(NFT_META_L4PROTO, kReg).lookup(kReg, kAnonSet, anon(kTypeInetProto, {{{6}, false, {}}, {{17}, false, {}}}));
-}
-
-void icmp_type_match(RuleBuilder& r, std::span<const std::uint8_t> types, const AnonSet& anon) {
-    constexpr std::uint32_t kTypeIcmpType = 14;
-    l4proto_match(r, 1);
-    r.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, kReg);
-    if (types.size() == 1) {
-        r.cmp_u8(kReg, NFT_CMP_EQ, types[0]);
-        return;
-    }
-    std::vector<SetElem> elems;
-    for (std::uint8_t t : types)
-        elems.push_back({{t}, false, {}});
-    r.lookup(kReg, kAnonSet, anon(kTypeIcmpType, elems));
-}
-
 std::string ipv4_text(core::Ipv4 a) {
     char buf[16];
     std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
@@ -190,39 +127,6 @@ std::string hex32_text(std::uint32_t v) {
 std::string cidr_text(core::Ipv4 net, unsigned prefix) {
     prefix = std::min(prefix, 32u);
     return ipv4_text(net & prefix_mask(prefix)) + "/" + std::to_string(prefix);
-}
-
-void render_addr_set(std::ostream& out, std::string_view name, const std::vector<core::Ipv4>& addrs) {
-    out << "\tset " << name << " {\n\t\ttype ipv4_addr\n";
-    if (!addrs.empty()) {
-        out << "\t\telements = { ";
-        for (std::size_t i = 0; i < addrs.size(); ++i)
-            out << (i ? ", " : "") << ipv4_text(addrs[i]);
-        out << " }\n";
-    }
-    out << "\t}\n";
-}
-
-std::vector<SetElem> port_intervals(std::vector<core::PortRange> ranges) {
-    std::sort(ranges.begin(), ranges.end(), [](auto& a, auto& b) { return a.first < b.first; });
-    std::vector<core::PortRange> merged;
-    for (const auto& r : ranges) {
-        if (r.first > r.last)
-            continue;
-        if (!merged.empty() && std::uint32_t(r.first) <= std::uint32_t(merged.back().last) + 1)
-            merged.back().last = std::max(merged.back().last, r.last);
-        else
-            merged.push_back(r);
-    }
-    std::vector<SetElem> elems;
-    if (!merged.empty() && merged.front().first > 0)
-        elems.push_back({be16(0), true, {}});
-    for (const auto& r : merged) {
-        elems.push_back({be16(r.first), false, {}});
-        if (r.last < 0xffff)
-            elems.push_back({be16(static_cast<std::uint16_t>(r.last + 1)), true, {}});
-    }
-    return elems;
 }
 
 } // namespace conenat::io::detail

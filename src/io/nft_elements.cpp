@@ -13,17 +13,14 @@ namespace conenat::io::detail {
 namespace {
 using core::Proto;
 
-const core::Behaviour& mapping_of(const RuleSetSpec& spec, Proto p) {
-    return p == Proto::Udp ? spec.udp_mapping : p == Proto::Tcp ? spec.tcp_mapping : spec.icmp_mapping;
-}
 } // namespace
 
-std::vector<MapElement> map_elements(const RuleSetSpec& spec, std::span<const MappingElement> mappings) {
+std::vector<MapElement> map_elements(const NatMaps& maps, std::span<const MappingElement> mappings) {
     std::vector<MapElement> out;
     out.reserve(mappings.size() * 2);
     // Grouped by map so that each message names one set.
     for (Proto p : {Proto::Udp, Proto::Tcp, Proto::Icmp}) {
-        const auto skey = snat_key(p, mapping_of(spec, p));
+        const auto skey = snat_key(p, maps.mapping(p));
         for (const MappingElement& m : mappings) {
             if (m.proto != p)
                 continue;

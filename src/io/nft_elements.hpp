@@ -20,9 +20,9 @@ struct MapElement {
     std::array<std::uint8_t, 8> data{}; // ipv4_addr . inet_service
 };
 
-// The elements of `mappings` under the layouts of `spec`, grouped by map (snat for every
+// The elements of `mappings` under the layouts of `maps`, grouped by map (snat for every
 // protocol, dnat external -> internal for UDP and TCP).
-std::vector<MapElement> map_elements(const RuleSetSpec& spec, std::span<const MappingElement> mappings);
+std::vector<MapElement> map_elements(const NatMaps& maps, std::span<const MappingElement> mappings);
 
 // A message of the batch covers elements [first, first + count).
 struct ElementRange {

@@ -4,7 +4,9 @@
 
 #include <cstring>
 
-namespace conenat::io::detail {
+namespace conenat::io {
+
+using nft::Field;
 
 std::vector<Field> snat_key(core::Proto proto, core::Behaviour mapping) {
     std::vector<Field> key{Field::SrcAddr, Field::SrcPort};
@@ -26,6 +28,10 @@ std::string_view snat_map(core::Proto proto) {
 std::string_view dnat_map(core::Proto proto) {
     return proto == core::Proto::Udp ? "dnat_udp" : "dnat_tcp";
 }
+
+} // namespace conenat::io
+
+namespace conenat::io::detail {
 
 std::string_view proto_name(core::Proto proto) {
     return proto == core::Proto::Udp ? "udp" : proto == core::Proto::Tcp ? "tcp" : "icmp";

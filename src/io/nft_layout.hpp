@@ -5,6 +5,7 @@
 
 #include "conenat/core/nat/config.hpp"
 #include "conenat/core/types.hpp"
+#include "conenat/io/nat_maps.hpp"
 
 #include <cstdint>
 #include <span>
@@ -13,7 +14,11 @@
 
 namespace conenat::io::detail {
 
-enum class Field : std::uint8_t { SrcAddr, SrcPort, DstAddr, DstPort };
+using nft::Field;
+using io::dnat_key;
+using io::dnat_map;
+using io::snat_key;
+using io::snat_map;
 
 struct PayloadRef {
     std::uint32_t base;   // NFT_PAYLOAD_NETWORK_HEADER / _TRANSPORT_HEADER
@@ -27,14 +32,6 @@ constexpr std::uint32_t kEndpointLen = 2 * kSlot; // ipv4_addr . inet_service
 constexpr std::uint32_t kTypeIpv4 = 7, kTypeInetProto = 12, kTypeInetService = 13;
 constexpr std::uint32_t kTypeBits = 6;
 
-// Key of the snat map of `proto`: ip saddr . sport [. ip daddr [. dport]] by the mapping
-// behaviour; ICMP has no remote port (its "port" is the echo identifier).
-std::vector<Field> snat_key(core::Proto proto, core::Behaviour mapping);
-// Key of the dnat map: ip daddr . dport.
-std::vector<Field> dnat_key();
-
-std::string_view snat_map(core::Proto proto);  // "snat_udp", "snat_tcp", "snat_icmp"
-std::string_view dnat_map(core::Proto proto);  // "dnat_udp", "dnat_tcp"
 std::string_view proto_name(core::Proto proto); // "udp", "tcp", "icmp"
 
 PayloadRef payload_of(Field f, core::Proto proto);

@@ -5,9 +5,7 @@
 #include "nft_common.hpp"
 #include "nft_elements.hpp"
 #include "nft_objects.hpp"
-#include "nft_queue_ruleset.hpp"
-#include "nft_tun_ruleset.hpp"
-#include "nft_ruleset.hpp"
+#include "nft_install.hpp"
 
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
@@ -39,9 +37,6 @@ bool all_errors(const std::vector<NftFailure>& failures, std::initializer_list<i
         return std::find(errors.begin(), errors.end(), f.error) != errors.end();
     });
 }
-
-constexpr const char* kNoNativeQueue = "nftables: this kernel has no nft queue statement (CONFIG_NFT_QUEUE): "
-                                       "install with native_queue = false for the xt NFQUEUE target";
 
 // Runs `op` on `elems` in transactions of at most kMaxBatchElements.
 template <typename Op>
@@ -100,7 +95,7 @@ bool Nftables::has_native_queue() {
         return *m_impl->native_queue;
     NftBatch batch = m_impl->sock.batch();
     const std::string table = "conenatd_probe_" + std::to_string(getpid());
-    if (!build_queue_probe(batch, table))
+    if (!detail::build_queue_probe(batch, table))
         return false;
     auto failures = m_impl->sock.commit(batch);
     if (!failures)
@@ -110,27 +105,9 @@ bool Nftables::has_native_queue() {
     return *m_impl->native_queue;
 }
 
-Status Nftables::install(const RuleSetSpec& spec) {
-    if (spec.native_queue && !has_native_queue())
-        return Error{kNoNativeQueue};
+Status Nftables::install(const nft::RuleSet& rules) {
     NftBatch batch = m_impl->sock.batch();
-    CONENAT_TRY(detail::build_install(batch, spec));
-    CONENAT_TRY(m_impl->commit(batch));
-    m_spec = spec;
-    return {};
-}
-
-Status Nftables::install(const QueueRuleSpec& spec) {
-    if (spec.native_queue && !has_native_queue())
-        return Error{kNoNativeQueue};
-    NftBatch batch = m_impl->sock.batch();
-    CONENAT_TRY(detail::build_queue_install(batch, spec));
-    return m_impl->commit(batch);
-}
-
-Status Nftables::install(const TunRuleSpec& spec) {
-    NftBatch batch = m_impl->sock.batch();
-    CONENAT_TRY(detail::build_tun_install(batch, spec));
+    CONENAT_TRY(detail::build_install(batch, rules));
     return m_impl->commit(batch);
 }
 
@@ -215,22 +192,22 @@ Status Nftables::Impl::add_elements(const std::string& table, std::span<const Ma
     return commit(again);
 }
 
-Status Nftables::add(std::span<const MappingElement> mappings) {
-    return in_chunks(detail::map_elements(m_spec, mappings),
-                     [&](std::span<const MapElement> part) { return m_impl->add_elements(m_spec.table, part); });
+Status Nftables::add(const NatMaps& maps, std::span<const MappingElement> mappings) {
+    return in_chunks(detail::map_elements(maps, mappings),
+                     [&](std::span<const MapElement> part) { return m_impl->add_elements(maps.table, part); });
 }
 
-Status Nftables::remove_elements(std::span<const MappingElement> mappings) {
-    return in_chunks(detail::map_elements(m_spec, mappings),
-                     [&](std::span<const MapElement> part) { return m_impl->delete_keys(m_spec.table, part); });
+Status Nftables::remove_elements(const NatMaps& maps, std::span<const MappingElement> mappings) {
+    return in_chunks(detail::map_elements(maps, mappings),
+                     [&](std::span<const MapElement> part) { return m_impl->delete_keys(maps.table, part); });
 }
 
-Result<RuleCounters> Nftables::counters() {
-    RuleCounters c;
+Result<ChainCounters> Nftables::counters(const std::string& table) {
+    ChainCounters c;
     bool parse_failed = false;
     auto fill = [&](nlmsghdr* nlh) {
         detail::NftnlPtr<nftnl_rule> r(nftnl_rule_alloc());
-        nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, m_spec.table.c_str());
+        nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table.c_str());
         nftnl_rule_nlmsg_build_payload(nlh, r.get());
     };
     auto on_rule = [&](const nlmsghdr* nlh) {
@@ -239,14 +216,9 @@ Result<RuleCounters> Nftables::counters() {
             parse_failed = true;
             return;
         }
-        const std::string_view chain = nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN);
-        std::uint64_t* sum = chain == detail::kChainSnatQueue   ? &c.queued_out
-                             : chain == detail::kChainDnatQueue ? &c.queued_in
-                             : chain == detail::kChainGuard     ? &c.guard_drops
-                             : chain == detail::kChainSpoofGuard ? &c.spoof_drops
-                                                                : nullptr;
-        if (!sum)
+        if (std::string_view(nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE)) != table)
             return;
+        std::uint64_t* sum = &c[nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN)];
         nftnl_expr_iter* it = nftnl_expr_iter_create(r.get());
         for (nftnl_expr* e = nftnl_expr_iter_next(it); e; e = nftnl_expr_iter_next(it)) {
             if (std::strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "counter") == 0)
@@ -256,7 +228,7 @@ Result<RuleCounters> Nftables::counters() {
     };
     CONENAT_TRY(m_impl->sock.dump(NFT_MSG_GETRULE, fill, on_rule));
     if (parse_failed)
-        return Error{"nftables: cannot parse a rule of table " + m_spec.table};
+        return Error{"nftables: cannot parse a rule of table " + table};
     return c;
 }
 

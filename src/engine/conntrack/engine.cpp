@@ -1,7 +1,7 @@
 #include "engine.hpp"
 
 #include "conenat/util/log.hpp"
-#include "engine/common/nat_scope.hpp"
+#include "engine/conntrack/rules.hpp"
 #include "conenat/engine/clock.hpp"
 #include "conenat/util/text.hpp"
 
@@ -13,27 +13,14 @@ namespace conenat::engine {
 
 using namespace conenat::core;
 
-io::RuleSetSpec conntrack_rule_spec(const EngineConfig& o) {
-    io::RuleSetSpec s;
-    static_cast<io::NatScope&>(s) = nat_scope(o);
-    s.udp_mapping = o.nat.udp.mapping;
-    s.tcp_mapping = o.nat.tcp.mapping;
-    s.icmp_mapping = o.nat.icmp.mapping;
-    s.udp_filters = o.nat.udp.filtering != Behaviour::EndpointIndependent;
-    s.tcp_filters = o.nat.tcp.filtering != Behaviour::EndpointIndependent;
-    s.permit_mark = o.mark;
-    s.queue_out = o.queue_out;
-    s.queue_in = o.queue_in;
-    return s;
-}
 
-std::string conntrack_rules_text(const EngineConfig& o) { return io::Nftables::render(conntrack_rule_spec(o)); }
+std::string conntrack_rules_text(const EngineConfig& o) { return io::Nftables::render(conntrack_rules(o, true)); }
 
 
 ConntrackEngine::ConntrackEngine(const EngineConfig& config)
     : m_config(config),
       m_internal_mask(config.internal_prefix ? ~Ipv4(0) << (32 - config.internal_prefix) : 0),
-      m_spec(conntrack_rule_spec(config)), m_table(config.nat, random_seed()),
+      m_maps(conntrack_maps(config)), m_table(config.nat, random_seed()),
       m_syn_hold(config.nat.max_held_syns, config.nat.max_held_syns_per_source), m_held_packets(config.nat.max_held_syns) {
     m_table.set_observer(this);
 }
@@ -77,7 +64,7 @@ void ConntrackEngine::mapping_removed(const Mapping& m, TimeMs) {
 Status ConntrackEngine::flush_elements() {
     Status result;
     if (!m_to_remove.empty()) {
-        if (Status s = m_nft->remove_elements(m_to_remove); !s) {
+        if (Status s = m_nft->remove_elements(m_maps, m_to_remove); !s) {
             ++m_nft_errors;
             LOG_ERROR("nftables: %s", s.error().c_str());
             result = s;
@@ -86,7 +73,7 @@ Status ConntrackEngine::flush_elements() {
         m_to_remove.clear();
     }
     if (!m_to_add.empty()) {
-        if (Status s = m_nft->add(m_to_add); !s) {
+        if (Status s = m_nft->add(m_maps, m_to_add); !s) {
             // Kept for the next flush (within 250 ms): a mapping the kernel lacks would strand
             // its flows, whose first packets come back marked and are dropped by the guard.
             ++m_nft_errors;
@@ -117,10 +104,10 @@ Status ConntrackEngine::start() {
     if (!nft) return Error{"nftables: " + nft.error()};
     m_nft.emplace(std::move(nft.value()));
     if (m_config.rules_auto) {
-        m_spec.native_queue = m_nft->has_native_queue();
-        CONENAT_TRY(m_nft->install(m_spec));
+        const bool native = m_nft->has_native_queue();
+        CONENAT_TRY(m_nft->install(conntrack_rules(m_config, native)));
         m_installed = true;
-        LOG_INFO("installed table ip %s (queue %s)", m_spec.table.c_str(), m_spec.native_queue ? "native" : "xt NFQUEUE");
+        LOG_INFO("installed table ip %s (queue %s)", m_config.table.c_str(), native ? "native" : "xt NFQUEUE");
     }
     auto raw = io::RawIpSocket::open();
     if (!raw) return Error{"raw socket: " + raw.error()};
@@ -155,8 +142,8 @@ void ConntrackEngine::stop() {
     m_queue_out.reset();
     m_queue_in.reset();
     if (m_installed && m_nft) {
-        if (Status s = m_nft->remove(m_spec.table); !s) LOG_ERROR("removing table: %s", s.error().c_str());
-        else LOG_INFO("removed table ip %s", m_spec.table.c_str());
+        if (Status s = m_nft->remove(m_config.table); !s) LOG_ERROR("removing table: %s", s.error().c_str());
+        else LOG_INFO("removed table ip %s", m_config.table.c_str());
         m_installed = false;
     }
     m_stop.reset();
@@ -171,9 +158,10 @@ std::string ConntrackEngine::stats() {
         out << "mappings " << m_table.mapping_count() << '\n' << "sessions " << m_table.session_count() << '\n';
         out << "table_checks " << m_check.runs() << '\n' << "table_consistency_errors " << m_check.failures() << '\n';
         if (m_nft)
-            if (auto c = m_nft->counters(); c)
-                out << "nft_queued_out " << c->queued_out << '\n' << "nft_queued_in " << c->queued_in << '\n'
-                    << "nft_guard_drops " << c->guard_drops << '\n' << "nft_spoof_drops " << c->spoof_drops << '\n';
+            if (auto c = m_nft->counters(m_config.table); c)
+                out << "nft_queued_out " << (*c)[kChainSnatQueue] << '\n' << "nft_queued_in " << (*c)[kChainDnatQueue]
+                    << '\n' << "nft_guard_drops " << (*c)[kChainGuard] << '\n' << "nft_spoof_drops "
+                    << (*c)[kChainSpoofGuard] << '\n';
     }
     const std::pair<const char*, const std::atomic<std::uint64_t>*> own[] = {
         {"queued_out", &m_queued_out}, {"queued_in", &m_queued_in}, {"verdict_repeat", &m_repeat},

@@ -24,8 +24,6 @@
 
 namespace conenat::engine {
 
-io::RuleSetSpec conntrack_rule_spec(const EngineConfig& o);
-
 // The rule set this engine installs, as nft text (--print-rules).
 std::string conntrack_rules_text(const EngineConfig& config);
 
@@ -81,7 +79,7 @@ private:
 
     EngineConfig m_config;
     core::Ipv4 m_internal_mask = 0;
-    io::RuleSetSpec m_spec;
+    io::NatMaps m_maps; // the table's maps, which the elements go into
 
     std::mutex m_mutex; // the table, the maps' pending elements, the nft socket, the holds
     core::MappingTable m_table;

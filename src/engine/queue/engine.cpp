@@ -1,7 +1,7 @@
 #include "engine.hpp"
 
 #include "conenat/util/log.hpp"
-#include "engine/common/nat_scope.hpp"
+#include "engine/queue/rules.hpp"
 #include "conenat/engine/clock.hpp"
 #include "worker.hpp"
 
@@ -13,12 +13,6 @@ namespace conenat::engine {
 
 namespace {
 
-std::vector<io::KeyRange> key_ranges(const std::vector<ShardRange>& in) {
-    std::vector<io::KeyRange> out;
-    for (const ShardRange& r : in)
-        out.push_back({r.first, r.last, r.worker});
-    return out;
-}
 
 constexpr std::string_view stat_name(QueueStat s) {
     switch (s) {
@@ -33,46 +27,33 @@ constexpr std::string_view stat_name(QueueStat s) {
 
 } // namespace
 
-io::QueueRuleSpec queue_rule_spec(const EngineConfig& o, const ShardPlan& plan) {
-    io::QueueRuleSpec s;
-    static_cast<io::NatScope&>(s) = nat_scope(o);
-    s.host_key = plan.by_low_byte ? io::QueueRuleSpec::HostKey::LowByte : io::QueueRuleSpec::HostKey::Address;
-    s.hosts = key_ranges(plan.hosts);
-    s.ports = key_ranges(plan.ports);
-    s.workers = plan.workers;
-    s.first_queue = o.queue_out;
-    s.mark = o.mark;
-    s.bypass = o.fail_open;
-    return s;
-}
 
 std::string queue_rules_text(const EngineConfig& o) {
     std::string error;
     const ShardPlan plan = plan_shards(o.nat, o.internal_net, o.internal_prefix, o.queues, &error);
     if (!error.empty())
         return "# cannot shard: " + error + "\n";
-    return io::Nftables::render(queue_rule_spec(o, plan));
+    return io::Nftables::render(queue_rules(o, plan, true));
 }
 
 
 QueueEngine::QueueEngine(const EngineConfig& config)
     : m_config(config),
-      m_plan(plan_shards(config.nat, config.internal_net, config.internal_prefix, config.queues, &m_plan_error)),
-      m_spec(queue_rule_spec(config, m_plan)) {}
+      m_plan(plan_shards(config.nat, config.internal_net, config.internal_prefix, config.queues, &m_plan_error)) {}
 
 QueueEngine::~QueueEngine() { stop(); }
 
 Status QueueEngine::start() {
     if (!m_plan_error.empty())
         return Error{"--" + m_plan_error};
-    if (std::uint32_t(m_spec.first_queue) + 2 * m_plan.workers > 0x10000)
-        return Error{"--queue-out: queues " + std::to_string(m_spec.first_queue) + ".. run past 65535"};
+    if (std::uint32_t(m_config.queue_out) + 2 * m_plan.workers > 0x10000)
+        return Error{"--queue-out: queues " + std::to_string(m_config.queue_out) + ".. run past 65535"};
     // Bind the queues first: once the rules are in, every packet finds its listener.
     for (unsigned k = 0; k < m_plan.workers; ++k) {
         WorkerSettings w;
         w.index = k;
-        w.main_queue = m_spec.main_queue(k);
-        w.hairpin_queue = m_spec.hairpin_queue(k);
+        w.main_queue = main_queue(m_config, k);
+        w.hairpin_queue = hairpin_queue(m_config, k);
         w.queue_maxlen = m_config.queue_maxlen;
         w.mark = m_config.mark;
         w.fail_open = m_config.fail_open;
@@ -83,12 +64,12 @@ Status QueueEngine::start() {
     if (!nft) return Error{"nftables: " + nft.error()};
     m_nft.emplace(std::move(nft.value()));
     if (m_config.rules_auto) {
-        m_spec.native_queue = m_nft->has_native_queue();
-        CONENAT_TRY(m_nft->install(m_spec));
+        const bool native = m_nft->has_native_queue();
+        CONENAT_TRY(m_nft->install(queue_rules(m_config, m_plan, native)));
         m_installed = true;
-        LOG_INFO("installed table ip %s (queue %s, %u worker%s, queues %u..%u)", m_spec.table.c_str(),
-                 m_spec.native_queue ? "native" : "xt NFQUEUE", m_plan.workers, m_plan.workers == 1 ? "" : "s",
-                 unsigned(m_spec.first_queue), unsigned(m_spec.first_queue + 2 * m_plan.workers - 1));
+        LOG_INFO("installed table ip %s (queue %s, %u worker%s, queues %u..%u)", m_config.table.c_str(),
+                 native ? "native" : "xt NFQUEUE", m_plan.workers, m_plan.workers == 1 ? "" : "s",
+                 unsigned(m_config.queue_out), unsigned(m_config.queue_out + 2 * m_plan.workers - 1));
     }
     return m_threads.start(m_workers);
 }
@@ -97,8 +78,8 @@ void QueueEngine::stop() {
     m_threads.stop();
     // The rules go first, so that nothing is queued to queues about to go away.
     if (m_installed && m_nft) {
-        if (Status s = m_nft->remove(m_spec.table); !s) LOG_ERROR("removing table: %s", s.error().c_str());
-        else LOG_INFO("removed table ip %s", m_spec.table.c_str());
+        if (Status s = m_nft->remove(m_config.table); !s) LOG_ERROR("removing table: %s", s.error().c_str());
+        else LOG_INFO("removed table ip %s", m_config.table.c_str());
         m_installed = false;
     }
     for (auto& w : m_workers)

@@ -20,8 +20,6 @@
 
 namespace conenat::engine {
 
-io::QueueRuleSpec queue_rule_spec(const EngineConfig& o, const ShardPlan& plan);
-
 // The engine's own counters, next to the core's (Counter) in a worker's published statistics.
 #define CONENAT_QUEUE_STATS(X)                                                                     \
     X(queued_main) X(queued_hairpin) X(verdict_accept) X(verdict_drop) X(hairpin_handoffs)         \
@@ -53,7 +51,6 @@ private:
     EngineConfig m_config;
     std::string m_plan_error; // before m_plan: the plan fills it
     ShardPlan m_plan;
-    io::QueueRuleSpec m_spec;
     std::optional<io::Nftables> m_nft;
     std::vector<std::unique_ptr<QueueWorker>> m_workers;
     WorkerThreads m_threads; // last: stopped before the workers go

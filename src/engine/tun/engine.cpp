@@ -1,7 +1,7 @@
 #include "engine.hpp"
 
 #include "conenat/util/log.hpp"
-#include "engine/common/nat_scope.hpp"
+#include "engine/tun/rules.hpp"
 #include "conenat/engine/clock.hpp"
 #include "engine/software/handoff_ring.hpp"
 #include "worker.hpp"
@@ -31,13 +31,6 @@ constexpr std::string_view stat_name(TunStat s) {
     return "?";
 }
 
-io::TunRuleSpec tun_rule_spec(const EngineConfig& o, const std::string& tun_if) {
-    io::TunRuleSpec s;
-    static_cast<io::NatScope&>(s) = nat_scope(o);
-    s.tun_if = tun_if;
-    s.mark = o.mark;
-    return s;
-}
 
 std::string conf_path(const std::string& ifname, const char* key) {
     return "/proc/sys/net/ipv4/conf/" + ifname + "/" + key;
@@ -45,7 +38,7 @@ std::string conf_path(const std::string& ifname, const char* key) {
 
 } // namespace
 
-std::string tun_rules_text(const EngineConfig& o) { return io::Nftables::render(tun_rule_spec(o, o.tun_name)); }
+std::string tun_rules_text(const EngineConfig& o) { return io::Nftables::render(tun_rules(o, o.tun_name)); }
 
 
 TunEngine::TunEngine(const EngineConfig& config)
@@ -66,7 +59,7 @@ Status TunEngine::start() {
         queues.push_back(std::move(q.value()));
     }
     const std::string tun_if = queues.front().name();
-    m_spec = tun_rule_spec(m_config, tun_if);
+    m_tun_if = tun_if;
     auto rtnl = io::Rtnetlink::open();
     if (!rtnl) return Error{"rtnetlink: " + rtnl.error()};
     m_rtnl.emplace(std::move(rtnl.value()));
@@ -100,10 +93,10 @@ Status TunEngine::start() {
     if (!nft) return Error{"nftables: " + nft.error()};
     m_nft.emplace(std::move(nft.value()));
     if (m_config.rules_auto) {
-        CONENAT_TRY(m_nft->install(m_spec));
+        CONENAT_TRY(m_nft->install(tun_rules(m_config, tun_if)));
         m_installed = true;
-        LOG_INFO("installed table ip %s; marked packets (0x%08x) routed into %s (%u queue%s)", m_spec.table.c_str(),
-                 m_spec.mark, tun_if.c_str(), n, n == 1 ? "" : "s");
+        LOG_INFO("installed table ip %s; marked packets (0x%08x) routed into %s (%u queue%s)", m_config.table.c_str(),
+                 m_config.mark, tun_if.c_str(), n, n == 1 ? "" : "s");
     }
     return m_threads.start(m_workers);
 }
@@ -112,7 +105,7 @@ Status TunEngine::start() {
 // with ICMP 3/4 on the way in, RFC 4787 REQ-13), packets with our own source address accepted
 // from it, a route into it for marked packets, and the local rule behind that one.
 Status TunEngine::steer() {
-    const std::string& tun = m_spec.tun_if;
+    const std::string& tun = m_tun_if;
     auto mtu = m_rtnl->mtu(m_config.external_if);
     if (!mtu) return Error{"--external-if " + m_config.external_if + ": " + mtu.error()};
     // A deeper device queue than the default 500: bursts wait for the workers instead of being
@@ -131,7 +124,7 @@ Status TunEngine::steer() {
 
     CONENAT_TRY(m_rtnl->add_default_route(kRouteTable, m_tun_index));
     m_route_added = true;
-    const io::PolicyRule ours{kRulePref, kRouteTable, m_spec.mark, m_spec.mark};
+    const io::PolicyRule ours{kRulePref, kRouteTable, m_config.mark, m_config.mark};
     const io::PolicyRule local_first{0, io::kLocalTable, 0, 0}, local_moved{kLocalPref, io::kLocalTable, 0, 0};
     auto rules = m_rtnl->rules();
     if (!rules) return Error{rules.error()};
@@ -154,7 +147,7 @@ Status TunEngine::steer() {
     CONENAT_TRY(m_rtnl->add_rule(ours));
     m_rule_added = true;
     LOG_INFO("%s up (mtu %u); ip rule pref %u fwmark 0x%x lookup %u; local rule at pref %u", tun.c_str(), *mtu,
-             kRulePref, m_spec.mark, kRouteTable, kLocalPref);
+             kRulePref, m_config.mark, kRouteTable, kLocalPref);
     return {};
 }
 
@@ -163,7 +156,7 @@ void TunEngine::unsteer() {
     auto report = [](const Status& s) {
         if (!s) LOG_ERROR("%s", s.error().c_str());
     };
-    if (m_rule_added) report(m_rtnl->delete_rule({kRulePref, kRouteTable, m_spec.mark, m_spec.mark}));
+    if (m_rule_added) report(m_rtnl->delete_rule({kRulePref, kRouteTable, m_config.mark, m_config.mark}));
     if (m_local_moved) {
         // Back first, then the moved one away: the local table is never out of the way.
         report(m_rtnl->add_rule({0, io::kLocalTable, 0, 0}));
@@ -176,8 +169,8 @@ void TunEngine::unsteer() {
 void TunEngine::stop() {
     m_threads.stop();
     if (m_installed && m_nft) {
-        if (Status s = m_nft->remove(m_spec.table); !s) LOG_ERROR("removing table: %s", s.error().c_str());
-        else LOG_INFO("removed table ip %s", m_spec.table.c_str());
+        if (Status s = m_nft->remove(m_config.table); !s) LOG_ERROR("removing table: %s", s.error().c_str());
+        else LOG_INFO("removed table ip %s", m_config.table.c_str());
         m_installed = false;
     }
     unsteer();

@@ -1,5 +1,5 @@
 // The tun engine: the kernel routes the NAT's traffic (marked by conenatd's nftables table,
-// tun_rules.hpp) into a TUN device; N workers, one per queue of the multi-queue device, each
+// rules.hpp) into a TUN device; N workers, one per queue of the multi-queue device, each
 // with its own Translator, read it, translate it with the pure core and write it back; the
 // kernel routes the result on. Conntrack and the kernel's NAT never see that traffic. Packets
 // that reach a worker other than their owner (the device spreads flows by hash) are passed on
@@ -54,7 +54,7 @@ private:
     EngineConfig m_config;
     std::string m_plan_error;
     ShardPlan m_plan;
-    io::TunRuleSpec m_spec;
+    std::string m_tun_if; // the device the rules steer into
     std::optional<io::Nftables> m_nft;
     std::optional<io::Rtnetlink> m_rtnl;
     std::vector<std::unique_ptr<HandoffRing>> m_rings; // [from * workers + to]

@@ -1,7 +1,6 @@
-// The kernel side of the tun engine: conenatd's nftables table that picks the NAT's traffic,
-// takes it out of conntrack and marks it, so that a policy rule (installed by the engine over
-// rtnetlink) routes it into the TUN device. Installed by Nftables::install(TunRuleSpec),
-// printed by Nftables::render.
+// The tun engine's nftables table: picks the NAT's traffic, takes it out of conntrack and
+// marks it, so that a policy rule (installed by the engine over rtnetlink) routes it into the
+// TUN device.
 //
 // table ip <table> {
 //   set external { ipv4_addr }                          the external addresses
@@ -26,17 +25,14 @@
 // address is local: without the move, inbound packets would be delivered to the router).
 #pragma once
 
-#include "conenat/io/nat_scope.hpp"
+#include "conenat/engine/config.hpp"
+#include "conenat/io/nft_rules.hpp"
 
-#include <cstdint>
 #include <string>
-#include <vector>
 
-namespace conenat::io {
+namespace conenat::engine {
 
-struct TunRuleSpec : NatScope {
-    std::string tun_if;
-    std::uint32_t mark = 0x00100000;   // the steering mark (one bit)
-};
+// The table for `config`, steering into the device `tun_if`.
+io::nft::RuleSet tun_rules(const EngineConfig& config, const std::string& tun_if);
 
-} // namespace conenat::io
+} // namespace conenat::engine

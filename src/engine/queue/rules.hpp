@@ -1,6 +1,5 @@
-// The kernel side of the queue engine: conenatd's nftables table that takes the NAT's traffic
-// out of conntrack and sends it, both directions, through NFQUEUE to the worker that owns its
-// state. Installed by Nftables::install(QueueRuleSpec), printed by Nftables::render.
+// The queue engine's nftables table: takes the NAT's traffic out of conntrack and sends it,
+// both directions, through NFQUEUE to the worker that owns its state.
 //
 // table ip <table> {
 //   set external { ipv4_addr }                    the external addresses
@@ -31,34 +30,24 @@
 // engine re-injects them through a raw socket (a local source address again).
 #pragma once
 
-#include "conenat/io/nat_scope.hpp"
+#include "conenat/engine/config.hpp"
+#include "conenat/io/nft_rules.hpp"
+#include "engine/software/shard_plan.hpp"
 
 #include <cstdint>
-#include <string>
-#include <vector>
 
-namespace conenat::io {
+namespace conenat::engine {
 
-// Keys [first, last] go to worker `worker`.
-struct KeyRange {
-    std::uint32_t first = 0, last = 0;
-    std::uint16_t worker = 0;
-};
+// Worker k's queues: main (with GSO) and hairpin.
+inline std::uint16_t main_queue(const EngineConfig& o, unsigned worker) {
+    return std::uint16_t(o.queue_out + 2 * worker);
+}
+inline std::uint16_t hairpin_queue(const EngineConfig& o, unsigned worker) {
+    return std::uint16_t(o.queue_out + 2 * worker + 1);
+}
 
-struct QueueRuleSpec : NatScope {
-    // Outbound key: LowByte — the internal host address's last byte (hosts = 0..255);
-    // Address — the whole address (hosts = address intervals, RFC 7422 blocks).
-    enum class HostKey : std::uint8_t { LowByte, Address } host_key = HostKey::LowByte;
-    std::vector<KeyRange> hosts; // internal host key -> worker
-    std::vector<KeyRange> ports; // external port / ICMP identifier -> worker (the pool only)
-    unsigned workers = 1;
-    std::uint16_t first_queue = 0; // worker k: main queue first_queue + 2k, hairpin first_queue + 2k + 1
-    std::uint32_t mark = 0x00100000; // a hairpinned packet handed between workers; the daemon's own sends
-    bool native_queue = false;       // nft `queue` statement (else the xt NFQUEUE target)
-    bool bypass = false;             // fail-open: no listener, the packet passes untranslated
+// The table for `config` sharded by `plan`; `native_queue`: the nft queue statement (else
+// the xt NFQUEUE target).
+io::nft::RuleSet queue_rules(const EngineConfig& config, const ShardPlan& plan, bool native_queue);
 
-    std::uint16_t main_queue(unsigned worker) const { return std::uint16_t(first_queue + 2 * worker); }
-    std::uint16_t hairpin_queue(unsigned worker) const { return std::uint16_t(first_queue + 2 * worker + 1); }
-};
-
-} // namespace conenat::io
+} // namespace conenat::engine

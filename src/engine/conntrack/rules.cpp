@@ -1,0 +1,109 @@
+#include "engine/conntrack/rules.hpp"
+
+#include "conenat/io/nft_terms.hpp"
+#include "engine/common/rule_parts.hpp"
+
+namespace conenat::engine {
+
+using namespace io::nft;
+using core::Behaviour;
+using core::Proto;
+
+namespace {
+
+constexpr std::uint8_t kEchoRequest = 8;
+
+Proto4 proto4(Proto p) { return Proto4(std::uint8_t(p)); }
+
+std::vector<Type> types_of(const std::vector<Field>& key) {
+    std::vector<Type> t;
+    for (Field f : key)
+        t.push_back(f == Field::SrcAddr || f == Field::DstAddr ? Type::Ipv4Addr : Type::InetService);
+    return t;
+}
+
+Set nat_map(std::string_view name, const std::vector<Field>& key) {
+    return {std::string(name), types_of(key), {Type::Ipv4Addr, Type::InetService}, false, {}};
+}
+
+} // namespace
+
+io::NatMaps conntrack_maps(const EngineConfig& o) {
+    return {o.table, o.nat.udp.mapping, o.nat.tcp.mapping, o.nat.icmp.mapping};
+}
+
+RuleSet conntrack_rules(const EngineConfig& o, bool native) {
+    const io::NatMaps maps = conntrack_maps(o);
+    const std::string& wan = o.external_if;
+    const std::vector<core::PortRange>& pool = o.nat.pool.ports.ranges();
+    const Term internal = internal_source(o);
+    // The daemon marks every packet it sends round again: a queue rule never takes it twice.
+    const Rule queue_out = {mark_lacks(o.mark), counter(), queue(o.queue_out, native)};
+    const Rule queue_in = {mark_lacks(o.mark), counter(), queue(o.queue_in, native)};
+    auto rule = [](std::initializer_list<Term> head, const Rule& tail) {
+        Rule r(head);
+        r.insert(r.end(), tail.begin(), tail.end());
+        return r;
+    };
+
+    RuleSet r;
+    r.table = o.table;
+    r.comment = "conenatd rule set (conenatd --print-rules). conenatd installs it through libnftnl.\n"
+                "Each \"queue num N\" is the nft queue statement where the kernel has it (CONFIG_NFT_QUEUE),\n"
+                "else the xt NFQUEUE target (nft_compat, queue N, no bypass), which nft lists the same way.\n"
+                "nft -f refuses snat_icmp's rules as listed here (its key holds an icmp id, an integer,\n"
+                "in an inet_service slot: the same bytes); declare that map with\n"
+                "'typeof ip saddr . icmp id : ip daddr . th dport' to load this text by hand.";
+    r.sets.push_back(external_set(o));
+    for (Proto p : {Proto::Udp, Proto::Tcp, Proto::Icmp})
+        r.sets.push_back(nat_map(io::snat_map(p), io::snat_key(p, maps.mapping(p))));
+    for (Proto p : {Proto::Udp, Proto::Tcp})
+        r.sets.push_back(nat_map(io::dnat_map(p), io::dnat_key()));
+
+    // A source inside the internal network arriving on the WAN is spoofed: dropped before
+    // conntrack, so it never creates, refreshes or removes a flow or a mapping (it would pass
+    // for hairpin traffic otherwise).
+    r.chains.push_back({kChainSpoofGuard, BaseChain{"filter", Hook::Prerouting, -300},
+                        {{iifname(wan), internal, counter(), drop()}}});
+
+    Chain dnat{"dnat_map", BaseChain{"nat", Hook::Prerouting, -102}, {}};
+    for (Proto p : {Proto::Udp, Proto::Tcp}) {
+        const bool filters = (p == Proto::Udp ? o.nat.udp.filtering : o.nat.tcp.filtering) != Behaviour::EndpointIndependent;
+        Rule rl{daddr_in_set(kExternalSet)};
+        if (filters) // only what the engine permitted (the mark) passes the filter
+            rl.push_back(mark_has(o.mark));
+        rl.push_back(dport_in(proto4(p), pool));
+        rl.push_back(dnat_map(proto4(p), io::dnat_key(), std::string(io::dnat_map(p))));
+        dnat.rules.push_back(std::move(rl));
+    }
+    r.chains.push_back(std::move(dnat));
+
+    r.chains.push_back({kChainDnatQueue, BaseChain{"nat", Hook::Prerouting, -101},
+                        {rule({daddr_in_set(kExternalSet), l4proto({Proto4::Tcp, Proto4::Udp}), th_dport_in(pool)},
+                              queue_in)}});
+
+    Chain snat{"snat_map", BaseChain{"nat", Hook::Postrouting, 98}, {}};
+    for (bool hairpin : {false, true}) {
+        for (Proto p : {Proto::Udp, Proto::Tcp, Proto::Icmp}) {
+            Rule rl{hairpin ? ct_status_dnat() : oifname(wan), internal};
+            if (p == Proto::Icmp)
+                rl.push_back(icmp_type({kEchoRequest}));
+            rl.push_back(snat_map(proto4(p), io::snat_key(p, maps.mapping(p)), std::string(io::snat_map(p))));
+            snat.rules.push_back(std::move(rl));
+        }
+    }
+    r.chains.push_back(std::move(snat));
+
+    r.chains.push_back({kChainSnatQueue, BaseChain{"nat", Hook::Postrouting, 99},
+                        {rule({oifname(wan), internal, l4proto({Proto4::Tcp, Proto4::Udp})}, queue_out),
+                         rule({oifname(wan), internal, icmp_type({kEchoRequest})}, queue_out),
+                         rule({ct_status_dnat(), internal, l4proto({Proto4::Tcp, Proto4::Udp})}, queue_out)}});
+
+    // After nat (100): judge the binding.
+    r.chains.push_back({kChainGuard, BaseChain{"filter", Hook::Postrouting, 110},
+                        {{oifname(wan), internal, l4proto({Proto4::Icmp, Proto4::Tcp, Proto4::Udp}),
+                          ct_status_no_snat(), counter(), drop()}}});
+    return r;
+}
+
+} // namespace conenat::engine

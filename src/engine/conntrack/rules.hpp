@@ -1,0 +1,59 @@
+// The conntrack engine's nftables table: the kernel fast path. Maps translate every packet of
+// a known mapping; first packets the maps cannot translate go to the engine through NFQUEUE.
+//
+// table ip <table> {
+//   map snat_udp { key: ip saddr . udp sport [. ip daddr [. udp dport]] (by udp mapping behaviour)
+//                  data: ipv4_addr . inet_service }                       -- internal -> external
+//   map snat_tcp { same for tcp }     map snat_icmp { ip saddr . icmp id [. ip daddr] : ipv4_addr . inet_service }
+//   map dnat_udp { ip daddr . udp dport : ipv4_addr . inet_service }      -- external -> internal
+//   map dnat_tcp { same for tcp }
+//   chain spoof_guard { type filter hook prerouting priority raw;   -- before conntrack sees it
+//     iifname <wan> ip saddr <internal> counter drop
+//   }
+//   chain dnat_map { type nat hook prerouting priority dstnat - 2;
+//     ip daddr @external [meta mark & M == M when that protocol filters] udp dport <ports>
+//        dnat ip to ip daddr . udp dport map @dnat_udp          (same for tcp)
+//   }
+//   chain dnat_queue { type nat hook prerouting priority dstnat - 1;   -- first packets dnat_map let through
+//     ip daddr @external meta l4proto {udp, tcp} th dport <ports> meta mark & M == 0 counter queue num <queue_in>
+//   }
+//   chain snat_map { type nat hook postrouting priority srcnat - 2;
+//     oifname <wan> ip saddr <internal> udp: snat ip to <key> map @snat_udp      (tcp; icmp echo-request)
+//     ct status dnat ip saddr <internal> ...: the same three rules (hairpinned flows)
+//   }
+//   chain snat_queue { type nat hook postrouting priority srcnat - 1;    -- first packets of unknown endpoints
+//     oifname <wan> ip saddr <internal> meta l4proto {udp, tcp} meta mark & M == 0 counter queue num <queue_out>
+//     oifname <wan> ip saddr <internal> icmp type echo-request meta mark & M == 0 counter queue num <queue_out>
+//     ct status dnat ip saddr <internal> meta l4proto {udp, tcp} meta mark & M == 0 counter queue num <queue_out>
+//   }
+//   chain guard { type filter hook postrouting priority srcnat + 10;  -- after nat: nothing leaves with an internal source
+//     oifname <wan> ip saddr <internal> meta l4proto {udp, tcp, icmp} ct status & snat == 0 counter drop
+//   }
+// }
+// Both nat chains run before iptables' nat chains (priority -100 / 100), and a nat chain that
+// binds stops the others, so only first packets the maps cannot translate reach a queue.
+// "queue" is the native nft statement when the kernel has it, else the xt NFQUEUE target
+// (nft_compat), always with bypass off: no daemon, no new flows. Answer a queued packet with
+// Verdict::Repeat (after adding its elements, or with the permit mark): the nat hook runs
+// again and the map chain binds; Accept would let it pass without NAT (the guard drops it).
+// The chains are not named "dnat"/"snat": nft (1.0.6) cannot parse those keywords as names.
+#pragma once
+
+#include "conenat/engine/config.hpp"
+#include "conenat/io/nat_maps.hpp"
+#include "conenat/io/nft_rules.hpp"
+
+namespace conenat::engine {
+
+// Chains whose counters the engine reports.
+constexpr const char* kChainSnatQueue = "snat_queue";
+constexpr const char* kChainDnatQueue = "dnat_queue";
+constexpr const char* kChainGuard = "guard";
+constexpr const char* kChainSpoofGuard = "spoof_guard";
+
+// The table for `config`; `native_queue`: the nft queue statement (else xt NFQUEUE).
+io::nft::RuleSet conntrack_rules(const EngineConfig& config, bool native_queue);
+// Its maps (for Nftables::add).
+io::NatMaps conntrack_maps(const EngineConfig& config);
+
+} // namespace conenat::engine
