@@ -64,7 +64,7 @@ void ConntrackEngine::mapping_removed(const Mapping& m, TimeMs) {
 Status ConntrackEngine::flush_elements() {
     Status result;
     if (!m_to_remove.empty()) {
-        if (Status s = m_nft->remove_elements(m_maps, m_to_remove); !s) {
+        if (Status s = m_rules->nft().remove_elements(m_maps, m_to_remove); !s) {
             ++m_nft_errors;
             LOG_ERROR("nftables: %s", s.error().c_str());
             result = s;
@@ -73,7 +73,7 @@ Status ConntrackEngine::flush_elements() {
         m_to_remove.clear();
     }
     if (!m_to_add.empty()) {
-        if (Status s = m_nft->add(m_maps, m_to_add); !s) {
+        if (Status s = m_rules->nft().add(m_maps, m_to_add); !s) {
             // Kept for the next flush (within 250 ms): a mapping the kernel lacks would strand
             // its flows, whose first packets come back marked and are dropped by the guard.
             ++m_nft_errors;
@@ -100,13 +100,12 @@ Status ConntrackEngine::start() {
     auto qin = io::NfQueue::open(m_config.queue_in, q);
     if (!qin) return Error{queue_error(m_config.queue_in, qin.error())};
     m_queue_in.emplace(std::move(qin.value()));
-    auto nft = io::Nftables::open();
-    if (!nft) return Error{"nftables: " + nft.error()};
-    m_nft.emplace(std::move(nft.value()));
+    auto rules = InstalledRules::open();
+    if (!rules) return Error{rules.error()};
+    m_rules.emplace(std::move(rules.value()));
     if (m_config.rules_auto) {
-        const bool native = m_nft->has_native_queue();
-        CONENAT_TRY(m_nft->install(conntrack_rules(m_config, native)));
-        m_installed = true;
+        const bool native = m_rules->nft().has_native_queue();
+        CONENAT_TRY(m_rules->install(conntrack_rules(m_config, native)));
         LOG_INFO("installed table ip %s (queue %s)", m_config.table.c_str(), native ? "native" : "xt NFQUEUE");
     }
     auto raw = io::RawIpSocket::open();
@@ -141,11 +140,7 @@ void ConntrackEngine::stop() {
     }
     m_queue_out.reset();
     m_queue_in.reset();
-    if (m_installed && m_nft) {
-        if (Status s = m_nft->remove(m_config.table); !s) LOG_ERROR("removing table: %s", s.error().c_str());
-        else LOG_INFO("removed table ip %s", m_config.table.c_str());
-        m_installed = false;
-    }
+    if (m_rules) m_rules->remove();
     m_stop.reset();
 }
 
@@ -157,8 +152,8 @@ std::string ConntrackEngine::stats() {
             out << to_string(Counter(i)) << ' ' << m_table.counters().get(Counter(i)) << '\n';
         out << "mappings " << m_table.mapping_count() << '\n' << "sessions " << m_table.session_count() << '\n';
         out << "table_checks " << m_check.runs() << '\n' << "table_consistency_errors " << m_check.failures() << '\n';
-        if (m_nft)
-            if (auto c = m_nft->counters(m_config.table); c)
+        if (m_rules)
+            if (auto c = m_rules->nft().counters(m_config.table); c)
                 out << "nft_queued_out " << (*c)[kChainSnatQueue] << '\n' << "nft_queued_in " << (*c)[kChainDnatQueue]
                     << '\n' << "nft_guard_drops " << (*c)[kChainGuard] << '\n' << "nft_spoof_drops "
                     << (*c)[kChainSpoofGuard] << '\n';

@@ -13,6 +13,7 @@
 #include "conenat/io/nfqueue.hpp"
 #include "conenat/io/fd.hpp"
 #include "conenat/io/nftables.hpp"
+#include "engine/common/installed_rules.hpp"
 #include "engine/common/table_check.hpp"
 
 #include <array>
@@ -84,7 +85,7 @@ private:
     std::mutex m_mutex; // the table, the maps' pending elements, the nft socket, the holds
     core::MappingTable m_table;
     TableCheck m_check; // of m_table, by the events thread
-    std::optional<io::Nftables> m_nft;
+    std::optional<InstalledRules> m_rules; // the nftables socket and our table
     std::vector<io::MappingElement> m_to_add, m_to_remove;
     core::SynHold m_syn_hold;
     std::vector<HeldPacket> m_held_packets;
@@ -96,7 +97,7 @@ private:
     std::optional<io::RawIpSocket> m_raw;
     std::optional<io::EventFd> m_stop; // wakes both threads to stop
     std::thread m_event_thread, m_queue_thread;
-    bool m_started = false, m_installed = false;
+    bool m_started = false;
 
     // In-daemon time of a batch of first packets: from receive to the verdicts sent, and the
     // part of it spent programming the maps (ACKed nftables batch).

@@ -60,13 +60,12 @@ Status QueueEngine::start() {
         m_workers.push_back(std::make_unique<QueueWorker>(w, m_plan, random_seed()));
         CONENAT_TRY(m_workers.back()->open());
     }
-    auto nft = io::Nftables::open();
-    if (!nft) return Error{"nftables: " + nft.error()};
-    m_nft.emplace(std::move(nft.value()));
+    auto rules = InstalledRules::open();
+    if (!rules) return Error{rules.error()};
+    m_rules.emplace(std::move(rules.value()));
     if (m_config.rules_auto) {
-        const bool native = m_nft->has_native_queue();
-        CONENAT_TRY(m_nft->install(queue_rules(m_config, m_plan, native)));
-        m_installed = true;
+        const bool native = m_rules->nft().has_native_queue();
+        CONENAT_TRY(m_rules->install(queue_rules(m_config, m_plan, native)));
         LOG_INFO("installed table ip %s (queue %s, %u worker%s, queues %u..%u)", m_config.table.c_str(),
                  native ? "native" : "xt NFQUEUE", m_plan.workers, m_plan.workers == 1 ? "" : "s",
                  unsigned(m_config.queue_out), unsigned(m_config.queue_out + 2 * m_plan.workers - 1));
@@ -77,11 +76,7 @@ Status QueueEngine::start() {
 void QueueEngine::stop() {
     m_threads.stop();
     // The rules go first, so that nothing is queued to queues about to go away.
-    if (m_installed && m_nft) {
-        if (Status s = m_nft->remove(m_config.table); !s) LOG_ERROR("removing table: %s", s.error().c_str());
-        else LOG_INFO("removed table ip %s", m_config.table.c_str());
-        m_installed = false;
-    }
+    if (m_rules) m_rules->remove();
     for (auto& w : m_workers)
         w->close(); // held packets dropped, queues unbound
 }

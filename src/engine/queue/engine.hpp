@@ -9,6 +9,7 @@
 #include "conenat/engine/engine.hpp"
 #include "conenat/io/nfqueue.hpp"
 #include "conenat/io/nftables.hpp"
+#include "engine/common/installed_rules.hpp"
 #include "engine/software/shard_plan.hpp"
 #include "engine/common/worker_threads.hpp"
 
@@ -51,10 +52,9 @@ private:
     EngineConfig m_config;
     std::string m_plan_error; // before m_plan: the plan fills it
     ShardPlan m_plan;
-    std::optional<io::Nftables> m_nft;
+    std::optional<InstalledRules> m_rules; // the nftables socket and our table
     std::vector<std::unique_ptr<QueueWorker>> m_workers;
     WorkerThreads m_threads; // last: stopped before the workers go
-    bool m_installed = false;
 };
 
 } // namespace conenat::engine

@@ -89,12 +89,11 @@ Status TunEngine::start() {
                                                         m_wake_fds));
     }
 
-    auto nft = io::Nftables::open();
-    if (!nft) return Error{"nftables: " + nft.error()};
-    m_nft.emplace(std::move(nft.value()));
+    auto rules = InstalledRules::open();
+    if (!rules) return Error{rules.error()};
+    m_rules.emplace(std::move(rules.value()));
     if (m_config.rules_auto) {
-        CONENAT_TRY(m_nft->install(tun_rules(m_config, tun_if)));
-        m_installed = true;
+        CONENAT_TRY(m_rules->install(tun_rules(m_config, tun_if)));
         LOG_INFO("installed table ip %s; marked packets (0x%08x) routed into %s (%u queue%s)", m_config.table.c_str(),
                  m_config.mark, tun_if.c_str(), n, n == 1 ? "" : "s");
     }
@@ -168,11 +167,7 @@ void TunEngine::unsteer() {
 
 void TunEngine::stop() {
     m_threads.stop();
-    if (m_installed && m_nft) {
-        if (Status s = m_nft->remove(m_config.table); !s) LOG_ERROR("removing table: %s", s.error().c_str());
-        else LOG_INFO("removed table ip %s", m_config.table.c_str());
-        m_installed = false;
-    }
+    if (m_rules) m_rules->remove();
     unsteer();
     for (auto& w : m_workers) // the device goes away with its last queue; the statistics stay
         w->close();

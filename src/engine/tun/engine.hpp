@@ -9,6 +9,7 @@
 #include "conenat/engine/engine.hpp"
 #include "conenat/io/fd.hpp"
 #include "conenat/io/nftables.hpp"
+#include "engine/common/installed_rules.hpp"
 #include "conenat/io/rtnetlink.hpp"
 #include "engine/software/shard_plan.hpp"
 #include "engine/common/worker_threads.hpp"
@@ -55,13 +56,13 @@ private:
     std::string m_plan_error;
     ShardPlan m_plan;
     std::string m_tun_if; // the device the rules steer into
-    std::optional<io::Nftables> m_nft;
+    std::optional<InstalledRules> m_rules; // the nftables socket and our table
     std::optional<io::Rtnetlink> m_rtnl;
     std::vector<std::unique_ptr<HandoffRing>> m_rings; // [from * workers + to]
     std::vector<std::unique_ptr<TunWorker>> m_workers;
     WorkerThreads m_threads; // last: stopped before the workers go
     std::vector<io::EventFd> m_wake_fds; // worker k's: a hand-off arrived
-    bool m_installed = false, m_rule_added = false, m_local_moved = false, m_route_added = false;
+    bool m_rule_added = false, m_local_moved = false, m_route_added = false;
     unsigned m_tun_index = 0;
 };
 
