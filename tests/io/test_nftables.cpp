@@ -1,6 +1,7 @@
 // Nftables against the real kernel, inside the namespaces of tests/e2e/io_adapters.sh.
 #include "conenat/io/nfqueue.hpp"
 #include "conenat/io/nftables.hpp"
+#include "engine/common/installed_rules.hpp"
 #include "engine/conntrack/rules.hpp"
 #include "tests/io/netns_support.hpp"
 
@@ -458,6 +459,37 @@ TEST_CASE("icmp echo through snat_icmp gets the mapped identifier") {
     REQUIRE(reply);
     CHECK(reply->src == kServer);
     CHECK(reply->id == 0x1234);
+}
+
+} // TEST_SUITE
+
+TEST_SUITE("installed rules") {
+
+TEST_CASE("replay puts the table and the elements back after nft flush ruleset; destruction removes it") {
+    IOTEST_REQUIRE_NETNS();
+    TableGuard guard{"cn_replay"};
+    Spec spec;
+    {
+        auto probe = open_nft();
+        spec = spec_for(probe, "cn_replay");
+    }
+    {
+        auto rules = engine::InstalledRules::open();
+        REQUIRE_MESSAGE(rules.ok(), rules.error());
+        auto st = rules->install(spec.rules());
+        REQUIRE_MESSAGE(st.ok(), st.error());
+        const std::vector<io::MappingElement> m = {udp({kClient, 5000}, 40000)};
+        st = rules->nft().add(spec.maps(), m);
+        REQUIRE_MESSAGE(st.ok(), st.error());
+
+        sh("nft flush ruleset");
+        CHECK(sh("nft list table ip cn_replay") != 0);
+        st = rules->replay(spec.maps(), m);
+        REQUIRE_MESSAGE(st.ok(), st.error());
+        CHECK(contains(list_map("cn_replay", "snat_udp"), "10.0.0.2 . 5000 : 203.0.113.1 . 40000"));
+        CHECK(contains(sh_out("nft list table ip cn_replay"), "chain snat_queue"));
+    }
+    CHECK(sh("nft list table ip cn_replay") != 0); // removed with its owner
 }
 
 } // TEST_SUITE
