@@ -1,7 +1,7 @@
 // libFuzzer target: a stream of packets in both directions through one Translator (per packet
 // and batched), with a clock that moves from 1 ms to minutes and the engines' real sweep
 // schedule: the translator's own budgeted sweep per packet, plus a full sweep after a packet
-// whenever >= kExpireMs passed since the last one (engine/worker_parts.hpp), so packets meet
+// whenever >= kExpireMs passed since the last one (engine/software/worker_loop.hpp), so packets meet
 // records that expired but were not swept yet. Requires: no crash, checksums that were right
 // stay right, the tables consistent after every step, and (outside oracle, from the packets
 // alone) no external endpoint behind two internal endpoints while its first mapping must live.

@@ -20,7 +20,7 @@ namespace {
 
 // Eager: the whole table swept before every step that moves the clock (every record freed on
 // time). Lazy: what the engines do — the per-packet budgeted sweep inside the translator, and a
-// full sweep after a round once kFullSweepMs passed since the last (worker_parts.hpp's kExpireMs),
+// full sweep after a round once kFullSweepMs passed since the last (software/worker_loop.hpp's kExpireMs),
 // so expired records are met by lookups before anything frees them.
 enum class Schedule { Eager, Lazy };
 constexpr TimeMs kFullSweepMs = 500;

@@ -24,7 +24,7 @@ struct EngineConfig {
     std::string table = "conenatd";   // the nftables table the engine owns
     // The one packet-mark bit conenatd owns (--mark). The conntrack engine sets it on first
     // packets it permits inbound; the queue engine on packets it hands between workers and
-    // on its own sends; the tun engine on packets it steers into the device.
+    // on its own sends; the tun engine on packets it routes into the device.
     std::uint32_t mark = 0x00100000;
     // conntrack engine
     std::uint16_t queue_out = 0, queue_in = 1;

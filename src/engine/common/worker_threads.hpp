@@ -1,5 +1,5 @@
-// The threads of a software engine's workers, and the eventfd that stops them. Each worker has
-// run(int stop_fd): its loop, until stop_fd is readable.
+// The threads of a software engine's workers, and the EventFd that stops them. Each worker has
+// run(const io::EventFd& stop): its loop, until `stop` is signalled.
 #pragma once
 
 #include "conenat/io/fd.hpp"
@@ -28,7 +28,7 @@ public:
             m_stop = std::move(*stop);
         }
         for (auto& w : workers)
-            m_threads.emplace_back([&w, fd = m_stop->fd()] { w->run(fd); });
+            m_threads.emplace_back([&w, &stop = *m_stop] { w->run(stop); });
         return {};
     }
     // Tells every worker to stop and waits for them. Idempotent.

@@ -2,6 +2,7 @@
 
 #include "conenat/util/log.hpp"
 #include "engine/conntrack/rules.hpp"
+#include "engine/common/stats_table.hpp"
 #include "conenat/engine/clock.hpp"
 #include "conenat/util/text.hpp"
 
@@ -145,18 +146,21 @@ void ConntrackEngine::stop() {
 }
 
 std::string ConntrackEngine::stats() {
-    std::ostringstream out;
+    StatsText text;
     {
         std::lock_guard lock(m_mutex);
-        for (std::size_t i = 0; i < std::size_t(Counter::count_); ++i)
-            out << to_string(Counter(i)) << ' ' << m_table.counters().get(Counter(i)) << '\n';
-        out << "mappings " << m_table.mapping_count() << '\n' << "sessions " << m_table.session_count() << '\n';
-        out << "table_checks " << m_check.runs() << '\n' << "table_consistency_errors " << m_check.failures() << '\n';
+        text.add_core(m_table.counters());
+        text.add("mappings", m_table.mapping_count());
+        text.add("sessions", m_table.session_count());
+        text.add("table_checks", m_check.runs());
+        text.add("table_consistency_errors", m_check.failures());
         if (m_rules)
-            if (auto c = m_rules->nft().counters(m_config.table); c)
-                out << "nft_queued_out " << (*c)[kChainSnatQueue] << '\n' << "nft_queued_in " << (*c)[kChainDnatQueue]
-                    << '\n' << "nft_guard_drops " << (*c)[kChainGuard] << '\n' << "nft_spoof_drops "
-                    << (*c)[kChainSpoofGuard] << '\n';
+            if (auto c = m_rules->nft().counters(m_config.table); c) {
+                text.add("nft_queued_out", (*c)[kChainSnatQueue]);
+                text.add("nft_queued_in", (*c)[kChainDnatQueue]);
+                text.add("nft_guard_drops", (*c)[kChainGuard]);
+                text.add("nft_spoof_drops", (*c)[kChainSpoofGuard]);
+            }
     }
     const std::pair<const char*, const std::atomic<std::uint64_t>*> own[] = {
         {"queued_out", &m_queued_out}, {"queued_in", &m_queued_in}, {"verdict_repeat", &m_repeat},
@@ -165,16 +169,20 @@ std::string ConntrackEngine::stats() {
         {"events_lost", &m_events_lost}, {"resyncs", &m_resyncs}, {"nft_errors", &m_nft_errors},
         {"elements_added", &m_elements_added}, {"elements_removed", &m_elements_removed},
         {"icmp_replies_sent", &m_replies_sent}};
-    for (const auto& [name, value] : own) out << name << ' ' << value->load() << '\n';
-    out << "event_buffer " << m_event_buffer.load() << '\n';
-    out << "first_packet_us_p50 " << m_decide_us.quantile(0.5) << '\n' << "first_packet_us_p99 " << m_decide_us.quantile(0.99) << '\n'
-        << "program_maps_us_p50 " << m_program_us.quantile(0.5) << '\n' << "program_maps_us_p99 " << m_program_us.quantile(0.99) << '\n';
+    for (const auto& [name, value] : own) text.add(name, value->load());
+    text.add("event_buffer", m_event_buffer.load());
+    text.add("first_packet_us_p50", m_decide_us.quantile(0.5));
+    text.add("first_packet_us_p99", m_decide_us.quantile(0.99));
+    text.add("program_maps_us_p50", m_program_us.quantile(0.5));
+    text.add("program_maps_us_p99", m_program_us.quantile(0.99));
     for (auto* q : {&m_queue_out, &m_queue_in})
         if (*q)
-            if (auto st = (*q)->stats(); st)
-                out << (q == &m_queue_out ? "queue_out" : "queue_in") << "_kernel_dropped " << st->queue_dropped << '\n'
-                    << (q == &m_queue_out ? "queue_out" : "queue_in") << "_user_dropped " << st->user_dropped << '\n';
-    return out.str();
+            if (auto st = (*q)->stats(); st) {
+                const std::string prefix = q == &m_queue_out ? "queue_out" : "queue_in";
+                text.add(prefix + "_kernel_dropped", st->queue_dropped);
+                text.add(prefix + "_user_dropped", st->user_dropped);
+            }
+    return text.str();
 }
 
 } // namespace conenat::engine

@@ -5,25 +5,12 @@
 #include "conenat/engine/clock.hpp"
 #include "worker.hpp"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 namespace conenat::engine {
 
 
 namespace {
 
-
-constexpr std::string_view stat_name(QueueStat s) {
-    switch (s) {
-#define CONENAT_QUEUE_STAT_NAME(name) \
-    case QueueStat::name: return #name;
-        CONENAT_QUEUE_STATS(CONENAT_QUEUE_STAT_NAME)
-#undef CONENAT_QUEUE_STAT_NAME
-    case QueueStat::count_: break;
-    }
-    return "?";
-}
 
 } // namespace
 
@@ -82,8 +69,7 @@ void QueueEngine::stop() {
 }
 
 std::string QueueEngine::stats() {
-    return worker_stats_text(m_workers, std::size_t(QueueStat::count_),
-                             [](std::size_t i) { return stat_name(QueueStat(i)); });
+    return worker_stats_text(m_workers, stat_names(QueueStat{}));
 }
 
 } // namespace conenat::engine

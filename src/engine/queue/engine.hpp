@@ -11,6 +11,7 @@
 #include "conenat/io/nftables.hpp"
 #include "engine/common/installed_rules.hpp"
 #include "engine/software/shard_plan.hpp"
+#include "engine/common/stats_table.hpp"
 #include "engine/common/worker_threads.hpp"
 
 #include <array>
@@ -28,12 +29,7 @@ namespace conenat::engine {
     X(partial_checksums) X(raw_send_failed) X(ttl_expired) X(held_now) X(queue_errors)             \
     X(mappings) X(sessions) X(table_checks) X(table_consistency_errors)
 
-enum class QueueStat : std::uint8_t {
-#define CONENAT_QUEUE_STAT_ENUM(name) name,
-    CONENAT_QUEUE_STATS(CONENAT_QUEUE_STAT_ENUM)
-#undef CONENAT_QUEUE_STAT_ENUM
-    count_
-};
+CONENAT_STATS_TABLE(QueueStat, CONENAT_QUEUE_STATS)
 
 class QueueWorker;
 

@@ -7,10 +7,9 @@
 #include "conenat/core/packet/partial_checksum.hpp"
 #include "conenat/util/log.hpp"
 #include "conenat/engine/clock.hpp"
-#include "engine/software/steering.hpp"
+#include "engine/software/disposition.hpp"
 
 #include <linux/netfilter.h>
-#include <poll.h>
 
 #include <algorithm>
 
@@ -27,7 +26,8 @@ constexpr std::size_t kHoldReplies = 16;
 } // namespace
 
 QueueWorker::QueueWorker(const WorkerSettings& settings, const ShardPlan& plan, std::uint64_t seed)
-    : m_settings(settings), m_plan(plan), m_translator(plan.configs[settings.index], seed),
+    : m_settings(settings), m_steering(plan, settings.index, 0, 0),
+      m_translator(plan.configs[settings.index], seed),
       m_replies(2 * kBatch), m_hold_replies(kHoldReplies), m_held(plan.configs[settings.index].max_held_syns) {
     m_raw_out.reserve(2 * kBatch + kHoldReplies);
 }
@@ -56,45 +56,30 @@ Status QueueWorker::open() {
     return {};
 }
 
-bool QueueWorker::is_external(core::Ipv4 addr) const {
-    const auto& addrs = m_plan.configs[m_settings.index].pool.external_addrs;
-    return std::find(addrs.begin(), addrs.end(), addr) != addrs.end();
+void QueueWorker::run(const io::EventFd& stop) { run_worker(*this, stop, now_ms); }
+
+void QueueWorker::watch(io::Poller& poller) {
+    m_ready[kMain] = poller.watch(m_main->fd());
+    m_ready[kHairpin] = poller.watch(m_hairpin->fd());
 }
 
-void QueueWorker::run(int stop_fd) {
-    pollfd fds[3] = {{m_main->fd(), POLLIN, 0}, {m_hairpin->fd(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
-    TimeMs last_publish = 0, last_expire = 0;
-    bool logged = false;
-    for (;;) {
-        if (::poll(fds, 3, kPollMs) < 0 && errno != EINTR)
+TimeMs QueueWorker::work(const io::Poller& poller, TimeMs now) {
+    for (Kind k : {kMain, kHairpin})
+        if (poller.readable(m_ready[k]))
+            drain(k, now);
+    return now;
+}
+
+void QueueWorker::end_round() {
+    send_raw();
+    for (Kind k : {kMain, kHairpin}) {
+        if (Status st = queue(k).flush(); !st) {
             add(QueueStat::queue_errors);
-        if (fds[2].revents)
-            break;
-        const TimeMs now = now_ms();
-        if (fds[0].revents & POLLIN)
-            drain(kMain, now);
-        if (fds[1].revents & POLLIN)
-            drain(kHairpin, now);
-        expire_holds(now);
-        if (now - last_expire >= kExpireMs) {
-            m_translator.expire(now);
-            last_expire = now;
-        }
-        send_raw();
-        for (Kind k : {kMain, kHairpin}) {
-            if (Status st = queue(k).flush(); !st) {
-                add(QueueStat::queue_errors);
-                if (!logged)
-                    LOG_ERROR("queue worker %u: %s", m_settings.index, st.error().c_str());
-                logged = true;
-            }
-        }
-        if (now - last_publish >= kPublishMs) {
-            publish();
-            last_publish = now;
+            if (!m_flush_logged)
+                LOG_ERROR("queue worker %u: %s", m_settings.index, st.error().c_str());
+            m_flush_logged = true;
         }
     }
-    publish();
 }
 
 void QueueWorker::drain(Kind kind, TimeMs now) {
@@ -120,31 +105,38 @@ void QueueWorker::drain(Kind kind, TimeMs now) {
         }
         if (p.gso)
             add(QueueStat::gso_packets);
-        s.handed_on = kind == kHairpin && (p.mark & m_settings.mark);
+        s.handed_off = kind == kHairpin && (p.mark & m_settings.mark);
         if (kind == kMain)
             s.dir = p.hook == NF_INET_PRE_ROUTING ? Direction::Inbound : Direction::Outbound;
         else
-            s.dir = s.handed_on ? Direction::Inbound : Direction::Outbound;
+            s.dir = s.handed_off ? Direction::Inbound : Direction::Outbound;
         s.ref = core::PacketRef{p.bytes, m_replies[kind * kBatch + i], {}};
         m_batch.add(i, s.ref, s.dir);
     }
     m_batch.run(m_translator, now, [this](std::size_t i, const core::PacketRef& r) { m_slots[i].ref = r; });
     for (std::size_t i = 0; i < n; ++i)
         if (!m_slots[i].skip)
-            settle(kind, m_packets[i], m_slots[i]);
+            dispose(kind, m_packets[i], m_slots[i]);
 }
 
-void QueueWorker::settle(Kind kind, const io::QueuedPacket& p, Slot& s) {
+void QueueWorker::dispose(Kind kind, const io::QueuedPacket& p, Slot& s) {
     const core::Outcome& o = s.ref.outcome;
     io::NfQueue& q = queue(kind);
-    if (o.token && o.action != Action::Hold)
-        release(o.token); // RFC 5382 REQ-4: the inside opened it; the held SYN is not needed
-    switch (o.action) {
-    case Action::ToOutside:
-    case Action::ToInside:
+    // Hairpinned packets come through their own queue: only they are handed off, and only the
+    // main queue's inbound packets may be the router's own.
+    const Context c{s.dir, s.handed_off, kind == kHairpin, kind == kMain};
+    const Disposition d = engine::dispose(o, s.ref.view, c, m_steering);
+    if (d.release)
+        release(o.token);
+    if (d.reply) {
+        m_raw_out.push_back(s.ref.reply.first(o.reply_len));
+        add(QueueStat::icmp_replies_sent);
+    }
+    switch (d.fate) {
+    case Fate::Deliver:
         if (kind == kHairpin) {
-            if (s.handed_on) // the core of the first worker could not count it: this one does
-                m_stats.moved(Counter::hairpinned, -1);
+            if (s.handed_off) // the core of the first worker could not count it: this one does
+                m_stats.handed_off(Counter::hairpinned, -1);
             // A local source address arriving from the LAN would be a martian: send it ourselves.
             reinject(p.bytes);
             q.verdict(p.id, io::Verdict::Drop);
@@ -155,48 +147,29 @@ void QueueWorker::settle(Kind kind, const io::QueuedPacket& p, Slot& s) {
         q.verdict_with_payload(p.id, io::Verdict::Accept, p.bytes);
         add(QueueStat::verdict_accept);
         return;
-    case Action::Hold:
-        if (kind == kHairpin && !s.handed_on && hand_on(kind, p, s))
-            return;
+    case Fate::HandOff:
+        // NF_REPEAT with the mark sends it through prerouting again, to the owner's hairpin queue.
+        q.verdict_with_payload(p.id, io::Verdict::Repeat, p.bytes, p.mark | m_settings.mark);
+        add(QueueStat::hairpin_handoffs);
+        // The core here tried the inbound half and counted its failure (no mapping, or a held
+        // SYN): that half happens in the other worker, which counts it there.
+        m_stats.handed_off(o.reason);
+        return;
+    case Fate::Hold:
         if (!m_held.hold(o.token, p.bytes, p.id, kind)) {
             q.verdict(p.id, io::Verdict::Drop);
             add(QueueStat::verdict_drop);
         }
         return;
-    case Action::Drop:
-        if (o.reply_len) {
-            m_raw_out.push_back(s.ref.reply.first(o.reply_len));
-            add(QueueStat::icmp_replies_sent);
-        }
-        if (kind == kHairpin && !s.handed_on && hand_on(kind, p, s))
-            return;
-        if (kind == kMain && s.dir == Direction::Inbound && router_icmp(o.reason, s.ref.view)) {
-            q.verdict(p.id, io::Verdict::Accept);
-            add(QueueStat::router_icmp_passed);
-            return;
-        }
+    case Fate::ToRouter:
+        q.verdict(p.id, io::Verdict::Accept);
+        add(QueueStat::router_icmp_passed);
+        return;
+    case Fate::Drop:
         q.verdict(p.id, io::Verdict::Drop);
         add(QueueStat::verdict_drop);
         return;
     }
-}
-
-// A hairpinned packet whose outbound half this worker did (its source is now the sender's
-// external endpoint) but whose destination belongs to another worker: NF_REPEAT with the mark
-// sends it through prerouting again, to that worker's hairpin queue, for the inbound half.
-bool QueueWorker::hand_on(Kind kind, const io::QueuedPacket& p, const Slot& s) {
-    const auto key = hairpin_key(s.ref.view, [this](core::Ipv4 a) { return is_external(a); });
-    if (!key)
-        return false;
-    const std::uint8_t owner = m_plan.worker_of_port(*key);
-    if (owner == kNoWorker || owner == m_settings.index)
-        return false;
-    queue(kind).verdict_with_payload(p.id, io::Verdict::Repeat, p.bytes, p.mark | m_settings.mark);
-    add(QueueStat::hairpin_handoffs);
-    // The core here tried the inbound half and counted its failure (no mapping, or a held
-    // SYN): that half happens in the other worker, which counts it there.
-    m_stats.moved(s.ref.outcome.reason);
-    return true;
 }
 
 void QueueWorker::release(std::uint32_t token) {

@@ -5,7 +5,11 @@
 
 #include "engine.hpp"
 #include "engine/common/table_check.hpp"
-#include "engine/software/worker_parts.hpp"
+#include "engine/software/steering.hpp"
+#include "engine/software/held_syns.hpp"
+#include "engine/software/two_pass_batch.hpp"
+#include "engine/software/worker_loop.hpp"
+#include "engine/software/worker_stats.hpp"
 
 #include "conenat/core/nat/counters.hpp"
 #include "conenat/core/packet/icmp_build.hpp"
@@ -34,8 +38,8 @@ public:
     QueueWorker(const WorkerSettings& settings, const ShardPlan& plan, std::uint64_t seed);
     // Binds the two queues and opens the raw socket.
     Status open();
-    // The thread body: until `stop_fd` is readable.
-    void run(int stop_fd);
+    // The thread body (run_worker): until `stop` is signalled.
+    void run(const io::EventFd& stop);
     // Drops every held packet (at stop; the thread has ended) and unbinds the queues.
     void close();
     // The last published statistics: core counters, then QueueStat.
@@ -49,27 +53,35 @@ private:
     struct Slot {
         core::PacketRef ref;
         core::Direction dir = core::Direction::Outbound;
-        bool handed_on = false; // the second half of a hairpin (marked by the first worker)
+        bool handed_off = false; // the second half of a hairpin (marked by the first worker)
         bool skip = false;      // verdict already given
     };
 
+    template <typename W, typename C>
+    friend void run_worker(W&, const io::EventFd&, C&&);
+    void watch(io::Poller& poller);
+    core::TimeMs work(const io::Poller& poller, core::TimeMs now);
+    void poll_failed() { add(QueueStat::queue_errors); }
+    void expire(core::TimeMs now) { m_translator.expire(now); }
+    void end_round();
+
     void drain(Kind kind, core::TimeMs now);
-    void settle(Kind kind, const io::QueuedPacket& p, Slot& s);
-    bool hand_on(Kind kind, const io::QueuedPacket& p, const Slot& s);
+    void dispose(Kind kind, const io::QueuedPacket& p, Slot& s);
     void release(std::uint32_t token);
-    void expire_holds(core::TimeMs now);
+    void expire_holds(core::TimeMs now); // RFC 5382 REQ-4
     void reinject(std::span<std::uint8_t> pkt);
-    bool is_external(core::Ipv4 addr) const;
     void send_raw();
     void publish();
     void add(QueueStat s, std::uint64_t n = 1) { m_own[std::size_t(s)] += n; }
     io::NfQueue& queue(Kind kind) { return kind == kMain ? *m_main : *m_hairpin; }
 
     WorkerSettings m_settings;
-    const ShardPlan& m_plan;
+    Steering m_steering; // its internal net unused: the kernel's hooks give directions
     core::Translator m_translator;
     std::optional<io::NfQueue> m_main, m_hairpin;
     std::optional<io::RawIpSocket> m_raw;
+    std::size_t m_ready[2] = {0, 0}; // the queues' indices in the poller
+    bool m_flush_logged = false;
 
     std::array<io::QueuedPacket, kBatch> m_packets{};
     std::array<Slot, kBatch> m_slots{};
@@ -81,7 +93,7 @@ private:
     HeldSyns m_held;
 
     std::array<std::uint64_t, std::size_t(QueueStat::count_)> m_own{};
-    Stats m_stats; // the core's counters corrected for hand-offs (see hand_on), and m_own
+    Stats m_stats; // the core's counters corrected for hand-offs (see dispose), and m_own
     TableCheck m_check;
 };
 

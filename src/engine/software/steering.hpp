@@ -1,5 +1,6 @@
-// What the software engines decide about a packet before the core sees it: which worker owns
-// its state, and which packets to our addresses are the router's own. Pure: unit-tested.
+// Steering: which worker a packet belongs to, decided on its PacketView before or after the core
+// sees it — the worker that owns its state, and which packets to our addresses are the
+// router's own. Pure: unit-tested.
 #pragma once
 
 #include "conenat/core/nat/counters.hpp"
@@ -52,5 +53,34 @@ bool router_icmp(core::Counter reason, const core::PacketView& v);
 // The worker that reassembles a fragmented datagram: all its fragments, whatever their order,
 // go to one worker (by source, destination, protocol and identification).
 unsigned fragment_owner(std::span<const std::uint8_t> pkt, unsigned workers);
+
+// Where a packet read from a device that does not know directions (the TUN device) goes.
+struct Arrival {
+    core::Direction dir = core::Direction::Outbound;
+    unsigned owner = 0;   // the worker that owns its state
+    bool router = false;  // to our address, but none of the NAT's ports: the router's own
+};
+
+// One worker's view of the shard plan: who owns what, by the NAT's addresses and internal net.
+class Steering {
+public:
+    Steering(const ShardPlan& plan, unsigned self, core::Ipv4 internal_net, std::uint8_t internal_prefix);
+
+    unsigned self() const { return m_self; }
+    bool is_external(core::Ipv4 a) const;
+    bool is_internal(core::Ipv4 a) const { return (a & m_internal_mask) == m_internal_net; }
+
+    // A packet as it arrives: outbound from inside (or the router's own ICMP error about a
+    // packet we delivered inside), by its host; inbound by the external port it names.
+    Arrival arrival(const core::PacketView& v) const;
+    // A hairpinned packet after its outbound half here: the worker that owns its inbound half,
+    // when that is another one (none: this worker does both halves, or it is no hairpin).
+    std::optional<unsigned> hairpin_owner(const core::PacketView& v) const;
+
+private:
+    const ShardPlan& m_plan;
+    unsigned m_self;
+    core::Ipv4 m_internal_net, m_internal_mask;
+};
 
 } // namespace conenat::engine

@@ -6,7 +6,6 @@
 #include "engine/software/handoff_ring.hpp"
 #include "worker.hpp"
 
-#include <unistd.h>
 
 namespace conenat::engine {
 
@@ -19,17 +18,6 @@ constexpr std::uint32_t kRulePref = 1, kLocalPref = 2;
 constexpr std::uint32_t kRouteTable = 0x636e; // "cn"
 constexpr std::size_t kRingBytes = std::size_t(4) << 20;
 constexpr unsigned kDeviceQueue = 4096;
-
-constexpr std::string_view stat_name(TunStat s) {
-    switch (s) {
-#define CONENAT_TUN_STAT_NAME(name) \
-    case TunStat::name: return #name;
-        CONENAT_TUN_STATS(CONENAT_TUN_STAT_NAME)
-#undef CONENAT_TUN_STAT_NAME
-    case TunStat::count_: break;
-    }
-    return "?";
-}
 
 
 std::string conf_path(const std::string& ifname, const char* key) {
@@ -63,7 +51,7 @@ Status TunEngine::start() {
     auto rtnl = io::Rtnetlink::open();
     if (!rtnl) return Error{"rtnetlink: " + rtnl.error()};
     m_rtnl.emplace(std::move(rtnl.value()));
-    CONENAT_TRY(steer());
+    CONENAT_TRY(route_into_device());
 
     for (unsigned k = 0; k < n; ++k) {
         auto wake = io::EventFd::open();
@@ -103,7 +91,7 @@ Status TunEngine::start() {
 // The device up with the WAN's MTU (so that the kernel answers DF packets too big for the WAN
 // with ICMP 3/4 on the way in, RFC 4787 REQ-13), packets with our own source address accepted
 // from it, a route into it for marked packets, and the local rule behind that one.
-Status TunEngine::steer() {
+Status TunEngine::route_into_device() {
     const std::string& tun = m_tun_if;
     auto mtu = m_rtnl->mtu(m_config.external_if);
     if (!mtu) return Error{"--external-if " + m_config.external_if + ": " + mtu.error()};
@@ -150,7 +138,7 @@ Status TunEngine::steer() {
     return {};
 }
 
-void TunEngine::unsteer() {
+void TunEngine::unroute_device() {
     if (!m_rtnl) return;
     auto report = [](const Status& s) {
         if (!s) LOG_ERROR("%s", s.error().c_str());
@@ -168,14 +156,14 @@ void TunEngine::unsteer() {
 void TunEngine::stop() {
     m_threads.stop();
     if (m_rules) m_rules->remove();
-    unsteer();
+    unroute_device();
     for (auto& w : m_workers) // the device goes away with its last queue; the statistics stay
         w->close();
     m_wake_fds.clear();
 }
 
 std::string TunEngine::stats() {
-    return worker_stats_text(m_workers, std::size_t(TunStat::count_), [](std::size_t i) { return stat_name(TunStat(i)); });
+    return worker_stats_text(m_workers, stat_names(TunStat{}));
 }
 
 } // namespace conenat::engine

@@ -2,7 +2,7 @@
 // rules.hpp) into a TUN device; N workers, one per queue of the multi-queue device, each
 // with its own Translator, read it, translate it with the pure core and write it back; the
 // kernel routes the result on. Conntrack and the kernel's NAT never see that traffic. Packets
-// that reach a worker other than their owner (the device spreads flows by hash) are passed on
+// that reach a worker other than their owner (the device spreads flows by hash) are handed off
 // through lock-free rings (handoff_ring.hpp).
 #pragma once
 
@@ -12,6 +12,7 @@
 #include "engine/common/installed_rules.hpp"
 #include "conenat/io/rtnetlink.hpp"
 #include "engine/software/shard_plan.hpp"
+#include "engine/common/stats_table.hpp"
 #include "engine/common/worker_threads.hpp"
 
 #include <memory>
@@ -27,12 +28,7 @@ namespace conenat::engine {
     X(fragments_in) X(datagrams_reassembled) X(fragments_dropped) X(held_now)    \
     X(mappings) X(sessions) X(table_checks) X(table_consistency_errors)
 
-enum class TunStat : std::uint8_t {
-#define CONENAT_TUN_STAT_ENUM(name) name,
-    CONENAT_TUN_STATS(CONENAT_TUN_STAT_ENUM)
-#undef CONENAT_TUN_STAT_ENUM
-    count_
-};
+CONENAT_STATS_TABLE(TunStat, CONENAT_TUN_STATS)
 
 class TunWorker;
 class HandoffRing;
@@ -49,13 +45,13 @@ public:
     std::string stats() override;
 
 private:
-    Status steer();   // device up, sysctls, route, policy rules
-    void unsteer();
+    Status route_into_device(); // device up, sysctls, route, policy rules
+    void unroute_device();
 
     EngineConfig m_config;
     std::string m_plan_error;
     ShardPlan m_plan;
-    std::string m_tun_if; // the device the rules steer into
+    std::string m_tun_if; // the device the rules route into
     std::optional<InstalledRules> m_rules; // the nftables socket and our table
     std::optional<io::Rtnetlink> m_rtnl;
     std::vector<std::unique_ptr<HandoffRing>> m_rings; // [from * workers + to]

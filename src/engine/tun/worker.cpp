@@ -1,4 +1,4 @@
-// A tun engine worker's round: take what other workers handed over, read the device until the
+// A tun engine worker's round: take what other workers handed off to it, read the device until the
 // batch is full or it is empty, translate the batch (outbound, then inbound), write the results
 // back. The kernel forwards what we write once more: each packet gets back the hop (TTL) the
 // route into the device took, so the router counts as one hop (RFC 1812 §5.3.1), and the
@@ -10,10 +10,7 @@
 #include "conenat/core/packet/partial_checksum.hpp"
 #include "conenat/util/log.hpp"
 #include "conenat/engine/clock.hpp"
-#include "engine/software/steering.hpp"
-
-#include <poll.h>
-#include <unistd.h>
+#include "engine/software/disposition.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -41,53 +38,36 @@ core::ReassemblyConfig reassembly_config() {
 TunWorker::TunWorker(const TunWorkerSettings& settings, const ShardPlan& plan, std::uint64_t seed,
                      io::TunQueue queue, std::vector<HandoffRing*> inbox, std::vector<HandoffRing*> outbox,
                      std::span<const io::EventFd> wake_fds)
-    : m_settings(settings), m_plan(plan), m_translator(plan.configs[settings.index], seed),
+    : m_settings(settings), m_steering(plan, settings.index, settings.internal_net, settings.internal_prefix),
+      m_translator(plan.configs[settings.index], seed),
       m_reassembler(reassembly_config()), m_queue(std::move(queue)), m_inbox(std::move(inbox)),
       m_outbox(std::move(outbox)), m_inbox_pos(m_inbox.size()), m_wake_fds(wake_fds),
       m_wake(settings.workers), m_bufs(kBatch * kBufBytes), m_replies(kBatch),
       m_held(plan.configs[settings.index].max_held_syns) {}
 
-bool TunWorker::is_internal(core::Ipv4 a) const {
-    const std::uint32_t mask = m_settings.internal_prefix == 0 ? 0 : ~0u << (32 - m_settings.internal_prefix);
-    return (a & mask) == (m_settings.internal_net & mask);
+void TunWorker::run(const io::EventFd& stop) { run_worker(*this, stop, now_ms); }
+
+void TunWorker::watch(io::Poller& poller) {
+    poller.watch(m_queue->fd());
+    m_wake_index = poller.watch(m_wake_fds[m_settings.index]);
 }
 
-bool TunWorker::is_external(core::Ipv4 a) const {
-    const auto& addrs = m_plan.configs[m_settings.index].pool.external_addrs;
-    return std::find(addrs.begin(), addrs.end(), a) != addrs.end();
+TimeMs TunWorker::work(const io::Poller& poller, TimeMs now) {
+    if (poller.readable(m_wake_index))
+        m_wake_fds[m_settings.index].clear();
+    for (int r = 0; r < kRoundsPerPoll && round(now); ++r)
+        now = now_ms();
+    return now;
 }
 
-void TunWorker::run(int stop_fd) {
-    const io::EventFd& wake = m_wake_fds[m_settings.index];
-    pollfd fds[3] = {{m_queue->fd(), POLLIN, 0}, {wake.fd(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
-    TimeMs last_publish = 0, last_expire = 0;
-    for (;;) {
-        if (::poll(fds, 3, kPollMs) < 0 && errno != EINTR)
-            add(TunStat::read_errors);
-        if (fds[2].revents)
-            break;
-        if (fds[1].revents & POLLIN)
-            wake.clear();
-        TimeMs now = now_ms();
-        for (int r = 0; r < kRoundsPerPoll && round(now); ++r)
-            now = now_ms();
-        expire_holds(now);
-        if (now - last_expire >= kExpireMs) {
-            m_translator.expire(now);
-            m_reassembler.expire(now);
-            last_expire = now;
-        }
-        if (now - last_publish >= kPublishMs) {
-            publish();
-            last_publish = now;
-        }
-    }
-    publish();
+void TunWorker::expire(TimeMs now) {
+    m_translator.expire(now);
+    m_reassembler.expire(now);
 }
 
 bool TunWorker::round(TimeMs now) {
     m_n = 0;
-    take_handoffs(now);
+    take_hand_offs(now);
     read_tun(now);
     const bool full = m_n == kBatch;
     if (m_n > 0)
@@ -103,7 +83,7 @@ bool TunWorker::round(TimeMs now) {
     return full;
 }
 
-void TunWorker::take_handoffs(TimeMs now) {
+void TunWorker::take_hand_offs(TimeMs now) {
     for (std::size_t k = 0; k < m_inbox.size(); ++k) {
         HandoffRing* ring = m_inbox[k];
         if (!ring)
@@ -121,7 +101,7 @@ void TunWorker::take_handoffs(TimeMs now) {
             s = Slot{};
             s.frame = rec.bytes;
             s.dir = (rec.tag & kTagInbound) ? Direction::Inbound : Direction::Outbound;
-            s.handed_on = rec.tag & kTagHandedOn;
+            s.handed_off = rec.tag & kTagHandedOff;
         }
         m_inbox_pos[k] = pos;
     }
@@ -155,7 +135,7 @@ bool TunWorker::admit(std::span<std::uint8_t> frame, std::uint8_t* buf, TimeMs n
     if (core::is_fragment(pkt)) {
         const unsigned owner = fragment_owner(pkt, m_settings.workers);
         if (owner != m_settings.index)
-            return hand_to(owner, frame, kTagFragment), false;
+            return hand_off(owner, frame, kTagFragment), false;
         const auto r = m_reassembler.feed(pkt, now);
         if (r.status != core::Reassembler::Status::Complete)
             return false;
@@ -165,35 +145,24 @@ bool TunWorker::admit(std::span<std::uint8_t> frame, std::uint8_t* buf, TimeMs n
         pkt = frame.subspan(kVnet);
     }
     const core::PacketView v = core::parse_ipv4(pkt);
-    // From inside; or the router's own ICMP error about a packet we delivered inside.
-    const bool router_error = v.kind == core::PacketKind::IcmpError && is_internal(v.inner.dst.addr);
-    const Direction dir = is_internal(v.src.addr) || router_error ? Direction::Outbound : Direction::Inbound;
-    unsigned owner = m_settings.index;
-    if (dir == Direction::Outbound) {
-        const std::uint8_t w = m_plan.worker_of_host(router_error ? v.inner.dst.addr : v.src.addr);
-        if (w != kNoWorker)
-            owner = w;
-    } else if (const auto key = inbound_key(v, [this](core::Ipv4 a) { return is_external(a); })) {
-        const std::uint8_t w = m_plan.worker_of_port(*key);
-        if (w == kNoWorker) { // not one of the NAT's ports: the router's own
-            write(frame);
-            add(TunStat::passed_to_host);
-            return false;
-        }
-        owner = w;
+    const Arrival a = m_steering.arrival(v);
+    if (a.router) {
+        write(frame);
+        add(TunStat::passed_to_host);
+        return false;
     }
-    if (owner != m_settings.index)
-        return hand_to(owner, frame, dir == Direction::Inbound ? kTagInbound : kTagOutbound), false;
+    if (a.owner != m_settings.index)
+        return hand_off(a.owner, frame, a.dir == Direction::Inbound ? kTagInbound : kTagOutbound), false;
     Slot& s = m_slots[m_n];
     s = Slot{};
     s.frame = frame;
-    s.dir = dir;
+    s.dir = a.dir;
     s.ref.view = v; // the translator need not parse it again
     s.ref.parsed = true;
     return true;
 }
 
-bool TunWorker::hand_to(unsigned worker, std::span<const std::uint8_t> frame, std::uint32_t tag) {
+bool TunWorker::hand_off(unsigned worker, std::span<const std::uint8_t> frame, std::uint32_t tag) {
     if (worker >= m_outbox.size() || !m_outbox[worker] || !m_outbox[worker]->push(frame, {}, tag)) {
         add(TunStat::handoff_full);
         return false;
@@ -213,19 +182,33 @@ void TunWorker::translate(TimeMs now) {
     }
     m_batch.run(m_translator, now, [this](std::size_t i, const core::PacketRef& r) { m_slots[i].ref = r; });
     for (std::size_t i = 0; i < m_n; ++i)
-        settle(m_slots[i]);
+        dispose(m_slots[i]);
 }
 
-void TunWorker::settle(Slot& s) {
+void TunWorker::dispose(Slot& s) {
     const core::Outcome& o = s.ref.outcome;
     const std::span<std::uint8_t> pkt = s.ref.bytes;
-    if (o.token && o.action != Action::Hold)
-        m_held.take(o.token); // RFC 5382 REQ-4: the inside opened it; the held SYN is not needed
-    switch (o.action) {
-    case Action::ToOutside:
-    case Action::ToInside:
-        if (s.handed_on) // the core of the first worker could not count it: this one does
-            m_stats.moved(Counter::hairpinned, -1);
+    Context c{s.dir, s.handed_off, m_settings.workers > 1, true};
+    Disposition d = engine::dispose(o, s.ref.view, c, m_steering);
+    if (d.fate == Fate::HandOff) {
+        if (hand_off(d.worker, s.frame, kTagInbound | kTagHandedOff)) {
+            // The core here tried the inbound half and counted its failure: the other worker counts it.
+            m_stats.handed_off(o.reason);
+        } else { // its ring is full: as if it could not be handed off
+            c.may_hand_off = false;
+            d = engine::dispose(o, s.ref.view, c, m_steering);
+        }
+    }
+    if (d.release)
+        m_held.take(o.token);
+    if (d.reply) {
+        write_packet(s.ref.reply.first(o.reply_len));
+        add(TunStat::icmp_replies_sent);
+    }
+    switch (d.fate) {
+    case Fate::Deliver:
+        if (s.handed_off) // the core of the first worker could not count it: this one does
+            m_stats.handed_off(Counter::hairpinned, -1);
         if (io::VnetHeader::load(s.frame.data()).flags & io::VnetHeader::kNeedsCsum) {
             // Still partial on the way back: the field must hold the new pseudo-header sum.
             if (core::fix_partial_checksum(pkt, true))
@@ -236,43 +219,17 @@ void TunWorker::settle(Slot& s) {
         core::give_back_hop(pkt);
         write(s.frame);
         return;
-    case Action::Hold:
-        if (!s.handed_on && hand_on_hairpin(s))
-            return;
-        m_held.hold(s.ref.outcome.token, s.ref.bytes);
+    case Fate::Hold:
+        m_held.hold(o.token, s.ref.bytes);
         return;
-    case Action::Drop:
-        if (o.reply_len) {
-            write_packet(s.ref.reply.first(o.reply_len));
-            add(TunStat::icmp_replies_sent);
-        }
-        if (!s.handed_on && hand_on_hairpin(s))
-            return;
-        if (s.dir == Direction::Inbound && router_icmp(o.reason, s.ref.view)) {
-            write(s.frame); // to our address: the kernel delivers it to the router's own stack
-            add(TunStat::passed_to_host);
-        }
+    case Fate::ToRouter:
+        write(s.frame); // to our address: the kernel delivers it to the router's own stack
+        add(TunStat::passed_to_host);
+        return;
+    case Fate::HandOff:
+    case Fate::Drop:
         return;
     }
-}
-
-// A hairpinned packet whose outbound half this worker did (its source is now the sender's
-// external endpoint) but whose destination mapping lives in another worker: that worker does
-// the inbound half.
-bool TunWorker::hand_on_hairpin(Slot& s) {
-    if (m_settings.workers == 1)
-        return false;
-    const auto key = hairpin_key(s.ref.view, [this](core::Ipv4 a) { return is_external(a); });
-    if (!key)
-        return false;
-    const std::uint8_t owner = m_plan.worker_of_port(*key);
-    if (owner == kNoWorker || owner == m_settings.index)
-        return false;
-    if (!hand_to(owner, s.frame, kTagInbound | kTagHandedOn))
-        return false;
-    // The core here tried the inbound half and counted its failure: the other worker counts it.
-    m_stats.moved(s.ref.outcome.reason);
-    return true;
 }
 
 void TunWorker::write(std::span<const std::uint8_t> frame) {

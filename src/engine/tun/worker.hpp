@@ -4,9 +4,13 @@
 #pragma once
 
 #include "engine/software/handoff_ring.hpp"
+#include "engine/software/steering.hpp"
 #include "engine/common/table_check.hpp"
 #include "engine.hpp"
-#include "engine/software/worker_parts.hpp"
+#include "engine/software/held_syns.hpp"
+#include "engine/software/two_pass_batch.hpp"
+#include "engine/software/worker_loop.hpp"
+#include "engine/software/worker_stats.hpp"
 
 #include "conenat/core/nat/translator.hpp"
 #include "conenat/core/packet/icmp_build.hpp"
@@ -36,7 +40,8 @@ public:
     // rings[from * workers + to]; wake_fds[k]: worker k's eventfd (a hand-off arrived).
     TunWorker(const TunWorkerSettings& settings, const ShardPlan& plan, std::uint64_t seed, io::TunQueue queue,
               std::vector<HandoffRing*> inbox, std::vector<HandoffRing*> outbox, std::span<const io::EventFd> wake_fds);
-    void run(int stop_fd);
+    // The thread body (run_worker): until `stop` is signalled.
+    void run(const io::EventFd& stop);
     // Closes its queue (after run() has ended), keeping the last statistics.
     void close();
     std::array<std::uint64_t, kStats> stats() const;
@@ -48,27 +53,33 @@ private:
     static constexpr std::size_t kReplyBytes = core::icmp::kErrorBytes;
 
     // What a hand-off record is: its direction, the second half of a hairpin, a fragment.
-    enum Tag : std::uint32_t { kTagOutbound = 0, kTagInbound = 1, kTagHandedOn = 2, kTagFragment = 4 };
+    enum Tag : std::uint32_t { kTagOutbound = 0, kTagInbound = 1, kTagHandedOff = 2, kTagFragment = 4 };
 
     struct Slot {
         std::span<std::uint8_t> frame; // virtio header + packet
         core::Direction dir = core::Direction::Outbound;
-        bool handed_on = false; // the second half of a hairpin another worker began
+        bool handed_off = false; // the second half of a hairpin another worker began
         core::PacketRef ref;
     };
 
+    template <typename W, typename C>
+    friend void run_worker(W&, const io::EventFd&, C&&);
+    void watch(io::Poller& poller);
+    core::TimeMs work(const io::Poller& poller, core::TimeMs now); // rounds until the device is drained
+    void poll_failed() { add(TunStat::read_errors); }
+    void expire(core::TimeMs now);
+    void end_round() {}
+
     bool round(core::TimeMs now); // true: a full batch (more may be waiting)
-    void take_handoffs(core::TimeMs now);
+    void take_hand_offs(core::TimeMs now);
     void read_tun(core::TimeMs now);
-    // A frame read from the device: kept (true) in slot m_n, or handed on / passed / dropped.
+    // A frame read from the device: kept (true) in slot m_n, or handed off / passed / dropped.
     // `buf` is the slot's own buffer (== frame.data() for a frame read from the device).
     bool admit(std::span<std::uint8_t> frame, std::uint8_t* buf, core::TimeMs now);
-    bool is_internal(core::Ipv4 a) const;
-    bool is_external(core::Ipv4 a) const;
-    bool hand_to(unsigned worker, std::span<const std::uint8_t> frame, std::uint32_t tag);
+    // Into `worker`'s ring (false: it is full).
+    bool hand_off(unsigned worker, std::span<const std::uint8_t> frame, std::uint32_t tag);
     void translate(core::TimeMs now);
-    void settle(Slot& s);
-    bool hand_on_hairpin(Slot& s);
+    void dispose(Slot& s);
     void write(std::span<const std::uint8_t> frame);
     void write_packet(std::span<const std::uint8_t> pkt); // with an empty virtio header
     void expire_holds(core::TimeMs now);
@@ -76,7 +87,7 @@ private:
     void add(TunStat s, std::uint64_t n = 1) { m_own[std::size_t(s)] += n; }
 
     TunWorkerSettings m_settings;
-    const ShardPlan& m_plan;
+    Steering m_steering;
     core::Translator m_translator;
     core::Reassembler m_reassembler;
     std::optional<io::TunQueue> m_queue;
@@ -84,6 +95,7 @@ private:
     std::vector<std::uint64_t> m_inbox_pos;
     std::span<const io::EventFd> m_wake_fds; // the engine's, outliving this worker
     std::vector<bool> m_wake;
+    std::size_t m_wake_index = 0; // in the poller
 
     std::vector<std::uint8_t> m_bufs; // kBatch frames of kBufBytes
     std::array<Slot, kBatch> m_slots{};
@@ -94,7 +106,7 @@ private:
     HeldSyns m_held;
 
     std::array<std::uint64_t, std::size_t(TunStat::count_)> m_own{};
-    Stats m_stats; // the core's counters corrected for hand-offs (see hand_on_hairpin), and m_own
+    Stats m_stats; // the core's counters corrected for hand-offs (see dispose), and m_own
     TableCheck m_check;
 };
 
