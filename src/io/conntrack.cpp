@@ -117,30 +117,10 @@ Status dump_conntrack(const FlowSink& sink) {
         nfct_nlmsg_build_filter(nlh, filter);
         nfct_filter_dump_destroy(filter);
     }
-    if (sock->send(nlh, nlh->nlmsg_len) < 0)
-        return detail::sys_error("conntrack dump: send");
-
-    auto cb = [](const nlmsghdr* m, void* data) -> int {
+    return detail::netlink_request(sock->fd(), sock->portid(), nlh, "conntrack dump", buf, [&](const nlmsghdr* m) {
         if (auto ev = detail::parse_flow_event(m))
-            (*static_cast<const FlowSink*>(data))(*ev);
-        return MNL_CB_OK;
-    };
-    for (;;) {
-        long n = sock->recv(buf.data(), buf.size());
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return detail::sys_error("conntrack dump: recv");
-        }
-        if (!detail::well_formed(buf.data(), std::size_t(n)))
-            return Error{"conntrack dump: malformed netlink message"};
-        int ret = mnl_cb_run(buf.data(), static_cast<std::size_t>(n), seq, sock->portid(), cb,
-                             const_cast<FlowSink*>(&sink));
-        if (ret < 0)
-            return detail::sys_error("conntrack dump");
-        if (ret == MNL_CB_STOP)
-            return {};
-    }
+            sink(*ev);
+    });
 }
 
 } // namespace conenat::io

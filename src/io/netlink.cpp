@@ -76,6 +76,70 @@ long NetlinkSocket::send(const void* buf, std::size_t len) const {
     return ::sendto(fd(), buf, len, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
 }
 
+Result<std::size_t> receive_answers(int fd, std::span<char> buf, std::string_view what) {
+    for (;;) {
+        sockaddr_nl from{};
+        iovec iov{buf.data(), buf.size()};
+        msghdr mh{};
+        mh.msg_name = &from;
+        mh.msg_namelen = sizeof from;
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        const ssize_t n = ::recvmsg(fd, &mh, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return Error{std::string(what) + ": no answer from the kernel"};
+            return sys_error(std::string(what) + ": receive");
+        }
+        if (mh.msg_flags & MSG_TRUNC)
+            return Error{std::string(what) + ": answer larger than " + std::to_string(buf.size()) + " bytes"};
+        if (from.nl_pid != 0)
+            continue; // any process may send to our port id: only the kernel answers
+        return std::size_t(n);
+    }
+}
+
+Status netlink_request(int fd, std::uint32_t portid, const nlmsghdr* request, std::string_view what,
+                       std::span<char> buf, const std::function<void(const nlmsghdr*)>& on_reply) {
+    sockaddr_nl to{};
+    to.nl_family = AF_NETLINK;
+    if (::sendto(fd, request, request->nlmsg_len, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
+        return sys_error(std::string(what) + ": send");
+    const std::uint32_t seq = request->nlmsg_seq;
+    for (;;) {
+        auto n = receive_answers(fd, buf, what);
+        if (!n)
+            return Error{n.error()};
+        std::size_t left = *n;
+        for (const nlmsghdr* nlh = fitting(buf.data(), left); nlh; nlh = next_message(nlh, left)) {
+            if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid)
+                continue;
+            if (nlh->nlmsg_type == NLMSG_ERROR) {
+                const NetlinkAck ack = parse_ack(nlh);
+                if (ack.error == 0)
+                    return {};
+                Error e = sys_error(what, ack.error);
+                if (!ack.message.empty())
+                    e.message += " (" + std::string(ack.message) + ")";
+                return e;
+            }
+            if (nlh->nlmsg_type == NLMSG_DONE) {
+                // A dump ends here (dumps are not ACKed); its payload is the dump's error.
+                int err = 0;
+                if (nlh->nlmsg_len >= NLMSG_HDRLEN + sizeof err)
+                    std::memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof err);
+                return err == 0 ? Status{} : Status{sys_error(what, err < 0 ? -err : err)};
+            }
+            if (nlh->nlmsg_type < NLMSG_MIN_TYPE)
+                continue; // NOOP, OVERRUN
+            if (on_reply)
+                on_reply(nlh);
+        }
+    }
+}
+
 NetlinkAck parse_ack(const nlmsghdr* nlh) {
     NetlinkAck ack;
     ack.seq = nlh->nlmsg_seq;

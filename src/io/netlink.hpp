@@ -6,7 +6,9 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string_view>
 
 #include <linux/netlink.h>
@@ -55,6 +57,21 @@ struct NetlinkAck {
 };
 // Parses an NLMSG_ERROR message (with NETLINK_CAP_ACK / NETLINK_EXT_ACK layouts).
 NetlinkAck parse_ack(const nlmsghdr* nlh);
+
+// One datagram of answers from the kernel into `buf`: EINTR is retried; a timeout (SO_RCVTIMEO),
+// a truncated datagram and a sender other than the kernel (port 0: any process may send to
+// our port id) are errors, or, for the last, skipped. `what` names the request in errors.
+Result<std::size_t> receive_answers(int fd, std::span<char> buf, std::string_view what);
+
+// The one request/ACK exchange of every netlink socket that asks the kernel something and
+// waits: sends `request` (the caller sets its type, flags with NLM_F_ACK or NLM_F_DUMP, and
+// a fresh nlmsg_seq) on `fd`, then reads answers until its ACK (NLMSG_ERROR) or, for a dump,
+// NLMSG_DONE. Only messages to `portid` with the request's sequence number are its answers
+// (late answers to an earlier request are skipped). An NLMSG_ERROR carrying an errno, or a
+// dump's NLMSG_DONE carrying one, is the Error "what: strerror (kernel's message)". Every
+// other answer goes to `on_reply`. `buf` receives (one datagram at most its size).
+Status netlink_request(int fd, std::uint32_t portid, const nlmsghdr* request, std::string_view what,
+                       std::span<char> buf, const std::function<void(const nlmsghdr*)>& on_reply = {});
 
 // Walks the netlink messages of a received buffer: `left` is what remains of it. A message
 // whose length does not fit the rest ends the walk (nullptr): libmnl's mnl_nlmsg_ok compares

@@ -75,25 +75,7 @@ Status NfQueue::Impl::configure(const std::function<void(nlmsghdr*)>& fill, cons
     nlh->nlmsg_seq = ++seq;
     fill(nlh);
     const std::string prefix = "nfqueue " + std::to_string(num) + ": " + what;
-    if (sock.send(nlh, nlh->nlmsg_len) < 0)
-        return detail::sys_error(prefix);
-    for (;;) {
-        long n = sock.recv(buf.data(), buf.size());
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return detail::sys_error(prefix);
-        }
-        std::size_t left = std::size_t(n);
-        for (const nlmsghdr* m = detail::fitting(buf.data(), left); m; m = detail::next_message(m, left)) {
-            if (m->nlmsg_type != NLMSG_ERROR || m->nlmsg_seq != seq)
-                continue;
-            detail::NetlinkAck ack = detail::parse_ack(m);
-            if (ack.error != 0)
-                return detail::sys_error(prefix, ack.error);
-            return {};
-        }
-    }
+    return detail::netlink_request(sock.fd(), sock.portid(), nlh, prefix, buf);
 }
 
 Result<NfQueue> NfQueue::open(std::uint16_t num, std::uint32_t maxlen, std::uint32_t copy_range) {

@@ -79,16 +79,11 @@ Result<std::vector<NftFailure>> NftSocket::commit(NftBatch& batch) {
     buf.resize(MNL_SOCKET_BUFFER_SIZE);
     const std::uint32_t portid = m_sock.portid();
     while (remaining > 0) {
-        long n = m_sock.recv(buf.data(), buf.size());
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return Error{"nftables: no ACK for " + std::to_string(remaining) + " of " +
-                             std::to_string(batch.messages()) + " messages"};
-            return sys_error("nftables: receive ACKs");
-        }
-        std::size_t left = std::size_t(n);
+        auto n = receive_answers(m_sock.fd(), buf, "nftables: ACKs of " + std::to_string(batch.messages()) +
+                                                       " messages (" + std::to_string(remaining) + " missing)");
+        if (!n)
+            return Error{n.error()};
+        std::size_t left = *n;
         for (const nlmsghdr* nlh = fitting(buf.data(), left); nlh; nlh = next_message(nlh, left)) {
             if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_pid != portid)
                 continue;
@@ -119,33 +114,9 @@ Result<std::vector<NftFailure>> NftSocket::commit(NftBatch& batch) {
 Status NftSocket::dump(std::uint16_t type, const std::function<void(nlmsghdr*)>& fill,
                        const std::function<void(const nlmsghdr*)>& on_message) {
     std::vector<char> buf(std::max<std::size_t>(MNL_SOCKET_BUFFER_SIZE, 64 * 1024));
-    const std::uint32_t seq = m_seq++;
-    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), type, NFPROTO_IPV4, NLM_F_DUMP, seq);
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), type, NFPROTO_IPV4, NLM_F_DUMP, m_seq++);
     fill(nlh);
-    if (m_sock.send(nlh, nlh->nlmsg_len) < 0)
-        return sys_error("nftables: send dump request");
-    struct Ctx {
-        const std::function<void(const nlmsghdr*)>* on_message;
-    } ctx{&on_message};
-    auto cb = [](const nlmsghdr* m, void* data) -> int {
-        (*static_cast<Ctx*>(data)->on_message)(m);
-        return MNL_CB_OK;
-    };
-    for (;;) {
-        long n = m_sock.recv(buf.data(), buf.size());
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return sys_error("nftables: receive dump");
-        }
-        if (!well_formed(buf.data(), std::size_t(n)))
-            return Error{"nftables: malformed netlink message in a dump"};
-        int ret = mnl_cb_run(buf.data(), static_cast<std::size_t>(n), seq, m_sock.portid(), cb, &ctx);
-        if (ret < 0)
-            return sys_error("nftables: dump");
-        if (ret == MNL_CB_STOP)
-            return {};
-    }
+    return netlink_request(m_sock.fd(), m_sock.portid(), nlh, "nftables: dump", buf, on_message);
 }
 
 Status to_status(const std::vector<NftFailure>& failures) {

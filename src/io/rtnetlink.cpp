@@ -105,13 +105,6 @@ bool read_u32(const nlattr* attr, std::uint32_t& out) {
     return true;
 }
 
-Error request_error(const std::string& what, int err, std::string_view kernel_message = {}) {
-    Error e = detail::sys_error(what, err);
-    if (!kernel_message.empty())
-        e.message += " (" + std::string(kernel_message) + ")";
-    return e;
-}
-
 // The rule message body shared by RTM_NEWRULE and RTM_DELRULE.
 void put_rule(std::vector<std::uint8_t>& msg, const PolicyRule& r) {
     auto* frh = put_family_header<fib_rule_hdr>(msg);
@@ -240,57 +233,8 @@ Status Rtnetlink::request(std::vector<std::uint8_t>& msg, const std::string& wha
     nlmsghdr* req = header(msg);
     req->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
     req->nlmsg_seq = ++m_seq;
-    if (mnl_socket_sendto(m_nl, msg.data(), req->nlmsg_len) < 0)
-        return detail::sys_error(what + ": send");
-
-    std::vector<std::uint8_t> buf(kReceiveSize);
-    for (;;) {
-        sockaddr_nl from{};
-        iovec iov{buf.data(), buf.size()};
-        msghdr mh{};
-        mh.msg_name = &from;
-        mh.msg_namelen = sizeof from;
-        mh.msg_iov = &iov;
-        mh.msg_iovlen = 1;
-        const ssize_t n = ::recvmsg(mnl_socket_get_fd(m_nl), &mh, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return Error{what + ": no answer from the kernel"};
-            return detail::sys_error(what + ": receive");
-        }
-        if (mh.msg_flags & MSG_TRUNC)
-            return Error{what + ": answer larger than " + std::to_string(buf.size()) + " bytes"};
-        // Any process may send to our port id: only the kernel (port 0) answers.
-        if (from.nl_pid != 0)
-            continue;
-        std::size_t left = static_cast<std::size_t>(n);
-        for (const nlmsghdr* nlh = detail::fitting(buf.data(), left); nlh; nlh = detail::next_message(nlh, left)) {
-            // Late answers to an earlier request (after a timeout) are not ours.
-            if (nlh->nlmsg_seq != m_seq || nlh->nlmsg_pid != m_portid)
-                continue;
-            if (nlh->nlmsg_type == NLMSG_ERROR) {
-                const detail::NetlinkAck ack = detail::parse_ack(nlh);
-                if (ack.error != 0)
-                    return request_error(what, ack.error, ack.message);
-                return {};
-            }
-            if (nlh->nlmsg_type == NLMSG_DONE) {
-                // A dump ends here (dumps are not ACKed); its payload is the dump's error.
-                int err = 0;
-                if (nlh->nlmsg_len >= NLMSG_HDRLEN + sizeof err)
-                    std::memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof err);
-                if (err != 0)
-                    return request_error(what, -err);
-                return {};
-            }
-            if (nlh->nlmsg_type < NLMSG_MIN_TYPE)
-                continue; // NOOP, OVERRUN
-            if (reply)
-                reply(nlh);
-        }
-    }
+    std::vector<char> buf(kReceiveSize);
+    return detail::netlink_request(mnl_socket_get_fd(m_nl), m_portid, req, what, buf, reply);
 }
 
 Result<Rtnetlink::Link> Rtnetlink::link(const std::string& ifname) {
