@@ -136,9 +136,10 @@ void ct_term(RuleContext& c, std::uint32_t key, std::uint32_t bits, std::uint32_
     c.rule().ct(key, kReg).mask(kReg, mask).cmp_u32(kReg, op, 0);
 }
 
-void l4proto_build(RuleContext& c, const std::vector<Proto4>& protos) {
+// The protocol byte in the scratch register is one of `protos` (one: a compare; more: an
+// anonymous inet_proto set).
+void proto_in(RuleContext& c, const std::vector<Proto4>& protos) {
     constexpr std::uint32_t kTypeInetProto = 12;
-    c.rule().meta(NFT_META_L4PROTO, kReg);
     if (protos.size() == 1) {
         c.rule().cmp_u8(kReg, NFT_CMP_EQ, std::uint8_t(protos[0]));
         return;
@@ -147,6 +148,11 @@ void l4proto_build(RuleContext& c, const std::vector<Proto4>& protos) {
     for (Proto4 p : protos)
         elems.push_back({{std::uint8_t(p)}, false, {}});
     c.rule().lookup(kReg, kAnonSet, c.anon(0, kTypeInetProto, 1, elems));
+}
+
+void l4proto_build(RuleContext& c, const std::vector<Proto4>& protos) {
+    c.rule().meta(NFT_META_L4PROTO, kReg);
+    proto_in(c, protos);
 }
 
 } // namespace
@@ -276,16 +282,8 @@ Term quoted_proto(std::initializer_list<Proto4> protos) {
     return {"@th,136,8 " + (ps.size() == 1 ? hex_text(unsigned(ps[0]))
                                            : one_or_set(ps, [](Proto4 p) { return std::string(proto_text(p)); })),
             [ps](RuleContext& c) {
-                constexpr std::uint32_t kTypeInetProto = 12;
                 c.rule().payload(NFT_PAYLOAD_TRANSPORT_HEADER, kQuotedProto, 1, kReg);
-                if (ps.size() == 1) {
-                    c.rule().cmp_u8(kReg, NFT_CMP_EQ, std::uint8_t(ps[0]));
-                    return;
-                }
-                std::vector<SetElem> elems;
-                for (Proto4 p : ps)
-                    elems.push_back({{std::uint8_t(p)}, false, {}});
-                c.rule().lookup(kReg, kAnonSet, c.anon(0, kTypeInetProto, 1, elems));
+                proto_in(c, ps);
             }};
 }
 
