@@ -22,6 +22,13 @@ struct NatMaps {
     }
 };
 
+// One mapping's map elements: snat (key from internal [+ remote], by the protocol's mapping
+// behaviour) -> external, and for UDP/TCP dnat external -> internal.
+struct MappingElement {
+    core::Proto proto = core::Proto::Udp;
+    core::Endpoint internal, remote, external; // remote: only the parts the mapping key uses
+};
+
 // Key of the snat map of `proto`: ip saddr . sport [. ip daddr [. dport]] by the mapping
 // behaviour; ICMP has no remote port (its "port" is the echo identifier).
 std::vector<nft::Field> snat_key(core::Proto proto, core::Behaviour mapping);

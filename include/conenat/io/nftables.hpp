@@ -3,7 +3,6 @@
 // conntrack engine's NAT map elements (nat_maps.hpp).
 #pragma once
 
-#include "conenat/core/nat/config.hpp"
 #include "conenat/io/nat_maps.hpp"
 #include "conenat/io/nft_rules.hpp"
 #include "conenat/util/result.hpp"
@@ -16,13 +15,6 @@
 #include <vector>
 
 namespace conenat::io {
-
-// One mapping's map elements: snat (key from internal [+ remote], by the protocol's mapping
-// behaviour) -> external, and for UDP/TCP dnat external -> internal.
-struct MappingElement {
-    core::Proto proto = core::Proto::Udp;
-    core::Endpoint internal, remote, external; // remote: only the parts the mapping key uses
-};
 
 // Packets counted by the `counter` statements of each chain of a table, by chain name.
 using ChainCounters = std::map<std::string, std::uint64_t>;
