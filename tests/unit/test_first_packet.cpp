@@ -59,7 +59,7 @@ void run(const Fixture& f) {
         const Check& c = f.steps[i];
         const PacketView v = parse_ipv4(c.packet);
         d = c.via == Via::Sent || c.via == Via::Out ? first_outbound(table, v, 0)
-                                                    : first_inbound(table, holds, v, c.via == Via::Hairpin, 0);
+                                                    : first_inbound(table, holds, c.packet, v, c.via == Via::Hairpin, 0);
         if (c.via == Via::Sent && d.action == FirstAction::Pass)
             REQUIRE(table.refresh_outbound(d.mapping, v.dst, 0));
         CHECK(d.action == c.action);
@@ -83,7 +83,7 @@ const auto held_are = [](std::uint32_t n) { return [n](MappingTable&, SynHold& h
 // RFC 6888 REQ-11: the refusal the sender gets (code; 0: none).
 const auto refusal_is = [](std::uint8_t code) {
     return [code](MappingTable& t, SynHold&, const Bytes& p) {
-        std::array<std::uint8_t, 576> reply{};
+        std::array<std::uint8_t, icmp::kErrorBytes> reply{};
         const std::size_t n = refusal_reply(t, p, parse_ipv4(p), reply);
         if (code == 0) {
             CHECK(n == 0);

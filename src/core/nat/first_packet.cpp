@@ -7,9 +7,10 @@ namespace conenat::core {
 
 namespace {
 
-FirstPacket hold(const MappingTable& table, SynHold& holds, const PacketView& v, TimeMs now) {
+FirstPacket hold(const MappingTable& table, SynHold& holds, std::span<const std::uint8_t> pkt, const PacketView& v,
+                 TimeMs now) {
     Counter why{};
-    const std::uint32_t token = holds.add(v.dst, v.src, now + table.config().timeouts.tcp_syn_hold_ms, why);
+    const std::uint32_t token = holds.add(v.dst, v.src, now + table.config().timeouts.tcp_syn_hold_ms, pkt, why);
     if (!token) return {FirstAction::Drop, why}; // full, the source at its bound, or a retransmission
     return {FirstAction::Hold, Counter::syn_held, kNil, token};
 }
@@ -66,16 +67,17 @@ FirstPacket first_outbound(MappingTable& table, const PacketView& v, TimeMs now)
     return {FirstAction::Pass, Counter::translated_out, m};
 }
 
-FirstPacket filter_inbound(MappingTable& table, SynHold& holds, const PacketView& v, MappingId m, Endpoint remote,
-                           TimeMs now) {
+FirstPacket filter_inbound(MappingTable& table, SynHold& holds, std::span<const std::uint8_t> pkt, const PacketView& v,
+                           MappingId m, Endpoint remote, TimeMs now) {
     if (m != kNil && table.permits(m, remote, now)) return {FirstAction::Pass, Counter::translated_in, m};
     // RFC 5382 REQ-4: an unsolicited SYN is held, not answered, for 6 s; RFC 7857 §7: a refused
     // packet never refreshes anything.
-    if (bare_syn(v)) return hold(table, holds, v, now);
+    if (bare_syn(v)) return hold(table, holds, pkt, v, now);
     return {FirstAction::Drop, m == kNil ? Counter::drop_no_mapping : Counter::drop_filtered};
 }
 
-FirstPacket first_inbound(MappingTable& table, SynHold& holds, const PacketView& v, bool hairpin, TimeMs now) {
+FirstPacket first_inbound(MappingTable& table, SynHold& holds, std::span<const std::uint8_t> pkt, const PacketView& v,
+                          bool hairpin, TimeMs now) {
     if (const auto bad = unmappable(v, Direction::Inbound)) return {FirstAction::Drop, *bad};
     const Proto p = flow_proto(v);
     Endpoint remote = remote_of(p, v.src);
@@ -84,7 +86,7 @@ FirstPacket first_inbound(MappingTable& table, SynHold& holds, const PacketView&
         if (sender.action != FirstAction::Pass) return sender;
         remote = table.mapping(sender.mapping).external();
     }
-    return filter_inbound(table, holds, v, table.find_inbound(p, v.dst, now), remote, now);
+    return filter_inbound(table, holds, pkt, v, table.find_inbound(p, v.dst, now), remote, now);
 }
 
 std::size_t refusal_reply(MappingTable& table, std::span<const std::uint8_t> pkt, const PacketView& v,
@@ -95,6 +97,14 @@ std::size_t refusal_reply(MappingTable& table, std::span<const std::uint8_t> pkt
         c.on_exhausted == ExhaustedReply::HostUnreachable ? icmp::CodeHostUnreachable : icmp::CodeAdminProhibited;
     const Ipv4 from = c.icmp_source ? c.icmp_source : c.pool.external_addrs[table.ports().address_index_for(v.src.addr)];
     return build_icmp_error(pkt, v, out, icmp::DestUnreachable, code, from);
+}
+
+std::size_t unsolicited_syn_reply(const NatConfig& config, std::span<const std::uint8_t> held,
+                                  std::span<std::uint8_t> out) {
+    if (config.on_unsolicited_syn == SynReply::None) return 0;
+    const PacketView v = parse_ipv4(held);
+    if (v.kind != PacketKind::Tcp) return 0;
+    return build_icmp_error(held, v, out, icmp::DestUnreachable, icmp::CodePortUnreachable, v.dst.addr);
 }
 
 } // namespace conenat::core

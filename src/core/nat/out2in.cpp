@@ -22,7 +22,7 @@ Outcome Translator::flow_in(std::span<std::uint8_t> pkt, PacketView& v, TimeMs n
         if (const SessionId s = m_table.find_connection(m, remote, now); s != kNil) return tcp_in(pkt, v, m, s, now);
         if (!bare_syn(v)) return {Action::Drop, Counter::drop_tcp_no_session};
     }
-    const FirstPacket first = filter_inbound(m_table, m_holds, v, m, remote, now);
+    const FirstPacket first = filter_inbound(m_table, m_holds, pkt, v, m, remote, now);
     if (first.action == FirstAction::Hold) return {Action::Hold, first.reason, 0, first.token};
     if (first.action != FirstAction::Pass) return {Action::Drop, first.reason};
     if (p == Proto::Tcp) {

@@ -121,11 +121,4 @@ std::uint32_t Translator::next_expired_hold(TimeMs now) {
     return token;
 }
 
-std::size_t Translator::unsolicited_syn_reply(std::span<const std::uint8_t> held, std::span<std::uint8_t> out) const {
-    if (m_table.config().on_unsolicited_syn == SynReply::None) return 0;
-    const PacketView v = parse_ipv4(held);
-    if (v.kind != PacketKind::Tcp) return 0;
-    return build_icmp_error(held, v, out, icmp::DestUnreachable, icmp::CodePortUnreachable, v.dst.addr);
-}
-
 } // namespace conenat::core

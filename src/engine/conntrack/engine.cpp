@@ -22,7 +22,7 @@ ConntrackEngine::ConntrackEngine(const EngineConfig& config)
     : m_config(config),
       m_internal_mask(config.internal_prefix ? ~Ipv4(0) << (32 - config.internal_prefix) : 0),
       m_maps(conntrack_maps(config)), m_table(config.nat, random_seed()),
-      m_syn_hold(config.nat.max_held_syns, config.nat.max_held_syns_per_source), m_held_packets(config.nat.max_held_syns) {
+      m_syn_hold(config.nat.max_held_syns, config.nat.max_held_syns_per_source) {
     m_table.set_observer(this);
 }
 
@@ -135,8 +135,7 @@ void ConntrackEngine::stop() {
         m_started = false;
     }
     if (m_queue_in) { // nothing stays in a queue we are about to leave
-        for (HeldPacket& h : m_held_packets)
-            if (h.token) m_queue_in->verdict(h.packet_id, io::Verdict::Drop), h.token = 0;
+        m_syn_hold.take_all([this](const SynHold::Held& h) { m_queue_in->verdict(h.handle, io::Verdict::Drop); });
         (void)m_queue_in->flush();
     }
     m_queue_out.reset();

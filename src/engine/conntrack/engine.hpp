@@ -44,16 +44,6 @@ private:
         bool outbound = true;    // our mapping is the sender's (the flow leaves through it)
         bool from_inside = true; // the flow's first packet came from inside (hairpins too)
     };
-    // The packet of an unsolicited SYN waiting out RFC 5382 REQ-4's 6 seconds in the queue
-    // (core::SynHold decides, bounded per source; this keeps what the verdict and the ICMP
-    // error need, in slot token % capacity).
-    struct HeldPacket {
-        std::uint32_t token = 0; // 0: free
-        std::uint32_t packet_id = 0;
-        std::uint16_t len = 0;
-        std::array<std::uint8_t, 128> bytes{};
-    };
-
     void mapping_created(const core::Mapping& m, core::TimeMs now) override;
     void mapping_removed(const core::Mapping& m, core::TimeMs now) override;
 
@@ -68,7 +58,6 @@ private:
     void queue_loop();
     io::Verdict decide_out(const io::QueuedPacket& p, core::TimeMs now);
     std::optional<io::Verdict> decide_in(const io::QueuedPacket& p, core::TimeMs now);
-    bool keep(const io::QueuedPacket& p, std::uint32_t token);
     void expire_holds(core::TimeMs now);
     void drop_held(std::uint32_t token);
     void refuse(std::span<const std::uint8_t> pkt, const core::PacketView& v);
@@ -87,8 +76,7 @@ private:
     TableCheck m_check; // of m_table, by the events thread
     std::optional<InstalledRules> m_rules; // the nftables socket and our table
     std::vector<io::MappingElement> m_to_add, m_to_remove;
-    core::SynHold m_syn_hold;
-    std::vector<HeldPacket> m_held_packets;
+    core::SynHold m_syn_hold; // with the packets held in the inbound queue (their ids)
     std::vector<std::uint32_t> m_released; // tokens released by the events thread
     std::vector<std::vector<std::uint8_t>> m_replies; // ICMP errors to send (queue thread)
 

@@ -8,9 +8,7 @@
 #include "conenat/core/nat/first_packet.hpp"
 #include "conenat/core/packet/icmp_build.hpp"
 
-#include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <poll.h>
 
 namespace conenat::engine {
@@ -25,7 +23,7 @@ constexpr std::size_t kBatch = 64;
 
 // RFC 6888 REQ-11 / RFC 5508 REQ-8: tell the sender, when configured.
 void ConntrackEngine::refuse(std::span<const std::uint8_t> pkt, const PacketView& v) {
-    std::vector<std::uint8_t> reply(576);
+    std::vector<std::uint8_t> reply(icmp::kErrorBytes);
     reply.resize(refusal_reply(m_table, pkt, v, reply));
     if (!reply.empty()) m_replies.push_back(std::move(reply));
 }
@@ -48,36 +46,22 @@ io::Verdict ConntrackEngine::decide_out(const io::QueuedPacket& p, TimeMs now) {
 std::optional<io::Verdict> ConntrackEngine::decide_in(const io::QueuedPacket& p, TimeMs now) {
     const PacketView v = parse_ipv4(p.bytes);
     const bool hairpin = internal(v.src.addr); // from inside to one of our addresses
-    const FirstPacket d = first_inbound(m_table, m_syn_hold, v, hairpin, now);
+    const FirstPacket d = first_inbound(m_table, m_syn_hold, p.bytes, v, hairpin, now);
     m_table.counters().add(d.reason);
     if (d.action == FirstAction::Pass) return io::Verdict::Repeat;
-    if (d.action == FirstAction::Hold && keep(p, d.token)) return std::nullopt;
+    if (d.action == FirstAction::Hold) { // RFC 5382 REQ-4: its packet waits in the queue
+        (void)m_syn_hold.keep(d.token, p.id);
+        ++m_held;
+        return std::nullopt;
+    }
     return io::Verdict::Drop;
 }
 
-// The packet of a SYN the core holds (RFC 5382 REQ-4) stays in the queue until its verdict.
-bool ConntrackEngine::keep(const io::QueuedPacket& p, std::uint32_t token) {
-    HeldPacket& h = m_held_packets[token % m_held_packets.size()];
-    if (h.token) { // (only when the token counter wraps past a held one)
-        const PacketView v = parse_ipv4(p.bytes);
-        (void)m_syn_hold.release(v.dst, v.src);
-        m_table.counters().add(Counter::drop_syn_hold_full);
-        return false;
-    }
-    h.token = token;
-    h.packet_id = p.id;
-    h.len = std::uint16_t(std::min(p.bytes.size(), h.bytes.size()));
-    std::memcpy(h.bytes.data(), p.bytes.data(), h.len);
-    ++m_held;
-    return true;
-}
-
 void ConntrackEngine::drop_held(std::uint32_t token) {
-    HeldPacket& h = m_held_packets[token % m_held_packets.size()];
-    if (h.token != token) return;
-    m_queue_in->verdict(h.packet_id, io::Verdict::Drop);
+    const SynHold::Held* h = m_syn_hold.take(token);
+    if (!h) return;
+    m_queue_in->verdict(h->handle, io::Verdict::Drop);
     ++m_dropped;
-    h.token = 0;
 }
 
 // Held SYNs whose connection was opened from inside are dropped silently; the others, once their
@@ -89,18 +73,15 @@ void ConntrackEngine::expire_holds(TimeMs now) {
     }
     m_released.clear();
     while (const std::uint32_t token = m_syn_hold.pop_expired(now)) {
-        HeldPacket& h = m_held_packets[token % m_held_packets.size()];
-        if (h.token != token) continue;
+        const SynHold::Held* h = m_syn_hold.take(token);
+        if (!h) continue;
         ++m_hold_expired;
         m_table.counters().add(Counter::syn_hold_expired);
-        if (m_config.nat.on_unsolicited_syn != SynReply::None) {
-            const std::span<const std::uint8_t> held(h.bytes.data(), h.len);
-            const PacketView v = parse_ipv4(held);
-            std::vector<std::uint8_t> reply(576);
-            reply.resize(build_icmp_error(held, v, reply, icmp::DestUnreachable, icmp::CodePortUnreachable, v.dst.addr));
-            if (!reply.empty()) m_replies.push_back(std::move(reply));
-        }
-        drop_held(token);
+        std::vector<std::uint8_t> reply(icmp::kErrorBytes);
+        reply.resize(unsolicited_syn_reply(m_config.nat, h->packet(), reply));
+        if (!reply.empty()) m_replies.push_back(std::move(reply));
+        m_queue_in->verdict(h->handle, io::Verdict::Drop);
+        ++m_dropped;
     }
 }
 

@@ -28,7 +28,7 @@ constexpr std::size_t kHoldReplies = 16;
 QueueWorker::QueueWorker(const WorkerSettings& settings, const ShardPlan& plan, std::uint64_t seed)
     : m_settings(settings), m_steering(plan, settings.index, 0, 0),
       m_translator(plan.configs[settings.index], seed),
-      m_replies(2 * kBatch), m_hold_replies(kHoldReplies), m_held(plan.configs[settings.index].max_held_syns) {
+      m_replies(2 * kBatch), m_hold_replies(kHoldReplies) {
     m_raw_out.reserve(2 * kBatch + kHoldReplies);
 }
 
@@ -156,7 +156,7 @@ void QueueWorker::dispose(Kind kind, const io::QueuedPacket& p, Slot& s) {
         m_stats.handed_off(o.reason);
         return;
     case Fate::Hold:
-        if (!m_held.hold(o.token, p.bytes, p.id, kind)) {
+        if (!m_translator.holds().keep(o.token, p.id, kind)) {
             q.verdict(p.id, io::Verdict::Drop);
             add(QueueStat::verdict_drop);
         }
@@ -173,8 +173,8 @@ void QueueWorker::dispose(Kind kind, const io::QueuedPacket& p, Slot& s) {
 }
 
 void QueueWorker::release(std::uint32_t token) {
-    if (const HeldSyns::Entry* e = m_held.take(token)) {
-        queue(Kind(e->kind)).verdict(e->handle, io::Verdict::Drop);
+    if (const core::SynHold::Held* e = m_translator.holds().take(token)) {
+        queue(Kind(e->tag)).verdict(e->handle, io::Verdict::Drop);
         add(QueueStat::verdict_drop);
     }
 }
@@ -182,9 +182,9 @@ void QueueWorker::release(std::uint32_t token) {
 // RFC 5382 REQ-4: a SYN nobody answered from inside within its hold time is dropped, and its
 // sender gets ICMP port unreachable when configured.
 void QueueWorker::expire_holds(TimeMs now) {
-    expire_held_syns(m_translator, m_held, m_stats, now,
-                     [this](const HeldSyns::Entry& e, std::span<const std::uint8_t> reply) {
-                         queue(Kind(e.kind)).verdict(e.handle, io::Verdict::Drop);
+    expire_held_syns(m_translator, m_stats, now,
+                     [this](const core::SynHold::Held& e, std::span<const std::uint8_t> reply) {
+                         queue(Kind(e.tag)).verdict(e.handle, io::Verdict::Drop);
                          add(QueueStat::verdict_drop);
                          if (reply.empty())
                              return;
@@ -219,7 +219,7 @@ void QueueWorker::send_raw() {
 void QueueWorker::publish() {
     m_own[std::size_t(QueueStat::mappings)] = m_translator.table().mapping_count();
     m_own[std::size_t(QueueStat::sessions)] = m_translator.table().session_count();
-    m_own[std::size_t(QueueStat::held_now)] = m_held.count();
+    m_own[std::size_t(QueueStat::held_now)] = m_translator.holds().kept();
     m_check.run_if_due(m_translator.table(), "queue worker");
     m_own[std::size_t(QueueStat::table_checks)] = m_check.runs();
     m_own[std::size_t(QueueStat::table_consistency_errors)] = m_check.failures();
@@ -229,7 +229,7 @@ void QueueWorker::publish() {
 std::array<std::uint64_t, QueueWorker::kStats> QueueWorker::stats() const { return m_stats.read(); }
 
 void QueueWorker::close() {
-    m_held.take_all([this](const HeldSyns::Entry& e) { queue(Kind(e.kind)).verdict(e.handle, io::Verdict::Drop); });
+    m_translator.holds().take_all([this](const core::SynHold::Held& e) { queue(Kind(e.tag)).verdict(e.handle, io::Verdict::Drop); });
     for (Kind k : {kMain, kHairpin})
         if (auto& q = k == kMain ? m_main : m_hairpin; q)
             (void)q->flush();

@@ -90,7 +90,6 @@ private:
     std::vector<std::array<std::uint8_t, kReplyBytes>> m_hold_replies; // ICMP 3/3 for expired holds
     std::size_t m_hold_replies_used = 0;
     std::vector<std::span<const std::uint8_t>> m_raw_out;             // sent once per round
-    HeldSyns m_held;
 
     std::array<std::uint64_t, std::size_t(QueueStat::count_)> m_own{};
     Stats m_stats; // the core's counters corrected for hand-offs (see dispose), and m_own

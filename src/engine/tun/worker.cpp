@@ -42,8 +42,7 @@ TunWorker::TunWorker(const TunWorkerSettings& settings, const ShardPlan& plan, s
       m_translator(plan.configs[settings.index], seed),
       m_reassembler(reassembly_config()), m_queue(std::move(queue)), m_inbox(std::move(inbox)),
       m_outbox(std::move(outbox)), m_inbox_pos(m_inbox.size()), m_wake_fds(wake_fds),
-      m_wake(settings.workers), m_bufs(kBatch * kBufBytes), m_replies(kBatch),
-      m_held(plan.configs[settings.index].max_held_syns) {}
+      m_wake(settings.workers), m_bufs(kBatch * kBufBytes), m_replies(kBatch) {}
 
 void TunWorker::run(const io::EventFd& stop) { run_worker(*this, stop, now_ms); }
 
@@ -200,7 +199,7 @@ void TunWorker::dispose(Slot& s) {
         }
     }
     if (d.release)
-        m_held.take(o.token);
+        m_translator.holds().take(o.token);
     if (d.reply) {
         write_packet(s.ref.reply.first(o.reply_len));
         add(TunStat::icmp_replies_sent);
@@ -220,7 +219,7 @@ void TunWorker::dispose(Slot& s) {
         write(s.frame);
         return;
     case Fate::Hold:
-        m_held.hold(o.token, s.ref.bytes);
+        m_translator.holds().keep(o.token);
         return;
     case Fate::ToRouter:
         write(s.frame); // to our address: the kernel delivers it to the router's own stack
@@ -249,7 +248,7 @@ void TunWorker::write_packet(std::span<const std::uint8_t> pkt) {
 // RFC 5382 REQ-4: a SYN nobody answered from inside within its hold time is dropped, and its
 // sender gets ICMP port unreachable when configured.
 void TunWorker::expire_holds(TimeMs now) {
-    expire_held_syns(m_translator, m_held, m_stats, now, [this](const HeldSyns::Entry&, std::span<const std::uint8_t> reply) {
+    expire_held_syns(m_translator, m_stats, now, [this](const core::SynHold::Held&, std::span<const std::uint8_t> reply) {
         if (reply.empty())
             return;
         write_packet(reply);
@@ -265,7 +264,7 @@ void TunWorker::publish() {
                                                      r.dropped_source_share + r.evicted + r.timed_out;
     m_own[std::size_t(TunStat::mappings)] = m_translator.table().mapping_count();
     m_own[std::size_t(TunStat::sessions)] = m_translator.table().session_count();
-    m_own[std::size_t(TunStat::held_now)] = m_held.count();
+    m_own[std::size_t(TunStat::held_now)] = m_translator.holds().kept();
     m_check.run_if_due(m_translator.table(), "tun worker");
     m_own[std::size_t(TunStat::table_checks)] = m_check.runs();
     m_own[std::size_t(TunStat::table_consistency_errors)] = m_check.failures();

@@ -103,7 +103,6 @@ private:
     TwoPassBatch<kBatch> m_batch;
     std::vector<std::array<std::uint8_t, kReplyBytes>> m_replies;
     std::array<std::uint8_t, kVnet + kReplyBytes> m_scratch{};
-    HeldSyns m_held;
 
     std::array<std::uint64_t, std::size_t(TunStat::count_)> m_own{};
     Stats m_stats; // the core's counters corrected for hand-offs (see dispose), and m_own

@@ -42,18 +42,24 @@ std::optional<Counter> unmappable(const PacketView& v, Direction dir);
 FirstPacket first_outbound(MappingTable& table, const PacketView& v, TimeMs now);
 
 // An inbound packet no connection of `m` (kNil: no mapping owns v.dst) takes: the filter of
-// `m` for `remote` (RFC 4787 §5). A refused bare SYN is held in `holds`, keyed by v.dst and v.src.
-FirstPacket filter_inbound(MappingTable& table, SynHold& holds, const PacketView& v, MappingId m, Endpoint remote,
-                           TimeMs now);
+// `m` for `remote` (RFC 4787 §5). A refused bare SYN `pkt` is held in `holds`, keyed by v.dst and v.src.
+FirstPacket filter_inbound(MappingTable& table, SynHold& holds, std::span<const std::uint8_t> pkt, const PacketView& v,
+                           MappingId m, Endpoint remote, TimeMs now);
 
 // An inbound first packet of a flow the kernel then tracks (the conntrack engine). `hairpin`:
 // it comes from inside, so the sender's mapping is made or refreshed first and the receiver's
 // filter judges the sender's external endpoint (RFC 4787 REQ-9, RFC 5382 REQ-8).
-FirstPacket first_inbound(MappingTable& table, SynHold& holds, const PacketView& v, bool hairpin, TimeMs now);
+FirstPacket first_inbound(MappingTable& table, SynHold& holds, std::span<const std::uint8_t> pkt, const PacketView& v,
+                          bool hairpin, TimeMs now);
 
-// Writes into `out` (>= 576 bytes) the ICMP 3/1 or 3/13 that tells the sender of refused
+// Writes into `out` (>= icmp::kErrorBytes) the ICMP 3/1 or 3/13 that tells the sender of refused
 // packet `pkt` (RFC 6888 REQ-11, RFC 5508 REQ-8); 0 when not configured or not allowed.
 std::size_t refusal_reply(MappingTable& table, std::span<const std::uint8_t> pkt, const PacketView& v,
                           std::span<std::uint8_t> out);
+
+// Writes into `out` (>= icmp::kErrorBytes) the ICMP 3/3 for the sender of `held`, a held SYN whose time
+// is over (RFC 5382 REQ-4), when configured; 0: send nothing.
+std::size_t unsolicited_syn_reply(const NatConfig& config, std::span<const std::uint8_t> held,
+                                  std::span<std::uint8_t> out);
 
 } // namespace conenat::core

@@ -2,6 +2,7 @@
 // policy) -> rewrite (checksums) -> bytes out, in place. Hooks must not retain the buffers.
 #pragma once
 
+#include "conenat/core/nat/first_packet.hpp"
 #include "conenat/core/nat/mapping_table.hpp"
 #include "conenat/core/nat/syn_hold.hpp"
 #include "conenat/core/packet/parse.hpp"
@@ -49,11 +50,15 @@ public:
     void process_batch(std::span<PacketRef> batch, Direction dir, TimeMs now);
     // Runs the timers. Engines call it at least every second.
     void expire(TimeMs now) { m_table.expire(now); }
-    // The next held SYN whose hold time is over (0: none). The engine drops that packet, or
-    // sends what unsolicited_syn_reply() builds for it.
+    // The next held SYN whose hold time is over (0: none). The engine drops that packet (if it
+    // keeps it: holds().take()), or sends what unsolicited_syn_reply() builds for it.
     std::uint32_t next_expired_hold(TimeMs now);
     // ICMP 3/3 for an expired held SYN when configured (RFC 5382 REQ-4); 0: send nothing.
-    std::size_t unsolicited_syn_reply(std::span<const std::uint8_t> held, std::span<std::uint8_t> out) const;
+    std::size_t unsolicited_syn_reply(std::span<const std::uint8_t> held, std::span<std::uint8_t> out) const {
+        return core::unsolicited_syn_reply(m_table.config(), held, out);
+    }
+    // The SYNs held (Outcome::token names them) and their packets.
+    SynHold& holds() { return m_holds; }
 
     MappingTable& table() { return m_table; }
     const Counters& counters() const { return m_table.counters(); }
