@@ -7,7 +7,7 @@
 #include "conenat/core/packet/partial_checksum.hpp"
 #include "conenat/util/log.hpp"
 #include "conenat/engine/clock.hpp"
-#include "engine/software/disposition.hpp"
+#include "engine/software/carry_out.hpp"
 
 #include <linux/netfilter.h>
 
@@ -15,7 +15,6 @@
 
 namespace conenat::engine {
 
-using core::Action;
 using core::Counter;
 using core::Direction;
 using core::TimeMs;
@@ -120,56 +119,51 @@ void QueueWorker::drain(Kind kind, TimeMs now) {
 }
 
 void QueueWorker::dispose(Kind kind, const io::QueuedPacket& p, Slot& s) {
-    const core::Outcome& o = s.ref.outcome;
-    io::NfQueue& q = queue(kind);
     // Hairpinned packets come through their own queue: only they are handed off, and only the
     // main queue's inbound packets may be the router's own.
     const Context c{s.dir, s.handed_off, kind == kHairpin, kind == kMain};
-    const Disposition d = engine::dispose(o, s.ref.view, c, m_steering);
-    if (d.release)
-        release(o.token);
-    if (d.reply) {
-        m_raw_out.push_back(s.ref.reply.first(o.reply_len));
-        add(QueueStat::icmp_replies_sent);
-    }
-    switch (d.fate) {
-    case Fate::Deliver:
-        if (kind == kHairpin) {
-            if (s.handed_off) // the core of the first worker could not count it: this one does
-                m_stats.handed_off(Counter::hairpinned, -1);
-            // A local source address arriving from the LAN would be a martian: send it ourselves.
-            reinject(p.bytes);
-            q.verdict(p.id, io::Verdict::Drop);
-            return;
-        }
-        if (p.checksum_partial && core::fix_partial_checksum(p.bytes, p.gso))
-            add(QueueStat::partial_checksums);
-        q.verdict_with_payload(p.id, io::Verdict::Accept, p.bytes);
-        add(QueueStat::verdict_accept);
-        return;
-    case Fate::HandOff:
-        // NF_REPEAT with the mark sends it through prerouting again, to the owner's hairpin queue.
-        q.verdict_with_payload(p.id, io::Verdict::Repeat, p.bytes, p.mark | m_settings.mark);
-        add(QueueStat::hairpin_handoffs);
-        // The core here tried the inbound half and counted its failure (no mapping, or a held
-        // SYN): that half happens in the other worker, which counts it there.
-        m_stats.handed_off(o.reason);
-        return;
-    case Fate::Hold:
-        if (!m_translator.holds().keep(o.token, p.id, kind)) {
-            q.verdict(p.id, io::Verdict::Drop);
-            add(QueueStat::verdict_drop);
-        }
-        return;
-    case Fate::ToRouter:
-        q.verdict(p.id, io::Verdict::Accept);
-        add(QueueStat::router_icmp_passed);
-        return;
-    case Fate::Drop:
-        q.verdict(p.id, io::Verdict::Drop);
-        add(QueueStat::verdict_drop);
+    Queued q{kind, p};
+    carry_out(*this, q, s.ref, c, m_steering, m_stats);
+}
+
+// NF_REPEAT with the mark sends it through prerouting again, to the owner's hairpin queue.
+bool QueueWorker::hand_off(unsigned, Queued& q) {
+    queue(q.kind).verdict_with_payload(q.p.id, io::Verdict::Repeat, q.p.bytes, q.p.mark | m_settings.mark);
+    add(QueueStat::hairpin_handoffs);
+    return true;
+}
+
+void QueueWorker::reply(std::span<const std::uint8_t> icmp) {
+    m_raw_out.push_back(icmp);
+    add(QueueStat::icmp_replies_sent);
+}
+
+void QueueWorker::deliver(Queued& q) {
+    if (q.kind == kHairpin) {
+        // A local source address arriving from the LAN would be a martian: send it ourselves.
+        reinject(q.p.bytes);
+        queue(q.kind).verdict(q.p.id, io::Verdict::Drop);
         return;
     }
+    if (q.p.checksum_partial && core::fix_partial_checksum(q.p.bytes, q.p.gso))
+        add(QueueStat::partial_checksums);
+    queue(q.kind).verdict_with_payload(q.p.id, io::Verdict::Accept, q.p.bytes);
+    add(QueueStat::verdict_accept);
+}
+
+void QueueWorker::to_router(Queued& q) {
+    queue(q.kind).verdict(q.p.id, io::Verdict::Accept);
+    add(QueueStat::router_icmp_passed);
+}
+
+void QueueWorker::hold(Queued& q, std::uint32_t token) {
+    if (!m_translator.holds().keep(token, q.p.id, q.kind))
+        drop(q);
+}
+
+void QueueWorker::drop(Queued& q) {
+    queue(q.kind).verdict(q.p.id, io::Verdict::Drop);
+    add(QueueStat::verdict_drop);
 }
 
 void QueueWorker::release(std::uint32_t token) {

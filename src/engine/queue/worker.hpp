@@ -5,6 +5,7 @@
 
 #include "engine.hpp"
 #include "engine/common/table_check.hpp"
+#include "engine/software/disposition.hpp"
 #include "engine/software/steering.hpp"
 #include "engine/software/held_syns.hpp"
 #include "engine/software/two_pass_batch.hpp"
@@ -67,6 +68,20 @@ private:
 
     void drain(Kind kind, core::TimeMs now);
     void dispose(Kind kind, const io::QueuedPacket& p, Slot& s);
+
+    // The NFQUEUE port (carry_out.hpp): a packet is a verdict owed to one of the two queues.
+    struct Queued {
+        Kind kind;
+        const io::QueuedPacket& p;
+    };
+    template <typename Port, typename Packet, std::size_t Own>
+    friend void carry_out(Port&, Packet&, const core::PacketRef&, Context, const Steering&, PublishedStats<Own>&);
+    bool hand_off(unsigned worker, Queued& q);
+    void reply(std::span<const std::uint8_t> icmp);
+    void deliver(Queued& q);
+    void to_router(Queued& q);
+    void hold(Queued& q, std::uint32_t token);
+    void drop(Queued& q);
     void release(std::uint32_t token);
     void expire_holds(core::TimeMs now); // RFC 5382 REQ-4
     void reinject(std::span<std::uint8_t> pkt);

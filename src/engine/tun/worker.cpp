@@ -10,7 +10,7 @@
 #include "conenat/core/packet/partial_checksum.hpp"
 #include "conenat/util/log.hpp"
 #include "conenat/engine/clock.hpp"
-#include "engine/software/disposition.hpp"
+#include "engine/software/carry_out.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -18,7 +18,6 @@
 
 namespace conenat::engine {
 
-using core::Action;
 using core::Counter;
 using core::Direction;
 using core::TimeMs;
@@ -185,50 +184,32 @@ void TunWorker::translate(TimeMs now) {
 }
 
 void TunWorker::dispose(Slot& s) {
-    const core::Outcome& o = s.ref.outcome;
+    const Context c{s.dir, s.handed_off, m_settings.workers > 1, true};
+    carry_out(*this, s, s.ref, c, m_steering, m_stats);
+}
+
+bool TunWorker::hand_off(unsigned worker, Slot& s) { return hand_off(worker, s.frame, kTagInbound | kTagHandedOff); }
+
+void TunWorker::reply(std::span<const std::uint8_t> icmp) {
+    write_packet(icmp);
+    add(TunStat::icmp_replies_sent);
+}
+
+void TunWorker::deliver(Slot& s) {
     const std::span<std::uint8_t> pkt = s.ref.bytes;
-    Context c{s.dir, s.handed_off, m_settings.workers > 1, true};
-    Disposition d = engine::dispose(o, s.ref.view, c, m_steering);
-    if (d.fate == Fate::HandOff) {
-        if (hand_off(d.worker, s.frame, kTagInbound | kTagHandedOff)) {
-            // The core here tried the inbound half and counted its failure: the other worker counts it.
-            m_stats.handed_off(o.reason);
-        } else { // its ring is full: as if it could not be handed off
-            c.may_hand_off = false;
-            d = engine::dispose(o, s.ref.view, c, m_steering);
-        }
+    if (io::VnetHeader::load(s.frame.data()).flags & io::VnetHeader::kNeedsCsum) {
+        // Still partial on the way back: the field must hold the new pseudo-header sum.
+        if (core::fix_partial_checksum(pkt, true))
+            add(TunStat::partial_checksums);
     }
-    if (d.release)
-        m_translator.holds().take(o.token);
-    if (d.reply) {
-        write_packet(s.ref.reply.first(o.reply_len));
-        add(TunStat::icmp_replies_sent);
-    }
-    switch (d.fate) {
-    case Fate::Deliver:
-        if (s.handed_off) // the core of the first worker could not count it: this one does
-            m_stats.handed_off(Counter::hairpinned, -1);
-        if (io::VnetHeader::load(s.frame.data()).flags & io::VnetHeader::kNeedsCsum) {
-            // Still partial on the way back: the field must hold the new pseudo-header sum.
-            if (core::fix_partial_checksum(pkt, true))
-                add(TunStat::partial_checksums);
-        }
-        // One hop back: the kernel took one on the way into the device and takes it again on
-        // the way out.
-        core::give_back_hop(pkt);
-        write(s.frame);
-        return;
-    case Fate::Hold:
-        m_translator.holds().keep(o.token);
-        return;
-    case Fate::ToRouter:
-        write(s.frame); // to our address: the kernel delivers it to the router's own stack
-        add(TunStat::passed_to_host);
-        return;
-    case Fate::HandOff:
-    case Fate::Drop:
-        return;
-    }
+    // One hop back: the kernel took one on the way into the device and takes it again on the way out.
+    core::give_back_hop(pkt);
+    write(s.frame);
+}
+
+void TunWorker::to_router(Slot& s) {
+    write(s.frame); // to our address: the kernel delivers it to the router's own stack
+    add(TunStat::passed_to_host);
 }
 
 void TunWorker::write(std::span<const std::uint8_t> frame) {

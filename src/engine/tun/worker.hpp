@@ -4,6 +4,7 @@
 #pragma once
 
 #include "engine/software/handoff_ring.hpp"
+#include "engine/software/disposition.hpp"
 #include "engine/software/steering.hpp"
 #include "engine/common/table_check.hpp"
 #include "engine.hpp"
@@ -80,6 +81,17 @@ private:
     bool hand_off(unsigned worker, std::span<const std::uint8_t> frame, std::uint32_t tag);
     void translate(core::TimeMs now);
     void dispose(Slot& s);
+
+    // The TUN port (carry_out.hpp): a packet is a slot's frame.
+    template <typename Port, typename Packet, std::size_t Own>
+    friend void carry_out(Port&, Packet&, const core::PacketRef&, Context, const Steering&, PublishedStats<Own>&);
+    bool hand_off(unsigned worker, Slot& s);
+    void release(std::uint32_t token) { m_translator.holds().take(token); }
+    void reply(std::span<const std::uint8_t> icmp);
+    void deliver(Slot& s);
+    void to_router(Slot& s);
+    void hold(Slot&, std::uint32_t token) { m_translator.holds().keep(token); }
+    void drop(Slot&) {} // a packet read from the device is gone unless written back
     void write(std::span<const std::uint8_t> frame);
     void write_packet(std::span<const std::uint8_t> pkt); // with an empty virtio header
     void expire_holds(core::TimeMs now);
