@@ -211,12 +211,7 @@ void QueueWorker::send_raw() {
 }
 
 void QueueWorker::publish() {
-    m_own[std::size_t(QueueStat::mappings)] = m_translator.table().mapping_count();
-    m_own[std::size_t(QueueStat::sessions)] = m_translator.table().session_count();
-    m_own[std::size_t(QueueStat::held_now)] = m_translator.holds().kept();
-    m_check.run_if_due(m_translator.table(), "queue worker");
-    m_own[std::size_t(QueueStat::table_checks)] = m_check.runs();
-    m_own[std::size_t(QueueStat::table_consistency_errors)] = m_check.failures();
+    note_table_state<QueueStat>(m_own, m_translator, m_check, "queue worker");
     m_stats.publish(m_translator.counters(), m_own);
 }
 

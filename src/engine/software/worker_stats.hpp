@@ -3,7 +3,9 @@
 #pragma once
 
 #include "conenat/core/nat/counters.hpp"
+#include "conenat/core/nat/translator.hpp"
 #include "engine/common/stats_table.hpp"
+#include "engine/common/table_check.hpp"
 
 #include <array>
 #include <atomic>
@@ -42,6 +44,18 @@ private:
     std::array<std::int64_t, kCore> m_adjust{};
     std::array<std::atomic<std::uint64_t>, kSize> m_values{};
 };
+
+// The state of a worker's table into its own statistics (`Stat`: its engine's enum, which has
+// mappings, sessions, held_now, table_checks, table_consistency_errors), the table checked when due.
+template <typename Stat, std::size_t N>
+void note_table_state(std::array<std::uint64_t, N>& own, core::Translator& t, TableCheck& check, const char* who) {
+    own[std::size_t(Stat::mappings)] = t.table().mapping_count();
+    own[std::size_t(Stat::sessions)] = t.table().session_count();
+    own[std::size_t(Stat::held_now)] = t.holds().kept();
+    check.run_if_due(t.table(), who);
+    own[std::size_t(Stat::table_checks)] = check.runs();
+    own[std::size_t(Stat::table_consistency_errors)] = check.failures();
+}
 
 // The engine's statistics text: the core's counters and the engine's own (`names`), summed over
 // its workers, then how many workers there are.

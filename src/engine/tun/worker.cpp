@@ -243,12 +243,7 @@ void TunWorker::publish() {
     m_own[std::size_t(TunStat::datagrams_reassembled)] = r.datagrams_done;
     m_own[std::size_t(TunStat::fragments_dropped)] = r.dropped_malformed + r.dropped_overlap + r.dropped_too_big +
                                                      r.dropped_source_share + r.evicted + r.timed_out;
-    m_own[std::size_t(TunStat::mappings)] = m_translator.table().mapping_count();
-    m_own[std::size_t(TunStat::sessions)] = m_translator.table().session_count();
-    m_own[std::size_t(TunStat::held_now)] = m_translator.holds().kept();
-    m_check.run_if_due(m_translator.table(), "tun worker");
-    m_own[std::size_t(TunStat::table_checks)] = m_check.runs();
-    m_own[std::size_t(TunStat::table_consistency_errors)] = m_check.failures();
+    note_table_state<TunStat>(m_own, m_translator, m_check, "tun worker");
     m_stats.publish(m_translator.counters(), m_own);
 }
 
