@@ -19,6 +19,10 @@
 
 namespace conenat::io {
 
+static_assert(int(Hook::PreRouting) == NF_INET_PRE_ROUTING && int(Hook::LocalIn) == NF_INET_LOCAL_IN &&
+              int(Hook::Forward) == NF_INET_FORWARD && int(Hook::LocalOut) == NF_INET_LOCAL_OUT &&
+              int(Hook::PostRouting) == NF_INET_POST_ROUTING);
+
 namespace {
 // Verdicts go out as one sendmsg of many netlink messages: headers from a fixed buffer,
 // rewritten payloads straight from the receive buffers (no copy), each followed by its padding.
@@ -157,7 +161,7 @@ bool parse_queued_packet(std::uint8_t* buf, std::size_t len, QueuedPacket& out) 
         const auto* hdr = static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
         out = QueuedPacket{};
         out.id = ntohl(hdr->packet_id);
-        out.hook = hdr->hook;
+        out.hook = hdr->hook <= NF_INET_POST_ROUTING ? Hook(hdr->hook) : Hook::Other;
         if (attr[NFQA_MARK])
             out.mark = ntohl(mnl_attr_get_u32(attr[NFQA_MARK]));
         if (attr[NFQA_PAYLOAD]) {

@@ -55,8 +55,7 @@ std::optional<Prefix> parse_cidr(std::string_view s, std::string* why) {
     const auto len = parse_uint(s.substr(slash + 1), 0, 32);
     if (!addr) return set_why(why, "bad address"), std::nullopt;
     if (!len) return set_why(why, "prefix length must be 0..32"), std::nullopt;
-    const core::Ipv4 mask = *len ? ~core::Ipv4(0) << (32 - *len) : 0;
-    if (*addr & ~mask) return set_why(why, "host bits are set"), std::nullopt;
+    if (*addr & ~Prefix::mask_of(*len)) return set_why(why, "host bits are set"), std::nullopt;
     return Prefix{*addr, std::uint8_t(*len)};
 }
 

@@ -94,7 +94,7 @@ TEST_CASE("packets arrive with id, hook and bytes; a batch of verdicts goes in o
     auto pkts = take(q, 3, &payloads);
     REQUIRE(pkts.size() == 3);
     for (std::size_t i = 0; i < pkts.size(); ++i) {
-        CHECK(pkts[i].hook == NF_INET_LOCAL_OUT);
+        CHECK(pkts[i].hook == io::Hook::LocalOut);
         CHECK(payloads[i] == "pkt" + std::to_string(i));
         CHECK(pkts[i].length == 28 + payloads[i].size());
     }

@@ -359,7 +359,7 @@ TEST_CASE("unknown endpoints are queued; Repeat after adding the element sends t
     send_udp(client, {kServer, 7001}, "first");
     auto pkt = next_packet(*q);
     REQUIRE(pkt);
-    CHECK(pkt->hook == NF_INET_POST_ROUTING);
+    CHECK(pkt->hook == io::Hook::PostRouting);
     REQUIRE(pkt->bytes.size() >= 28);
     CHECK(pkt->bytes[9] == 17);
     CHECK(!recv_udp(server, 200)); // held in the queue
@@ -428,7 +428,7 @@ TEST_CASE("filtering: the permit mark set by the verdict lets an inbound packet 
     send_udp(remote, {kExternal, 40004}, "knock");
     auto pkt = next_packet(*q);
     REQUIRE(pkt); // the dnat rule wants the mark, so the packet went on to dnat_queue
-    CHECK(pkt->hook == NF_INET_PRE_ROUTING);
+    CHECK(pkt->hook == io::Hook::PreRouting);
     CHECK(pkt->mark == 0);
     CHECK(!recv_udp(client, 200));
 

@@ -20,6 +20,7 @@ struct EngineConfig {
     std::string external_if;
     core::Ipv4 internal_net = 0;
     std::uint8_t internal_prefix = 0;
+    core::Prefix internal() const { return {internal_net, internal_prefix}; }
     bool rules_auto = true;           // install (and remove) the rule set; else the user's (--rules manual)
     std::string table = "conenatd";   // the nftables table the engine owns
     // The one packet-mark bit conenatd owns (--mark). The conntrack engine sets it on first

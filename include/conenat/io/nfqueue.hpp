@@ -13,9 +13,12 @@
 
 namespace conenat::io {
 
+// The netfilter hook a packet was queued from (the values of NF_INET_*).
+enum class Hook : std::uint8_t { PreRouting = 0, LocalIn = 1, Forward = 2, LocalOut = 3, PostRouting = 4, Other = 0xff };
+
 struct QueuedPacket {
     std::uint32_t id = 0;
-    std::uint8_t hook = 0;      // NF_INET_* hook the packet was queued from
+    Hook hook = Hook::Other;
     std::uint32_t mark = 0;
     std::span<std::uint8_t> bytes; // the IPv4 packet (up to the copy range); valid until the next receive()
     std::uint32_t length = 0;      // the whole packet's length (> bytes.size() when cut at the copy range)

@@ -14,10 +14,7 @@
 namespace conenat::text {
 
 std::optional<core::Ipv4> parse_ipv4(std::string_view s);
-struct Prefix {
-    core::Ipv4 addr = 0;
-    std::uint8_t len = 0;
-};
+using Prefix = core::Prefix;
 // "10.0.0.0/24"; host bits must be zero.
 std::optional<Prefix> parse_cidr(std::string_view s, std::string* why = nullptr);
 // "20000-29999", "5000", "1024-2047,4096-8191"; at least one port, none is 0.

@@ -89,7 +89,7 @@ Outcome Translator::process_parsed(std::span<std::uint8_t> pkt, PacketView& v, D
 
 Outcome Translator::outbound(std::span<std::uint8_t> pkt, PacketView& v, TimeMs now, std::span<std::uint8_t> reply) {
     Outcome o = v.kind == PacketKind::IcmpError ? error_out(pkt, v, now) : flow_out(pkt, v, now, reply);
-    if (o.action != Action::ToOutside || !is_external(v.dst.addr)) return o;
+    if (o.action != Action::ToOutside || !m_table.config().pool.is_external(v.dst.addr)) return o;
     // Hairpinning (RFC 4787 REQ-9, RFC 5382 REQ-8, RFC 5508 REQ-7): the packet, now with the
     // sender's external endpoint as source, goes back in as if it came from outside.
     Outcome in = inbound(pkt, v, now);
@@ -100,11 +100,6 @@ Outcome Translator::outbound(std::span<std::uint8_t> pkt, PacketView& v, TimeMs 
 
 Outcome Translator::inbound(std::span<std::uint8_t> pkt, PacketView& v, TimeMs now) {
     return v.kind == PacketKind::IcmpError ? error_in(pkt, v, now) : flow_in(pkt, v, now);
-}
-
-bool Translator::is_external(Ipv4 addr) const {
-    const auto& addrs = m_table.config().pool.external_addrs;
-    return std::find(addrs.begin(), addrs.end(), addr) != addrs.end();
 }
 
 // RFC 6888 REQ-11 / RFC 5508 REQ-8: drop the packet, and tell the sender if configured.

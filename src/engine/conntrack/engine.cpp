@@ -20,7 +20,7 @@ std::string conntrack_rules_text(const EngineConfig& o) { return io::Nftables::r
 
 ConntrackEngine::ConntrackEngine(const EngineConfig& config)
     : m_config(config),
-      m_internal_mask(config.internal_prefix ? ~Ipv4(0) << (32 - config.internal_prefix) : 0),
+      m_internal(config.internal()),
       m_maps(conntrack_maps(config)), m_table(config.nat, random_seed()),
       m_syn_hold(config.nat.max_held_syns, config.nat.max_held_syns_per_source) {
     m_table.set_observer(this);
@@ -36,11 +36,6 @@ std::string queue_error(std::uint16_t num, const std::string& error) {
            (taken ? "bound by another process (another conenatd?); nothing installed" : error);
 }
 } // namespace
-
-bool ConntrackEngine::external(Ipv4 a) const {
-    const auto& addrs = m_config.nat.pool.external_addrs;
-    return std::find(addrs.begin(), addrs.end(), a) != addrs.end();
-}
 
 void ConntrackEngine::mapping_created(const Mapping& m, TimeMs) {
     m_to_add.push_back({m.proto, m.internal(), {m.rem_addr, m.rem_port}, m.external()});

@@ -64,11 +64,11 @@ private:
 
     // shared, under m_mutex
     Status flush_elements();
-    bool internal(core::Ipv4 a) const { return (a & m_internal_mask) == m_config.internal_net; }
-    bool external(core::Ipv4 a) const;
+    bool internal(core::Ipv4 a) const { return m_internal.contains(a); }
+    bool external(core::Ipv4 a) const { return m_config.nat.pool.is_external(a); }
 
     EngineConfig m_config;
-    core::Ipv4 m_internal_mask = 0;
+    core::Prefix m_internal;
     io::NatMaps m_maps; // the table's maps, which the elements go into
 
     std::mutex m_mutex; // the table, the maps' pending elements, the nft socket, the holds

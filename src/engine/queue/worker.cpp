@@ -9,7 +9,6 @@
 #include "conenat/engine/clock.hpp"
 #include "engine/software/carry_out.hpp"
 
-#include <linux/netfilter.h>
 
 #include <algorithm>
 
@@ -106,7 +105,7 @@ void QueueWorker::drain(Kind kind, TimeMs now) {
             add(QueueStat::gso_packets);
         s.handed_off = kind == kHairpin && (p.mark & m_settings.mark);
         if (kind == kMain)
-            s.dir = p.hook == NF_INET_PRE_ROUTING ? Direction::Inbound : Direction::Outbound;
+            s.dir = p.hook == io::Hook::PreRouting ? Direction::Inbound : Direction::Outbound;
         else
             s.dir = s.handed_off ? Direction::Inbound : Direction::Outbound;
         s.ref = core::PacketRef{p.bytes, m_replies[kind * kBatch + i], {}};

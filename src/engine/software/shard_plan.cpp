@@ -79,7 +79,7 @@ ShardPlan plan_shards(const core::NatConfig& config, core::Ipv4 internal_net, st
             std::uint64_t(plan.blocks_per_addr) * config.pool.external_addrs.size(), 0xffffffffu - plan.block_base));
         for (std::uint32_t b = 0; b < plan.blocks_per_addr; ++b)
             append_indices(plan.ports, set, b * block, (b + 1) * block, std::uint8_t(b % workers));
-        const std::uint32_t mask = prefix == 0 ? 0 : prefix >= 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
+        const std::uint32_t mask = core::Prefix::mask_of(prefix);
         const std::uint64_t net_first = internal_net & mask, net_last = net_first + ~mask;
         for (std::uint64_t h = net_first; h <= net_last;) {
             const std::uint8_t w = plan.worker_of_host(core::Ipv4(h));

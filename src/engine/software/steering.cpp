@@ -21,15 +21,9 @@ unsigned fragment_owner(std::span<const std::uint8_t> pkt, unsigned workers) {
 }
 
 Steering::Steering(const ShardPlan& plan, unsigned self, core::Ipv4 internal_net, std::uint8_t internal_prefix)
-    : m_plan(plan), m_self(self),
-      m_internal_mask(internal_prefix == 0 ? 0 : ~0u << (32 - std::min<unsigned>(internal_prefix, 32))) {
-    m_internal_net = internal_net & m_internal_mask;
-}
+    : m_plan(plan), m_self(self), m_internal{internal_net, internal_prefix} {}
 
-bool Steering::is_external(core::Ipv4 a) const {
-    const auto& addrs = m_plan.configs[m_self].pool.external_addrs;
-    return std::find(addrs.begin(), addrs.end(), a) != addrs.end();
-}
+bool Steering::is_external(core::Ipv4 a) const { return m_plan.configs[m_self].pool.is_external(a); }
 
 Arrival Steering::arrival(const core::PacketView& v) const {
     Arrival a;

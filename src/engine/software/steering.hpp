@@ -68,7 +68,7 @@ public:
 
     unsigned self() const { return m_self; }
     bool is_external(core::Ipv4 a) const;
-    bool is_internal(core::Ipv4 a) const { return (a & m_internal_mask) == m_internal_net; }
+    bool is_internal(core::Ipv4 a) const { return m_internal.contains(a); }
 
     // A packet as it arrives: outbound from inside (or the router's own ICMP error about a
     // packet we delivered inside), by its host; inbound by the external port it names.
@@ -80,7 +80,7 @@ public:
 private:
     const ShardPlan& m_plan;
     unsigned m_self;
-    core::Ipv4 m_internal_net, m_internal_mask;
+    core::Prefix m_internal;
 };
 
 } // namespace conenat::engine

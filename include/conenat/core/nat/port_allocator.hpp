@@ -6,6 +6,7 @@
 #include "conenat/core/nat/random.hpp"
 #include "conenat/core/types.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -23,6 +24,9 @@ struct PoolConfig {
     bool preserve_parity = true;         // RFC 4787 REQ-4
     std::uint32_t quarantine_ms = 120000; // CGN-8: a released port stays unused this long
     std::uint32_t quarantine_max = 4096;  // CGN-8: at most this many ports in quarantine
+
+    // Whether `a` is one of ours: traffic to it from inside is hairpinned.
+    bool is_external(Ipv4 a) const { return std::find(external_addrs.begin(), external_addrs.end(), a) != external_addrs.end(); }
 };
 
 // RFC 7422 block of one internal host: ports ports.at(first_index .. first_index+count-1)

@@ -76,7 +76,6 @@ private:
     Outcome deliver_in(std::span<std::uint8_t> pkt, PacketView& v, MappingId m);
     Outcome error_in(std::span<std::uint8_t> pkt, PacketView& v, TimeMs now);
     Outcome refuse(Counter why, std::span<std::uint8_t> pkt, const PacketView& v, std::span<std::uint8_t> reply);
-    bool is_external(Ipv4 addr) const;
 
     MappingTable m_table;
     SynHold m_holds;
