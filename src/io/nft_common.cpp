@@ -60,6 +60,8 @@ void add_set(NftBatch& batch, const std::string& table, std::uint32_t id, const 
         if (set.data_len) // verdict maps: the kernel sizes it itself
             nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, set.data_len);
     }
+    if (!set.userdata.empty())
+        nftnl_set_set_data(s.get(), NFTNL_SET_USERDATA, set.userdata.data(), static_cast<std::uint32_t>(set.userdata.size()));
     if (set.flags & NFT_SET_CONSTANT)
         nftnl_set_set_u32(s.get(), NFTNL_SET_DESC_SIZE, static_cast<std::uint32_t>(elems.size()));
     const std::string what =

@@ -46,6 +46,7 @@ struct SetSpec {
     std::uint32_t flags = 0; // NFT_SET_*
     std::uint32_t key_type = 0, key_len = 0;
     std::uint32_t data_type = 0, data_len = 0; // maps (NFT_SET_MAP); data_len 0: not sent
+    std::vector<std::uint8_t> userdata;        // NFTNL_SET_USERDATA (nft's typeof); empty: none
 };
 
 // A set (NEWSET, then its elements in NEWSETELEM messages of at most 1000) with id `id`.

@@ -3,6 +3,7 @@
 
 #include "nft_context.hpp"
 #include "nft_layout.hpp"
+#include "nft_typeof.hpp"
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -88,6 +89,7 @@ Status build_install(NftBatch& batch, const nft::RuleSet& rules) {
             else
                 std::tie(spec.data_type, spec.data_len) = type_of(s.data);
         }
+        spec.userdata = typeof_userdata(s.key_typeof, s.data_typeof);
         ids[s.name] = next_id;
         add_set(batch, rules.table, next_id++, spec, elements_of(s));
     }

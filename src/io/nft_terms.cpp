@@ -63,8 +63,26 @@ std::string one_or_set(const T& values, F text) {
     return values.size() == 1 ? s : "{ " + s + " }";
 }
 
+// Port ranges merged and in order (as nft lists a set of them).
+std::vector<core::PortRange> merged_ranges(std::vector<core::PortRange> ranges) {
+    std::sort(ranges.begin(), ranges.end(), [](auto& a, auto& b) { return a.first < b.first; });
+    std::vector<core::PortRange> merged;
+    for (const auto& r : ranges) {
+        if (r.first > r.last)
+            continue;
+        if (!merged.empty() && std::uint32_t(r.first) <= std::uint32_t(merged.back().last) + 1)
+            merged.back().last = std::max(merged.back().last, r.last);
+        else
+            merged.push_back(r);
+    }
+    return merged;
+}
+
+// "{ a-b, c }", or "a-b" / "a" for one range: nft itself loads a one-element set as a
+// comparison (and lists it so), which the terms build alike (port_match).
 std::string ports_text(const std::vector<core::PortRange>& ports) {
-    return "{ " + detail::ranges_text(ports) + " }";
+    const std::string s = detail::ranges_text(merged_ranges(ports));
+    return merged_ranges(ports).size() == 1 ? s : "{ " + s + " }";
 }
 
 // The interface name `name` as nft compares it (IFNAMSIZ, zero-padded).
@@ -84,20 +102,9 @@ void addr_in_set_term(RuleContext& c, std::uint32_t offset, const std::string& s
     c.rule().payload(NFT_PAYLOAD_NETWORK_HEADER, offset, 4, kReg).lookup(kReg, set, c.set_id(set));
 }
 
-// Interval-set elements of port ranges (merged, in any order): start keys, and end keys one
-// past each range (an end element at 0 first, as nft writes it, when the first range does not
-// start at 0).
-std::vector<SetElem> port_intervals(std::vector<core::PortRange> ranges) {
-    std::sort(ranges.begin(), ranges.end(), [](auto& a, auto& b) { return a.first < b.first; });
-    std::vector<core::PortRange> merged;
-    for (const auto& r : ranges) {
-        if (r.first > r.last)
-            continue;
-        if (!merged.empty() && std::uint32_t(r.first) <= std::uint32_t(merged.back().last) + 1)
-            merged.back().last = std::max(merged.back().last, r.last);
-        else
-            merged.push_back(r);
-    }
+// Interval-set elements of merged port ranges: start keys, and end keys one past each range
+// (an end element at 0 first, as nft writes it, when the first range does not start at 0).
+std::vector<SetElem> port_intervals(const std::vector<core::PortRange>& merged) {
     std::vector<SetElem> elems;
     if (!merged.empty() && merged.front().first > 0)
         elems.push_back({be16(0), true, {}});
@@ -117,11 +124,20 @@ void prefix_term(RuleContext& c, std::uint32_t base, std::uint32_t offset, core:
     c.rule().cmp(kReg, op_of(op), be32(net & mask));
 }
 
-// A lookup of the 2-byte value at transport header + `offset` in an interval set of `ranges`.
-void port_lookup(RuleContext& c, std::uint32_t offset, const std::vector<core::PortRange>& ranges) {
+// The 2-byte value at transport header + `offset` is in `ranges`: a lookup in an interval set
+// of them, or for one range the comparisons nft makes of it (eq; gte and lte).
+void port_match(RuleContext& c, std::uint32_t offset, const std::vector<core::PortRange>& ranges) {
     constexpr std::uint32_t kTypeInetService = 13;
-    const std::uint32_t id = c.anon(NFT_SET_INTERVAL, kTypeInetService, 2, port_intervals(ranges));
-    c.rule().payload(NFT_PAYLOAD_TRANSPORT_HEADER, offset, 2, kReg).lookup(kReg, kAnonSet, id);
+    const std::vector<core::PortRange> merged = merged_ranges(ranges);
+    c.rule().payload(NFT_PAYLOAD_TRANSPORT_HEADER, offset, 2, kReg);
+    if (merged.size() != 1) {
+        c.rule().lookup(kReg, kAnonSet, c.anon(NFT_SET_INTERVAL, kTypeInetService, 2, port_intervals(merged)));
+    } else if (merged[0].first == merged[0].last) {
+        c.rule().cmp(kReg, NFT_CMP_EQ, be16(merged[0].first));
+    } else {
+        c.rule().cmp(kReg, NFT_CMP_GTE, be16(merged[0].first));
+        c.rule().cmp(kReg, NFT_CMP_LTE, be16(merged[0].last));
+    }
 }
 
 void mark_term(RuleContext& c, std::uint32_t mark, std::uint32_t value) {
@@ -210,12 +226,12 @@ Term l4proto(std::initializer_list<Proto4> protos) {
 Term dport_in(Proto4 proto, const std::vector<core::PortRange>& ports) {
     return {std::string(proto_text(proto)) + " dport " + ports_text(ports), [=](RuleContext& c) {
                 l4proto_build(c, {proto});
-                port_lookup(c, 2, ports);
+                port_match(c, 2, ports);
             }};
 }
 
 Term th_dport_in(const std::vector<core::PortRange>& ports) {
-    return {"th dport " + ports_text(ports), [=](RuleContext& c) { port_lookup(c, 2, ports); }};
+    return {"th dport " + ports_text(ports), [=](RuleContext& c) { port_match(c, 2, ports); }};
 }
 
 Term icmp_type(std::initializer_list<std::uint8_t> types) {
@@ -237,7 +253,7 @@ Term icmp_type(std::initializer_list<std::uint8_t> types) {
 }
 
 Term icmp_id_in(const std::vector<core::PortRange>& ids) {
-    return {"icmp id " + ports_text(ids), [=](RuleContext& c) { port_lookup(c, 4, ids); }};
+    return {"icmp id " + ports_text(ids), [=](RuleContext& c) { port_match(c, 4, ids); }};
 }
 
 Term fib_daddr_oif(const std::string& name) {

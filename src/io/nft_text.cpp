@@ -3,6 +3,7 @@
 
 #include "nft_common.hpp"
 #include "nft_install.hpp"
+#include "nft_typeof.hpp"
 
 #include <sstream>
 
@@ -60,9 +61,13 @@ std::string key_text(nft::Type t, std::uint32_t v) {
 }
 
 void render_set(std::ostream& out, const nft::Set& s) {
-    out << "\t" << (s.data.empty() ? "set " : "map ") << s.name << " {\n\t\ttype " << types_text(s.key);
+    out << "\t" << (s.data.empty() ? "set " : "map ") << s.name << " {\n\t\t";
+    if (!s.key_typeof.empty())
+        out << "typeof " << detail::typeof_text(s.key_typeof);
+    else
+        out << "type " << types_text(s.key);
     if (!s.data.empty())
-        out << " : " << types_text(s.data);
+        out << " : " << (s.data_typeof.empty() ? types_text(s.data) : detail::typeof_text(s.data_typeof));
     out << "\n";
     if (s.interval)
         out << "\t\tflags interval\n";

@@ -2,7 +2,11 @@
 # --print-rules is what gets installed: for each engine (and a few option variants: filtering
 # types, mapping behaviours, port ranges, workers, mark) conenatd starts in a namespace of its
 # own, the kernel's table (`nft list table ip conenatd`) is dumped and compared with
-# `conenatd --print-rules` for the same options; a difference is shown as a diff. Then every
+# `conenatd --print-rules` for the same options; a difference is shown as a diff. The printed
+# conntrack tables must also load with `nft -f` (their queue rules left out where this kernel
+# has no nft queue statement) and list as printed: the text is real nft. (The queue engine's
+# cannot: its port and host maps are looked up by keys of several types, e.g. th dport and the
+# raw quoted port, which nft's language cannot declare; only libnftnl installs them.) Then every
 # generated example (examples/nftables-*.nft with an "# options:" line, `make examples`) must
 # equal --print-rules for the options its header names.
 #
@@ -77,6 +81,34 @@ compare() {
   [ -z "$(ip netns exec "$NS" nft list tables)" ] || fail "$name: the table outlived the daemon"
 }
 
+# Whether this kernel takes the nft queue statement (CONFIG_NFT_QUEUE): probed in the namespace.
+if printf 'table ip cnprobe {\n\tchain c {\n\t\tqueue num 0 bypass\n\t}\n}\n' |
+  ip netns exec "$NS" nft -f - >/dev/null 2>&1; then
+  NATIVE_QUEUE=1; ip netns exec "$NS" nft delete table ip cnprobe
+else NATIVE_QUEUE=0; fi
+
+# loads NAME OPTIONS...: --print-rules (without its queue rules when the kernel has no nft
+# queue) loads with nft -f and lists as printed.
+loads() {
+  local name=$1; shift
+  local text=$TMP/load.nft what=""
+  ip netns exec "$NS" "$BIN" "${BASE[@]}" "$@" --print-rules 2>/dev/null | rules_only >"$text"
+  if [ $NATIVE_QUEUE = 0 ]; then
+    grep -v ' queue num ' "$text" >"$text.q"; mv "$text.q" "$text"; what=" (queue rules left out)"
+  fi
+  if ! ip netns exec "$NS" nft -f "$text" 2>"$TMP/load.err"; then
+    fail "$name: nft -f refuses --print-rules$what: $(head -n 3 "$TMP/load.err")"
+    return
+  fi
+  ip netns exec "$NS" nft list table ip conenatd | normalize >"$TMP/load.listed"
+  ip netns exec "$NS" nft delete table ip conenatd
+  if diff -u --label "conenatd --print-rules$what" --label "nft -f; nft list" "$text" "$TMP/load.listed"; then
+    pass "$name: nft -f loads --print-rules$what and lists it unchanged"
+  else
+    fail "$name: nft lists the loaded --print-rules differently (diff above)"
+  fi
+}
+
 compare "conntrack (port-restricted cone)" --engine conntrack --nat-type port-restricted-cone
 compare "conntrack (full cone, ports 20000-29999)" --engine conntrack --nat-type full-cone --ports 20000-29999
 compare "conntrack (symmetric, two port ranges)" --engine conntrack --nat-type symmetric --ports 1024-2047,4096-65535
@@ -84,6 +116,10 @@ compare "queue (port-restricted cone)" --engine queue --nat-type port-restricted
 compare "queue (3 workers, fail-open, ports 20000-29999)" --engine queue --queues 3 --fail-open --ports 20000-29999
 compare "tun (port-restricted cone)" --engine tun --nat-type port-restricted-cone
 compare "tun (full cone, mark 0x4, ports 20000-29999)" --engine tun --nat-type full-cone --mark 0x4 --ports 20000-29999
+
+loads "conntrack (port-restricted cone)" --engine conntrack --nat-type port-restricted-cone
+loads "conntrack (symmetric, two port ranges)" --engine conntrack --nat-type symmetric --ports 1024-2047,4096-65535
+loads "conntrack (full cone, ports 20000-29999)" --engine conntrack --nat-type full-cone --ports 20000-29999
 
 # Generated examples: the header up to its "# options:" line, then --print-rules output.
 for f in examples/nftables-*.nft; do

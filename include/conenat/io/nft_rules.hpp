@@ -41,6 +41,11 @@ enum class Field : std::uint8_t { SrcAddr, SrcPort, DstAddr, DstPort };
 // nft's data types of set keys and map data (a key is one type or a concatenation).
 enum class Type : std::uint8_t { Ipv4Addr, InetService, Verdict };
 
+// A packet field a set's key or data is declared by (nft's `typeof`): nft then lists the set by
+// these fields rather than by their types. An icmp id is an integer, which `type` cannot name,
+// so a key holding one needs it for `nft -f` to accept the rules that use the map.
+enum class Payload : std::uint8_t { IpSaddr, IpDaddr, IcmpId, ThDport };
+
 // Keys [first, last] (last == first: one key); in a verdict map, `goto_chain` is the data.
 struct Element {
     std::uint32_t first = 0, last = 0;
@@ -52,6 +57,7 @@ struct Set {
     std::vector<Type> data; // empty: a set; else a map
     bool interval = false;
     std::vector<Element> elements; // of a one-field key (maps of concatenations are filled later)
+    std::vector<Payload> key_typeof, data_typeof; // non-empty: declared (and listed) by these fields
 };
 
 struct RuleSet {

@@ -26,6 +26,16 @@ Set nat_map(std::string_view name, const std::vector<Field>& key) {
     return {std::string(name), types_of(key), {Type::Ipv4Addr, Type::InetService}, false, {}};
 }
 
+// snat_icmp's key holds an icmp id, an integer in an inet_service slot (the same bytes): only
+// declared by its fields (typeof) does nft list it so that `nft -f` accepts the rules using it.
+Set icmp_map(const std::vector<Field>& key) {
+    Set s = nat_map(io::snat_map(Proto::Icmp), key);
+    for (Field f : key)
+        s.key_typeof.push_back(f == Field::SrcAddr ? Payload::IpSaddr : f == Field::DstAddr ? Payload::IpDaddr : Payload::IcmpId);
+    s.data_typeof = {Payload::IpDaddr, Payload::ThDport};
+    return s;
+}
+
 } // namespace
 
 io::NatMaps conntrack_maps(const EngineConfig& o) {
@@ -50,13 +60,11 @@ RuleSet conntrack_rules(const EngineConfig& o, bool native) {
     r.table = o.table;
     r.comment = "conenatd rule set (conenatd --print-rules). conenatd installs it through libnftnl.\n"
                 "Each \"queue num N\" is the nft queue statement where the kernel has it (CONFIG_NFT_QUEUE),\n"
-                "else the xt NFQUEUE target (nft_compat, queue N, no bypass), which nft lists the same way.\n"
-                "nft -f refuses snat_icmp's rules as listed here (its key holds an icmp id, an integer,\n"
-                "in an inet_service slot: the same bytes); declare that map with\n"
-                "'typeof ip saddr . icmp id : ip daddr . th dport' to load this text by hand.";
+                "else the xt NFQUEUE target (nft_compat, queue N, no bypass), which nft lists the same way.";
     r.sets.push_back(external_set(o));
-    for (Proto p : {Proto::Udp, Proto::Tcp, Proto::Icmp})
+    for (Proto p : {Proto::Udp, Proto::Tcp})
         r.sets.push_back(nat_map(io::snat_map(p), io::snat_key(p, maps.mapping(p))));
+    r.sets.push_back(icmp_map(io::snat_key(Proto::Icmp, maps.mapping(Proto::Icmp))));
     for (Proto p : {Proto::Udp, Proto::Tcp})
         r.sets.push_back(nat_map(io::dnat_map(p), io::dnat_key()));
 
