@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (o.print_rules) {
-        const std::string rules = engine::rules_text(o);
+        const std::string rules = engine::rules_text(o, o.print_queue_statements);
         std::fputs(rules.c_str(), stdout);
         return 0;
     }

@@ -75,6 +75,9 @@ po::options_description describe() {
         ("log-level", po::value<std::string>()->default_value("info"), "error | warning | notice | info | debug")
         ("rules", po::value<std::string>()->default_value("auto"), "auto: install and remove the rules | manual: the user does")
         ("print-rules", po::bool_switch(), "print the rules and exit")
+        ("print-rules-without-queues", po::bool_switch(),
+         "print the rules without their queue statements (for nft -f on kernels without the nft queue "
+         "statement; examples/iptables-*.sh queue those packets) and exit")
         ("table", po::value<std::string>()->default_value("conenatd"), "name of the nftables table")
         ("queue-out", po::value<std::string>()->default_value("0"),
          "NFQUEUE number for outbound first packets; queue engine: the first of its 2 x --queues queues")
@@ -187,7 +190,8 @@ Options build(const po::variables_map& vm) {
     const std::string rules = vm["rules"].as<std::string>();
     if (rules != "auto" && rules != "manual") throw BadOption("rules", "expected auto or manual, got '" + rules + "'");
     o.rules_auto = rules == "auto";
-    o.print_rules = vm["print-rules"].as<bool>();
+    o.print_queue_statements = !vm["print-rules-without-queues"].as<bool>();
+    o.print_rules = vm["print-rules"].as<bool>() || !o.print_queue_statements;
     o.table = vm["table"].as<std::string>();
     if (o.table.empty() || o.table.size() > 64) throw BadOption("table", "must be 1..64 characters");
     o.queue_out = number<std::uint16_t>(vm, "queue-out", 0, 65535);

@@ -14,9 +14,11 @@ namespace conenat::io::nft {
 class RuleContext {
 public:
     using SetId = std::function<std::uint32_t(const std::string& name)>;
-    // Adds an anonymous constant set (NFT_SET_* `flags`, key type and length) and returns its id.
+    // Adds an anonymous constant set (NFT_SET_* `flags`, key type and length, its user data)
+    // and returns its id.
     using AnonSet = std::function<std::uint32_t(std::uint32_t flags, std::uint32_t type, std::uint32_t len,
-                                                const std::vector<detail::SetElem>& elems)>;
+                                                const std::vector<detail::SetElem>& elems,
+                                                const std::vector<std::uint8_t>& userdata)>;
 
     RuleContext(detail::RuleBuilder& rule, SetId set_id, AnonSet anon)
         : m_rule(rule), m_set_id(std::move(set_id)), m_anon(std::move(anon)) {}
@@ -24,8 +26,8 @@ public:
     detail::RuleBuilder& rule() { return m_rule; }
     std::uint32_t set_id(const std::string& name) { return m_set_id(name); }
     std::uint32_t anon(std::uint32_t flags, std::uint32_t type, std::uint32_t len,
-                       const std::vector<detail::SetElem>& elems) {
-        return m_anon(flags, type, len, elems);
+                       const std::vector<detail::SetElem>& elems, const std::vector<std::uint8_t>& userdata = {}) {
+        return m_anon(flags, type, len, elems, userdata);
     }
 
 private:

@@ -94,10 +94,11 @@ Status build_install(NftBatch& batch, const nft::RuleSet& rules) {
         add_set(batch, rules.table, next_id++, spec, elements_of(s));
     }
     auto set_id = [&](const std::string& name) { return ids.count(name) ? ids[name] : 0; };
-    auto anon = [&](std::uint32_t flags, std::uint32_t type, std::uint32_t len, const std::vector<SetElem>& elems) {
+    auto anon = [&](std::uint32_t flags, std::uint32_t type, std::uint32_t len, const std::vector<SetElem>& elems,
+                    const std::vector<std::uint8_t>& userdata) {
         const std::uint32_t id = next_id++;
-        add_set(batch, rules.table, id, {kAnonSet, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | flags, type, len, 0, 0},
-                elems);
+        add_set(batch, rules.table, id,
+                {kAnonSet, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | flags, type, len, 0, 0, userdata}, elems);
         return id;
     };
     for (const nft::Chain& c : rules.chains) {

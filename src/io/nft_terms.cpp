@@ -3,6 +3,7 @@
 
 #include "nft_context.hpp"
 #include "nft_layout.hpp"
+#include "nft_typeof.hpp"
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -125,13 +126,17 @@ void prefix_term(RuleContext& c, std::uint32_t base, std::uint32_t offset, core:
 }
 
 // The 2-byte value at transport header + `offset` is in `ranges`: a lookup in an interval set
-// of them, or for one range the comparisons nft makes of it (eq; gte and lte).
-void port_match(RuleContext& c, std::uint32_t offset, const std::vector<core::PortRange>& ranges) {
-    constexpr std::uint32_t kTypeInetService = 13;
+// of them, or for one range the comparisons nft makes of it (eq; gte and lte). `raw`: a raw
+// payload (@th,...), whose set nft types as such.
+void port_match(RuleContext& c, std::uint32_t offset, const std::vector<core::PortRange>& ranges, bool raw = false) {
+    constexpr std::uint32_t kTypeInteger = 4, kTypeInetService = 13;
     const std::vector<core::PortRange> merged = merged_ranges(ranges);
     c.rule().payload(NFT_PAYLOAD_TRANSPORT_HEADER, offset, 2, kReg);
     if (merged.size() != 1) {
-        c.rule().lookup(kReg, kAnonSet, c.anon(NFT_SET_INTERVAL, kTypeInetService, 2, port_intervals(merged)));
+        c.rule().lookup(kReg, kAnonSet,
+                        raw ? c.anon(NFT_SET_INTERVAL, kTypeInteger, 2, port_intervals(merged),
+                                     detail::raw_th_userdata(8 * offset, 16))
+                            : c.anon(NFT_SET_INTERVAL, kTypeInetService, 2, port_intervals(merged)));
     } else if (merged[0].first == merged[0].last) {
         c.rule().cmp(kReg, NFT_CMP_EQ, be16(merged[0].first));
     } else {
@@ -153,9 +158,9 @@ void ct_term(RuleContext& c, std::uint32_t key, std::uint32_t bits, std::uint32_
 }
 
 // The protocol byte in the scratch register is one of `protos` (one: a compare; more: an
-// anonymous inet_proto set).
-void proto_in(RuleContext& c, const std::vector<Proto4>& protos) {
-    constexpr std::uint32_t kTypeInetProto = 12;
+// anonymous set of nft type `set_type`).
+void proto_in(RuleContext& c, const std::vector<Proto4>& protos, std::uint32_t set_type,
+              const std::vector<std::uint8_t>& userdata = {}) {
     if (protos.size() == 1) {
         c.rule().cmp_u8(kReg, NFT_CMP_EQ, std::uint8_t(protos[0]));
         return;
@@ -163,12 +168,13 @@ void proto_in(RuleContext& c, const std::vector<Proto4>& protos) {
     std::vector<SetElem> elems;
     for (Proto4 p : protos)
         elems.push_back({{std::uint8_t(p)}, false, {}});
-    c.rule().lookup(kReg, kAnonSet, c.anon(0, kTypeInetProto, 1, elems));
+    c.rule().lookup(kReg, kAnonSet, c.anon(0, set_type, 1, elems, userdata));
 }
 
 void l4proto_build(RuleContext& c, const std::vector<Proto4>& protos) {
+    constexpr std::uint32_t kTypeInetProto = 12;
     c.rule().meta(NFT_META_L4PROTO, kReg);
-    proto_in(c, protos);
+    proto_in(c, protos, kTypeInetProto);
 }
 
 } // namespace
@@ -294,12 +300,13 @@ Term quoted_header_plain() {
 
 Term quoted_proto(std::initializer_list<Proto4> protos) {
     std::vector<Proto4> ps(protos);
-    // nft names the protocols of a set (inet_proto) but not a lone raw value.
-    return {"@th,136,8 " + (ps.size() == 1 ? hex_text(unsigned(ps[0]))
-                                           : one_or_set(ps, [](Proto4 p) { return std::string(proto_text(p)); })),
+    // A raw payload's values are integers (nft type 4), listed in hex: a set of them is what
+    // nft -f makes of this text.
+    constexpr std::uint32_t kTypeInteger = 4;
+    return {"@th,136,8 " + one_or_set(ps, [](Proto4 p) { return hex_text(unsigned(p)); }),
             [ps](RuleContext& c) {
                 c.rule().payload(NFT_PAYLOAD_TRANSPORT_HEADER, kQuotedProto, 1, kReg);
-                proto_in(c, ps);
+                proto_in(c, ps, kTypeInteger, detail::raw_th_userdata(8 * kQuotedProto, 8));
             }};
 }
 
@@ -312,13 +319,13 @@ Term quoted_daddr_in(core::Ipv4 net, unsigned prefix) {
             }};
 }
 
-Term vmap(Key key, const std::string& map) {
-    struct Load {
-        const char* text;
-        std::uint32_t base, offset, len;
-        bool low_byte;
-    };
-    static constexpr Load kLoads[] = {
+namespace {
+struct Load {
+    const char* text;
+    std::uint32_t base, offset, len;
+    bool low_byte;
+};
+constexpr Load kLoads[] = {
         {"th dport", NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, false},
         {"icmp id", NFT_PAYLOAD_TRANSPORT_HEADER, 4, 2, false},
         {"@th,224,16", NFT_PAYLOAD_TRANSPORT_HEADER, kQuotedSport, 2, false},
@@ -327,7 +334,28 @@ Term vmap(Key key, const std::string& map) {
         {"ip saddr & 0.0.0.255", NFT_PAYLOAD_NETWORK_HEADER, 12, 4, true},
         {"@th,192,32", NFT_PAYLOAD_TRANSPORT_HEADER, kQuotedDaddr, 4, false},
         {"@th,192,32 & 0xff", NFT_PAYLOAD_TRANSPORT_HEADER, kQuotedDaddr, 4, true},
-    };
+};
+} // namespace
+
+Term key_in(Key key, const std::vector<core::PortRange>& ports) {
+    const Load& l = kLoads[std::size_t(key)];
+    // nft lists a raw payload's values in hex.
+    const bool raw = l.text[0] == '@';
+    std::string values;
+    for (const core::PortRange& r : merged_ranges(ports)) {
+        auto text = [raw](std::uint32_t v) {
+            char hex[16];
+            std::snprintf(hex, sizeof hex, "0x%x", v);
+            return raw ? std::string(hex) : std::to_string(v);
+        };
+        values += (values.empty() ? "" : ", ") + text(r.first) + (r.last != r.first ? "-" + text(r.last) : "");
+    }
+    if (merged_ranges(ports).size() != 1)
+        values = "{ " + values + " }";
+    return {std::string(l.text) + " " + values, [l, ports, raw](RuleContext& c) { port_match(c, l.offset, ports, raw); }};
+}
+
+Term vmap(Key key, const std::string& map) {
     const Load& l = kLoads[std::size_t(key)];
     return {std::string(l.text) + " vmap @" + map, [l, map](RuleContext& c) {
                 c.rule().payload(l.base, l.offset, l.len, kReg);

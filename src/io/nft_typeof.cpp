@@ -82,6 +82,27 @@ std::string typeof_text(const std::vector<nft::Payload>& fields) {
     return s;
 }
 
+std::vector<std::uint8_t> raw_th_userdata(std::uint32_t offset_bits, std::uint32_t bits) {
+    constexpr std::uint32_t kBigEndian = 2;        // nft's BYTEORDER_BIG_ENDIAN (src/datatype.h)
+    constexpr std::uint32_t kBaseTransport = 3;    // PROTO_BASE_TRANSPORT_HDR (src/proto.h)
+    constexpr std::uint8_t kPayloadBase = 2, kPayloadOffset = 3;
+    std::unique_ptr<nftnl_udata_buf, UdataFree> buf(nftnl_udata_buf_alloc(64));
+    nftnl_udata_put_u32(buf.get(), NFTNL_UDATA_SET_KEYBYTEORDER, kBigEndian);
+    // A raw payload: no header (desc 0, field 0), its base, offset and length.
+    nftnl_udata* outer = nftnl_udata_nest_start(buf.get(), NFTNL_UDATA_SET_KEY_TYPEOF);
+    nftnl_udata_put_u32(buf.get(), kTypeofExpr, kExprPayload);
+    nftnl_udata* data = nftnl_udata_nest_start(buf.get(), kTypeofData);
+    nftnl_udata_put_u32(buf.get(), kPayloadDesc, 0);
+    nftnl_udata_put_u32(buf.get(), kPayloadType, 0);
+    nftnl_udata_put_u32(buf.get(), kPayloadBase, kBaseTransport);
+    nftnl_udata_put_u32(buf.get(), kPayloadOffset, offset_bits);
+    nftnl_udata_put_u32(buf.get(), kPayloadLen, bits);
+    nftnl_udata_nest_end(buf.get(), data);
+    nftnl_udata_nest_end(buf.get(), outer);
+    const auto* bytes = static_cast<const std::uint8_t*>(nftnl_udata_buf_data(buf.get()));
+    return {bytes, bytes + nftnl_udata_buf_len(buf.get())};
+}
+
 std::vector<std::uint8_t> typeof_userdata(const std::vector<nft::Payload>& key, const std::vector<nft::Payload>& data) {
     if (key.empty())
         return {};

@@ -3,12 +3,14 @@
 # types, mapping behaviours, port ranges, workers, mark) conenatd starts in a namespace of its
 # own, the kernel's table (`nft list table ip conenatd`) is dumped and compared with
 # `conenatd --print-rules` for the same options; a difference is shown as a diff. The printed
-# conntrack tables must also load with `nft -f` (their queue rules left out where this kernel
-# has no nft queue statement) and list as printed: the text is real nft. (The queue engine's
-# cannot: its port and host maps are looked up by keys of several types, e.g. th dport and the
-# raw quoted port, which nft's language cannot declare; only libnftnl installs them.) Then every
+# tables must also load with `nft -f` and list as printed (the text is real nft): the conntrack
+# engine's --print-rules where this kernel has the nft queue statement, and everywhere the
+# --print-rules-without-queues of the conntrack and (one worker) queue engines. (The queue
+# engine's --print-rules cannot load: its port and host maps are looked up by keys of several
+# types, e.g. th dport and the raw quoted port, which nft's language cannot declare.) Then every
 # generated example (examples/nftables-*.nft with an "# options:" line, `make examples`) must
-# equal --print-rules for the options its header names.
+# equal --print-rules for the options its header names, and the iptables script that queues
+# for it must use the queue numbers and addresses of the same options.
 #
 #   [ns: wan0 (198.51.100.254/24) -- wan0p ; lan0 (10.0.0.1/24) -- lan0p]   conenatd --engine E
 #
@@ -87,25 +89,22 @@ if printf 'table ip cnprobe {\n\tchain c {\n\t\tqueue num 0 bypass\n\t}\n}\n' |
   NATIVE_QUEUE=1; ip netns exec "$NS" nft delete table ip cnprobe
 else NATIVE_QUEUE=0; fi
 
-# loads NAME OPTIONS...: --print-rules (without its queue rules when the kernel has no nft
-# queue) loads with nft -f and lists as printed.
+# loads NAME PRINT OPTIONS...: the PRINT (--print-rules or --print-rules-without-queues)
+# output loads with nft -f and lists as printed.
 loads() {
-  local name=$1; shift
-  local text=$TMP/load.nft what=""
-  ip netns exec "$NS" "$BIN" "${BASE[@]}" "$@" --print-rules 2>/dev/null | rules_only >"$text"
-  if [ $NATIVE_QUEUE = 0 ]; then
-    grep -v ' queue num ' "$text" >"$text.q"; mv "$text.q" "$text"; what=" (queue rules left out)"
-  fi
+  local name=$1 print=$2; shift 2
+  local text=$TMP/load.nft
+  ip netns exec "$NS" "$BIN" "${BASE[@]}" "$@" "$print" 2>/dev/null | rules_only >"$text"
   if ! ip netns exec "$NS" nft -f "$text" 2>"$TMP/load.err"; then
-    fail "$name: nft -f refuses --print-rules$what: $(head -n 3 "$TMP/load.err")"
+    fail "$name: nft -f refuses $print: $(head -n 3 "$TMP/load.err")"
     return
   fi
   ip netns exec "$NS" nft list table ip conenatd | normalize >"$TMP/load.listed"
   ip netns exec "$NS" nft delete table ip conenatd
-  if diff -u --label "conenatd --print-rules$what" --label "nft -f; nft list" "$text" "$TMP/load.listed"; then
-    pass "$name: nft -f loads --print-rules$what and lists it unchanged"
+  if diff -u --label "conenatd $print" --label "nft -f; nft list" "$text" "$TMP/load.listed"; then
+    pass "$name: nft -f loads $print and lists it unchanged"
   else
-    fail "$name: nft lists the loaded --print-rules differently (diff above)"
+    fail "$name: nft lists the loaded $print differently (diff above)"
   fi
 }
 
@@ -117,9 +116,14 @@ compare "queue (3 workers, fail-open, ports 20000-29999)" --engine queue --queue
 compare "tun (port-restricted cone)" --engine tun --nat-type port-restricted-cone
 compare "tun (full cone, mark 0x4, ports 20000-29999)" --engine tun --nat-type full-cone --mark 0x4 --ports 20000-29999
 
-loads "conntrack (port-restricted cone)" --engine conntrack --nat-type port-restricted-cone
-loads "conntrack (symmetric, two port ranges)" --engine conntrack --nat-type symmetric --ports 1024-2047,4096-65535
-loads "conntrack (full cone, ports 20000-29999)" --engine conntrack --nat-type full-cone --ports 20000-29999
+for print in --print-rules-without-queues $([ $NATIVE_QUEUE = 1 ] && echo --print-rules); do
+  loads "conntrack (port-restricted cone)" $print --engine conntrack --nat-type port-restricted-cone
+  loads "conntrack (symmetric, two port ranges)" $print --engine conntrack --nat-type symmetric --ports 1024-2047,4096-65535
+  loads "conntrack (full cone, ports 20000-29999)" $print --engine conntrack --nat-type full-cone --ports 20000-29999
+done
+loads "queue (port-restricted cone)" --print-rules-without-queues --engine queue --nat-type port-restricted-cone
+loads "queue (ports 1024-2047,4096-65535)" --print-rules-without-queues --engine queue --ports 1024-2047,4096-65535
+[ $NATIVE_QUEUE = 1 ] || echo "note: no nft queue statement here: --print-rules itself was not loaded"
 
 # Generated examples: the header up to its "# options:" line, then --print-rules output.
 for f in examples/nftables-*.nft; do
@@ -132,6 +136,22 @@ for f in examples/nftables-*.nft; do
     pass "$f is --print-rules $opts"
   else
     fail "$f drifted from --print-rules (diff above; run make examples)"
+  fi
+  # The iptables script that queues what this table leaves (the header names it): its queue
+  # numbers are the table's own (--print-rules with its queue statements), its LAN and
+  # external address the options'.
+  script=examples/$(grep -o 'iptables-[a-z]*\.sh' "$f" | head -n 1)
+  [ -f "$script" ] || continue
+  # shellcheck disable=SC2086
+  want=$(ip netns exec "$NS" "$BIN" ${opts/--print-rules-without-queues/} --print-rules 2>/dev/null |
+    grep -o 'queue num [0-9][0-9]*' | awk '{ print $3 }' | sort -un | paste -sd' ')
+  have=$(grep -o 'queue-num [0-9][0-9]*' "$script" | awk '{ print $2 }' | sort -un | paste -sd' ')
+  lan=$(sed -n 's/^LAN=//p' "$script") ext=$(sed -n 's/^EXT=//p' "$script")
+  if [ -n "$want" ] && [ "$want" = "$have" ] && [[ " $opts " == *" --internal-net $lan "* ]] &&
+    [[ " $opts " == *" --external-ip $ext "* ]]; then
+    pass "$script queues to $have, as the table of $f would ($lan, $ext)"
+  else
+    fail "$script: queues '$have' (the table: '$want'), LAN $lan, EXT $ext against the options of $f"
   fi
 done
 

@@ -30,7 +30,7 @@ struct Spec {
     engine::EngineConfig config;
     bool native_queue = false;
     io::NatMaps maps() const { return engine::conntrack_maps(config); }
-    io::nft::RuleSet rules() const { return engine::conntrack_rules(config, native_queue); }
+    io::nft::RuleSet rules() const { return engine::conntrack_rules(config, native_queue ? io::nft::Queueing::Native : io::nft::Queueing::Xt); }
 };
 
 Spec spec_for(io::Nftables& nft, const std::string& table) {

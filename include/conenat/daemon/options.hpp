@@ -21,6 +21,7 @@ struct Options : engine::EngineConfig {
     std::string stats_file;           // empty: none
     LogLevel log_level = LogLevel::Info;
     bool print_rules = false;
+    bool print_queue_statements = true; // false: --print-rules-without-queues
 };
 
 // What parse() decided: run with these options, or exit now with this status (help, version,

@@ -24,7 +24,9 @@ public:
 // The engine `config.engine` names.
 std::unique_ptr<Engine> make_engine(const EngineConfig& config);
 
-// The nftables rule set that engine installs, as nft text (--print-rules).
-std::string rules_text(const EngineConfig& config);
+// The nftables rule set that engine installs, as nft text (--print-rules). Without
+// `queue_statements`, the text for a kernel without the nft queue statement: no queue
+// statements, the packets they would take left for iptables' NFQUEUE (examples/iptables-*.sh).
+std::string rules_text(const EngineConfig& config, bool queue_statements = true);
 
 } // namespace conenat::engine

@@ -23,6 +23,12 @@ struct Term {
 };
 using Rule = std::vector<Term>; // the rule's text: its terms' texts, joined by spaces
 
+// How a rule that queues reaches NFQUEUE: the nft queue statement, the xt NFQUEUE target
+// (nft_compat, kernels without CONFIG_NFT_QUEUE), or not from this table: the table is then
+// the text for such a kernel's `nft -f`, and an iptables script (examples/iptables-*.sh) adds
+// the NFQUEUE rules, matching what the table leaves for it.
+enum class Queueing : std::uint8_t { Native, Xt, Elsewhere };
+
 enum class Hook : std::uint8_t { Prerouting, Input, Forward, Output, Postrouting };
 struct BaseChain {
     std::string type; // "filter", "nat", "route"

@@ -55,6 +55,8 @@ enum class Key : std::uint8_t {
     QuotedDaddrLowByte,
 };
 Term vmap(Key key, const std::string& map);
+// The key (a port: ThDport .. QuotedEchoId) is in `ports`: `th dport 20000-29999`.
+Term key_in(Key key, const std::vector<core::PortRange>& ports);
 
 // ---- statements ----
 Term counter(); // printed as a fresh table lists it: "counter packets 0 bytes 0"

@@ -16,13 +16,14 @@ std::unique_ptr<Engine> make_engine(const EngineConfig& config) {
     return std::make_unique<ConntrackEngine>(config);
 }
 
-std::string rules_text(const EngineConfig& config) {
+std::string rules_text(const EngineConfig& config, bool queue_statements) {
+    const io::nft::Queueing q = queue_statements ? io::nft::Queueing::Native : io::nft::Queueing::Elsewhere;
     switch (config.engine) {
-    case EngineKind::Queue: return queue_rules_text(config);
-    case EngineKind::Tun: return tun_rules_text(config);
+    case EngineKind::Queue: return queue_rules_text(config, q);
+    case EngineKind::Tun: return tun_rules_text(config); // it queues nothing
     case EngineKind::Conntrack: break;
     }
-    return conntrack_rules_text(config);
+    return conntrack_rules_text(config, q);
 }
 
 } // namespace conenat::engine

@@ -19,6 +19,12 @@ inline io::nft::Set external_set(const EngineConfig& o) {
     return s;
 }
 
+// Appends `queue num <num>` to `rule` unless the queueing is left to iptables (Elsewhere).
+inline void add_queue(io::nft::Rule& rule, std::uint16_t num, io::nft::Queueing q, bool bypass = false) {
+    if (q != io::nft::Queueing::Elsewhere)
+        rule.push_back(io::nft::queue(num, q == io::nft::Queueing::Native, bypass));
+}
+
 // ip saddr <internal net>
 inline io::nft::Term internal_source(const EngineConfig& o) {
     return io::nft::saddr_in(o.internal_net, o.internal_prefix);

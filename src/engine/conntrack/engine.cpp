@@ -15,7 +15,9 @@ namespace conenat::engine {
 using namespace conenat::core;
 
 
-std::string conntrack_rules_text(const EngineConfig& o) { return io::Nftables::render(conntrack_rules(o, true)); }
+std::string conntrack_rules_text(const EngineConfig& o, io::nft::Queueing q) {
+    return io::Nftables::render(conntrack_rules(o, q));
+}
 
 
 ConntrackEngine::ConntrackEngine(const EngineConfig& config)
@@ -101,7 +103,7 @@ Status ConntrackEngine::start() {
     m_rules.emplace(std::move(rules.value()));
     if (m_config.rules_auto) {
         const bool native = m_rules->nft().has_native_queue();
-        CONENAT_TRY(m_rules->install(conntrack_rules(m_config, native)));
+        CONENAT_TRY(m_rules->install(conntrack_rules(m_config, native ? io::nft::Queueing::Native : io::nft::Queueing::Xt)));
         LOG_INFO("installed table ip %s (queue %s)", m_config.table.c_str(), native ? "native" : "xt NFQUEUE");
     }
     auto raw = io::RawIpSocket::open();

@@ -26,7 +26,7 @@
 namespace conenat::engine {
 
 // The rule set this engine installs, as nft text (--print-rules).
-std::string conntrack_rules_text(const EngineConfig& config);
+std::string conntrack_rules_text(const EngineConfig& config, io::nft::Queueing queueing);
 
 class ConntrackEngine final : public Engine, private core::MappingObserver {
 public:

@@ -42,14 +42,15 @@ io::NatMaps conntrack_maps(const EngineConfig& o) {
     return {o.table, o.nat.udp.mapping, o.nat.tcp.mapping, o.nat.icmp.mapping};
 }
 
-RuleSet conntrack_rules(const EngineConfig& o, bool native) {
+RuleSet conntrack_rules(const EngineConfig& o, Queueing queueing) {
     const io::NatMaps maps = conntrack_maps(o);
     const std::string& wan = o.external_if;
     const std::vector<core::PortRange>& pool = o.nat.pool.ports.ranges();
     const Term internal = internal_source(o);
     // The daemon marks every packet it sends round again: a queue rule never takes it twice.
-    const Rule queue_out = {mark_lacks(o.mark), counter(), queue(o.queue_out, native)};
-    const Rule queue_in = {mark_lacks(o.mark), counter(), queue(o.queue_in, native)};
+    Rule queue_out = {mark_lacks(o.mark), counter()}, queue_in = queue_out;
+    add_queue(queue_out, o.queue_out, queueing);
+    add_queue(queue_in, o.queue_in, queueing);
     auto rule = [](std::initializer_list<Term> head, const Rule& tail) {
         Rule r(head);
         r.insert(r.end(), tail.begin(), tail.end());
@@ -61,6 +62,12 @@ RuleSet conntrack_rules(const EngineConfig& o, bool native) {
     r.comment = "conenatd rule set (conenatd --print-rules). conenatd installs it through libnftnl.\n"
                 "Each \"queue num N\" is the nft queue statement where the kernel has it (CONFIG_NFT_QUEUE),\n"
                 "else the xt NFQUEUE target (nft_compat, queue N, no bypass), which nft lists the same way.";
+    if (queueing == Queueing::Elsewhere)
+        r.comment = "conenatd rule set without its queue statements (conenatd --print-rules-without-queues),\n"
+                    "for `nft -f` on a kernel without the nft queue statement (CONFIG_NFT_QUEUE): the chains\n"
+                    "dnat_queue and snat_queue only count the first packets, which iptables' nat chains\n"
+                    "(-100 / 100, after these) send to NFQUEUE " + std::to_string(o.queue_in) + " (inbound) and " +
+                    std::to_string(o.queue_out) + " (outbound).";
     r.sets.push_back(external_set(o));
     for (Proto p : {Proto::Udp, Proto::Tcp})
         r.sets.push_back(nat_map(io::snat_map(p), io::snat_key(p, maps.mapping(p))));

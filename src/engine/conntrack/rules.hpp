@@ -51,8 +51,9 @@ constexpr const char* kChainDnatQueue = "dnat_queue";
 constexpr const char* kChainGuard = "guard";
 constexpr const char* kChainSpoofGuard = "spoof_guard";
 
-// The table for `config`; `native_queue`: the nft queue statement (else xt NFQUEUE).
-io::nft::RuleSet conntrack_rules(const EngineConfig& config, bool native_queue);
+// The table for `config`, queueing first packets by `queueing` (Elsewhere: the queue chains
+// only count them; examples/iptables-conntrack.sh queues them after these chains).
+io::nft::RuleSet conntrack_rules(const EngineConfig& config, io::nft::Queueing queueing);
 // Its maps (for Nftables::add).
 io::NatMaps conntrack_maps(const EngineConfig& config);
 

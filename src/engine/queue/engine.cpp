@@ -15,12 +15,12 @@ namespace {
 } // namespace
 
 
-std::string queue_rules_text(const EngineConfig& o) {
+std::string queue_rules_text(const EngineConfig& o, io::nft::Queueing q) {
     std::string error;
     const ShardPlan plan = plan_shards(o.nat, o.internal_net, o.internal_prefix, o.queues, &error);
     if (!error.empty())
         return "# cannot shard: " + error + "\n";
-    return io::Nftables::render(queue_rules(o, plan, true));
+    return io::Nftables::render(queue_rules(o, plan, q));
 }
 
 
@@ -52,7 +52,7 @@ Status QueueEngine::start() {
     m_rules.emplace(std::move(rules.value()));
     if (m_config.rules_auto) {
         const bool native = m_rules->nft().has_native_queue();
-        CONENAT_TRY(m_rules->install(queue_rules(m_config, m_plan, native)));
+        CONENAT_TRY(m_rules->install(queue_rules(m_config, m_plan, native ? io::nft::Queueing::Native : io::nft::Queueing::Xt)));
         LOG_INFO("installed table ip %s (queue %s, %u worker%s, queues %u..%u)", m_config.table.c_str(),
                  native ? "native" : "xt NFQUEUE", m_plan.workers, m_plan.workers == 1 ? "" : "s",
                  unsigned(m_config.queue_out), unsigned(m_config.queue_out + 2 * m_plan.workers - 1));

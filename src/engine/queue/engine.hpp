@@ -34,7 +34,7 @@ CONENAT_STATS_TABLE(QueueStat, CONENAT_QUEUE_STATS)
 class QueueWorker;
 
 // The rule set this engine installs, as nft text (--print-rules).
-std::string queue_rules_text(const EngineConfig& config);
+std::string queue_rules_text(const EngineConfig& config, io::nft::Queueing queueing);
 
 class QueueEngine final : public Engine {
 public:

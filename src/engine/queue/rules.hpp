@@ -46,8 +46,9 @@ inline std::uint16_t hairpin_queue(const EngineConfig& o, unsigned worker) {
     return std::uint16_t(o.queue_out + 2 * worker + 1);
 }
 
-// The table for `config` sharded by `plan`; `native_queue`: the nft queue statement (else
-// the xt NFQUEUE target).
-io::nft::RuleSet queue_rules(const EngineConfig& config, const ShardPlan& plan, bool native_queue);
+// The table for `config` sharded by `plan`, queueing by `queueing` (Elsewhere: the worker
+// chains only take the packets out of conntrack, and the base chains run before iptables' raw
+// table, whose NFQUEUE rules in examples/iptables-queue.sh match those untracked packets).
+io::nft::RuleSet queue_rules(const EngineConfig& config, const ShardPlan& plan, io::nft::Queueing queueing);
 
 } // namespace conenat::engine
