@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <sstream>
-#include <unistd.h>
 
 namespace conenat::engine {
 

@@ -5,9 +5,8 @@
 #include "conenat/util/log.hpp"
 #include "conenat/engine/clock.hpp"
 #include "conenat/util/text.hpp"
+#include "conenat/io/poll.hpp"
 
-#include <linux/netfilter/nf_conntrack_common.h>
-#include <poll.h>
 
 namespace conenat::engine {
 
@@ -86,10 +85,12 @@ void ConntrackEngine::event_loop() {
     std::vector<io::FlowEvent> batch;
     TimeMs last_expire = now_ms(), last_resync = last_expire;
     m_event_buffer = m_events->buffer_size();
+    io::Poller poller;
+    poller.watch(m_events->fd());
+    const std::size_t stop = poller.watch(*m_stop);
     for (;;) {
-        pollfd fds[2] = {{m_events->fd(), POLLIN, 0}, {m_stop->fd(), POLLIN, 0}};
-        ::poll(fds, 2, 250);
-        if (fds[1].revents) return;
+        (void)poller.wait(250);
+        if (poller.readable(stop)) return;
         batch.clear();
         auto read = m_events->read([&](const io::FlowEvent& e) { batch.push_back(e); });
         const TimeMs now = now_ms();

@@ -7,9 +7,10 @@
 #include "conenat/engine/clock.hpp"
 #include "conenat/core/nat/first_packet.hpp"
 #include "conenat/core/packet/icmp_build.hpp"
+#include "conenat/io/poll.hpp"
 
 #include <chrono>
-#include <poll.h>
+
 
 namespace conenat::engine {
 
@@ -88,15 +89,17 @@ void ConntrackEngine::expire_holds(TimeMs now) {
 void ConntrackEngine::queue_loop() {
     io::QueuedPacket out[kBatch], in[kBatch];
     std::vector<std::vector<std::uint8_t>> replies;
+    io::Poller poller;
+    const std::size_t q_out = poller.watch(m_queue_out->fd()), q_in = poller.watch(m_queue_in->fd());
+    const std::size_t stop = poller.watch(*m_stop);
     for (;;) {
-        pollfd fds[3] = {{m_queue_out->fd(), POLLIN, 0}, {m_queue_in->fd(), POLLIN, 0}, {m_stop->fd(), POLLIN, 0}};
-        ::poll(fds, 3, 100);
-        if (fds[2].revents) return;
+        (void)poller.wait(100);
+        if (poller.readable(stop)) return;
         // Only the sockets poll() saw ready: an idle queue costs no syscall.
         std::size_t no = 0, ni = 0;
-        if (fds[0].revents)
+        if (poller.readable(q_out))
             if (const auto n = m_queue_out->receive(out)) no = n.value();
-        if (fds[1].revents)
+        if (poller.readable(q_in))
             if (const auto n = m_queue_in->receive(in)) ni = n.value();
         m_queued_out += no;
         m_queued_in += ni;
