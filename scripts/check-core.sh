@@ -19,5 +19,16 @@ if [ -n "$bad" ]; then
   echo "$bad" | sed 's/^/  /' >&2
   fail=1
 fi
-[ $fail -eq 0 ] && echo "check-core: pure (no system headers, no syscalls, no clock, no netfilter/Boost symbols)"
+# The layers above stand on it, not beside it: the engines reach the system only through io
+# (no system header, no raw syscall), and nothing below the daemon includes the daemon.
+if grep -rnE '#include *<(sys|linux|arpa|netinet|net|libmnl|libnetfilter_[a-z_]+|libnftnl)/|#include *<(unistd|fcntl|poll)\.h>|[^a-z_.>]::(poll|read|write|send|sendmsg|recv|recvmsg|ioctl|socket|close)\(' \
+    include/conenat/engine src/engine; then
+  echo "check-core: an engine calls the system itself (above): that belongs in src/io" >&2
+  fail=1
+fi
+if grep -rn '#include *"conenat/daemon/' include/conenat/{core,util,io,engine} src/{core,util,io,engine}; then
+  echo "check-core: a layer below the daemon includes it (above)" >&2
+  fail=1
+fi
+[ $fail -eq 0 ] && echo "check-core: pure (no system headers, no syscalls, no clock, no netfilter/Boost symbols); engines call the system only through io"
 exit $fail
