@@ -24,11 +24,6 @@ std::vector<std::uint8_t> be32(std::uint32_t v) {
     return {std::uint8_t(v >> 24), std::uint8_t(v >> 16), std::uint8_t(v >> 8), std::uint8_t(v)};
 }
 
-std::uint32_t prefix_mask(unsigned prefix) {
-    prefix = std::min(prefix, 32u);
-    return prefix == 0 ? 0 : prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
-}
-
 void table_message(NftBatch& batch, std::uint16_t type, std::uint16_t flags, std::string what,
                    const std::string& table) {
     batch.add(type, flags, std::move(what), [&](nlmsghdr* nlh) {
@@ -128,7 +123,7 @@ std::string hex32_text(std::uint32_t v) {
 
 std::string cidr_text(core::Ipv4 net, unsigned prefix) {
     prefix = std::min(prefix, 32u);
-    return ipv4_text(net & prefix_mask(prefix)) + "/" + std::to_string(prefix);
+    return ipv4_text(net & core::Prefix::mask_of(prefix)) + "/" + std::to_string(prefix);
 }
 
 } // namespace conenat::io::detail

@@ -25,8 +25,6 @@ constexpr const char* kAnonSet = "__set%d"; // the kernel names anonymous sets i
 
 std::vector<std::uint8_t> be16(std::uint32_t v);
 std::vector<std::uint8_t> be32(std::uint32_t v);
-// The netmask of a prefix length (clamped to 32; 0 for 0).
-std::uint32_t prefix_mask(unsigned prefix);
 
 // ---- messages ----
 

@@ -118,7 +118,7 @@ std::vector<SetElem> port_intervals(const std::vector<core::PortRange>& merged) 
 }
 
 void prefix_term(RuleContext& c, std::uint32_t base, std::uint32_t offset, core::Ipv4 net, unsigned prefix, Cmp op) {
-    const std::uint32_t mask = detail::prefix_mask(prefix);
+    const std::uint32_t mask = core::Prefix::mask_of(prefix);
     c.rule().payload(base, offset, 4, kReg);
     if (mask != 0xffffffffu)
         c.rule().mask(kReg, be32(mask));
@@ -312,7 +312,7 @@ Term quoted_proto(std::initializer_list<Proto4> protos) {
 
 Term quoted_daddr_in(core::Ipv4 net, unsigned prefix) {
     // nft cannot parse a prefix as the value of a raw payload match: mask and value in hex.
-    const std::uint32_t mask = detail::prefix_mask(prefix);
+    const std::uint32_t mask = core::Prefix::mask_of(prefix);
     return {"@th,192,32 & " + hex_text(mask) + " == " + hex_text(net & mask),
             [=](RuleContext& c) {
                 prefix_term(c, NFT_PAYLOAD_TRANSPORT_HEADER, kQuotedDaddr, net, prefix, Cmp::Eq);

@@ -1,5 +1,5 @@
 // RawIpSocket: IPPROTO_RAW (IP_HDRINCL implied), for ICMP errors the daemon originates.
-#include "conenat/io/nfqueue.hpp"
+#include "conenat/io/raw_socket.hpp"
 
 #include "netlink.hpp"
 

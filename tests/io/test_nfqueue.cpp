@@ -1,6 +1,7 @@
 // NfQueue and RawIpSocket against the real kernel (tests/e2e/io_adapters.sh). Packets are
 // local UDP to 127.0.0.1:9999, queued by iptables (the xt NFQUEUE target every kernel here has).
 #include "conenat/io/nfqueue.hpp"
+#include "conenat/io/raw_socket.hpp"
 #include "tests/io/netns_support.hpp"
 
 #include <doctest/doctest.h>

@@ -2,6 +2,7 @@
 // tests/e2e/io_adapters.sh. Each case makes its own veth pair (cnv0/cnv1) and puts back every
 // rule it changes, also when a check fails (guards).
 #include "conenat/io/rtnetlink.hpp"
+#include "conenat/io/sysctl.hpp"
 #include "tests/io/netns_support.hpp"
 
 #include <doctest/doctest.h>

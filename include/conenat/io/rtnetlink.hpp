@@ -65,8 +65,4 @@ private:
     std::uint32_t m_portid = 0;
 };
 
-// /proc/sys/net/ipv4/conf/<ifname>/<key> and friends.
-Result<std::string> read_sysctl(const std::string& path);
-Status write_sysctl(const std::string& path, const std::string& value);
-
 } // namespace conenat::io

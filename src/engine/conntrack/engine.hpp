@@ -11,6 +11,7 @@
 #include "conenat/engine/latency.hpp"
 #include "conenat/io/conntrack.hpp"
 #include "conenat/io/nfqueue.hpp"
+#include "conenat/io/raw_socket.hpp"
 #include "conenat/io/fd.hpp"
 #include "conenat/io/nftables.hpp"
 #include "engine/common/installed_rules.hpp"

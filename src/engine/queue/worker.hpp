@@ -4,6 +4,7 @@
 #pragma once
 
 #include "engine.hpp"
+#include "conenat/io/raw_socket.hpp"
 #include "engine/common/table_check.hpp"
 #include "engine/software/disposition.hpp"
 #include "engine/software/steering.hpp"

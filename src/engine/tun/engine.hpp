@@ -11,6 +11,7 @@
 #include "conenat/io/nftables.hpp"
 #include "engine/common/installed_rules.hpp"
 #include "conenat/io/rtnetlink.hpp"
+#include "conenat/io/sysctl.hpp"
 #include "engine/software/shard_plan.hpp"
 #include "engine/common/stats_table.hpp"
 #include "engine/common/worker_threads.hpp"
