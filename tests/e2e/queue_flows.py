@@ -20,7 +20,8 @@
                                             print "echo N intact|corrupt" or "none"
   udp-echo ADDR PORT SECONDS                echo every datagram; print "from ip:port len N" per datagram
   udp-burst SRC SPORT DST DPORT N           N small datagrams of one flow, as fast as they go
-  udp-sources ADDR PORT SECONDS             print "SRC_ADDR COUNT" per source address seen
+  udp-sources ADDR PORT SECONDS [UNTIL]     print "SRC_ADDR COUNT" per source address seen, after
+                                            SECONDS or once a datagram from address UNTIL came
   tcp-many SRC DST DPORT N SECONDS          N connections one after the other (each closed once
                                             connected): print "connected K of N"
   tcp-connect-timed DST DPORT SECS [SRC]    one connect(): print "refused|connected|timeout|error after T s"
@@ -263,13 +264,15 @@ def udp_burst(src, sport, dst, dport, n):
         s.sendto(b"burst%d" % i, (dst, int(dport)))
 
 
-def udp_sources(addr, port, secs):
+def udp_sources(addr, port, secs, until=""):
     s = udp_socket(addr, port)
     s.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE: a burst must not overflow it
     seen = {}
     for _ in readable([s], secs):
         _, frm = s.recvfrom(2048)
         seen[frm[0]] = seen.get(frm[0], 0) + 1
+        if frm[0] == until:
+            break
     for a, n in sorted(seen.items()):
         print(a, n, flush=True)
 
