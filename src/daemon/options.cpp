@@ -51,7 +51,8 @@ po::options_description describe() {
         ("mapping", po::value<std::string>(), "override mapping: endpoint-independent | address-dependent | address-and-port-dependent")
         ("filtering", po::value<std::string>(), "override filtering: the same three behaviours")
         ("external-if", po::value<std::string>(), "WAN interface (required)")
-        ("internal-net", po::value<std::string>(), "LAN prefix, e.g. 10.0.0.0/24 (required)")
+        ("internal-net", po::value<std::vector<std::string>>()->composing(),
+         "LAN prefix, e.g. 10.0.0.0/24 (required; repeatable: LAN, guest, VPN)")
         ("external-ip", po::value<std::vector<std::string>>()->composing(), "external address (repeatable; default: the WAN interface's)")
         ("ports", po::value<std::string>(), "external port ranges, e.g. 20000-29999 (default 1024-65535)")
         ("port-block-size", po::value<std::string>(), "give each LAN host its own block of N ports (RFC 7422)")
@@ -111,10 +112,15 @@ Options build(const po::variables_map& vm) {
     if (o.external_if.empty() || o.external_if.size() > 15) throw BadOption("external-if", "not an interface name: '" + o.external_if + "'");
     if (!vm.count("internal-net")) throw BadOption("internal-net", "required (the LAN prefix, e.g. 10.0.0.0/24)");
     std::string why;
-    const auto net = text::parse_cidr(vm["internal-net"].as<std::string>(), &why);
-    if (!net) throw BadOption("internal-net", why + ": '" + vm["internal-net"].as<std::string>() + "'");
-    o.internal_net = net->addr;
-    o.internal_prefix = net->len;
+    for (const std::string& s : vm["internal-net"].as<std::vector<std::string>>()) {
+        const auto net = text::parse_cidr(s, &why);
+        if (!net) throw BadOption("internal-net", why + ": '" + s + "'");
+        const core::Prefix p{net->addr, net->len};
+        for (const core::Prefix& q : o.internal)
+            if (q.contains(p.addr) || p.contains(q.addr))
+                throw BadOption("internal-net", "'" + s + "' overlaps " + text::format_ipv4(q.addr) + "/" + std::to_string(q.len));
+        o.internal.push_back(p);
+    }
 
     o.nat.pool.external_addrs.clear();
     if (vm.count("external-ip"))
@@ -123,6 +129,7 @@ Options build(const po::variables_map& vm) {
             if (!addr) throw BadOption("external-ip", "not an IPv4 address: '" + a + "'");
             o.nat.pool.external_addrs.push_back(*addr);
         }
+    o.external_from_if = o.nat.pool.external_addrs.empty();
     if (vm.count("ports") && vm.count("map-e")) throw BadOption("map-e", "cannot be combined with --ports");
     if (vm.count("ports")) {
         const auto ranges = text::parse_port_ranges(vm["ports"].as<std::string>(), &why);
@@ -137,7 +144,9 @@ Options build(const po::variables_map& vm) {
     if (o.nat.pool.ports.empty()) throw BadOption(vm.count("map-e") ? "map-e" : "ports", "the port set is empty");
     if (vm.count("port-block-size")) {
         o.nat.pool.block_size = number<std::uint32_t>(vm, "port-block-size", 1, 65535);
-        o.nat.pool.internal_base = o.internal_net;
+        if (o.internal.size() > 1)
+            throw BadOption("port-block-size", "RFC 7422 blocks cover one --internal-net; " + std::to_string(o.internal.size()) + " given");
+        o.nat.pool.internal_base = o.internal.front().addr & o.internal.front().mask();
         if (o.nat.pool.block_size > o.nat.pool.ports.size())
             throw BadOption("port-block-size", "larger than the port set (" + std::to_string(o.nat.pool.ports.size()) + " ports)");
     }

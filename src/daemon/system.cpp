@@ -49,7 +49,7 @@ Status resolve_system(Options& o) {
             return Error{"--external-ip: none given and interface '" + o.external_if + "' has no IPv4 address"};
     }
     for (core::Ipv4 a : o.nat.pool.external_addrs) {
-        if (o.internal().contains(a))
+        if (o.is_internal(a))
             return Error{"--external-ip: " + text::format_ipv4(a) + " lies inside --internal-net (RFC 4787 REQ-7)"};
     }
     warn_local_port_overlap(o.nat.pool.ports);

@@ -37,8 +37,7 @@ Spec spec_for(io::Nftables& nft, const std::string& table) {
     Spec spec;
     spec.config.table = table;
     spec.config.external_if = kWan;
-    spec.config.internal_net = core::make_ipv4(10, 0, 0, 0);
-    spec.config.internal_prefix = 24;
+    spec.config.internal = {{core::make_ipv4(10, 0, 0, 0), 24}};
     spec.config.nat.pool.external_addrs = {kExternal};
     spec.config.nat.pool.ports = core::PortSet::from_ranges({{1024, 65535}});
     spec.config.queue_out = 0;

@@ -27,7 +27,7 @@ engine::ShardPlan two_workers() {
     c.pool.external_addrs = {kE1};
     c.pool.ports = core::PortSet::from_ranges({{20000, 20001}});
     std::string error;
-    engine::ShardPlan p = engine::plan_shards(c, ip("10.0.0.0"), 24, 2, &error);
+    engine::ShardPlan p = engine::plan_shards(c, {{ip("10.0.0.0"), 24}}, 2, &error);
     REQUIRE(error.empty());
     REQUIRE(p.worker_of_port(20001) == 1);
     return p;
@@ -96,7 +96,7 @@ TEST_SUITE("software datapath: disposition") {
 
 TEST_CASE("outcome -> disposition, from worker 0 of two") {
     const engine::ShardPlan plan = two_workers();
-    const engine::Steering steering(plan, 0, ip("10.0.0.0"), 24);
+    const engine::Steering steering(plan, 0, {{ip("10.0.0.0"), 24}});
     for (const Fixture& f : kTable) {
         CAPTURE(std::string(f.what));
         const engine::Disposition d = engine::dispose(f.outcome, core::parse_ipv4(f.packet), f.context, steering);
@@ -110,7 +110,7 @@ TEST_CASE("outcome -> disposition, from worker 0 of two") {
 
 TEST_CASE("arrival: outbound by internal host, inbound by external port, the router's own by none") {
     const engine::ShardPlan plan = two_workers();
-    const engine::Steering steering(plan, 0, ip("10.0.0.0"), 24);
+    const engine::Steering steering(plan, 0, {{ip("10.0.0.0"), 24}});
     const auto arrive = [&](const Bytes& p) { return steering.arrival(core::parse_ipv4(p)); };
 
     const engine::Arrival from_host1 = arrive(Pkt::udp("10.0.0.1:5000", "203.0.113.5:53").bytes());

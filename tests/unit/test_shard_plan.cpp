@@ -30,7 +30,7 @@ NatConfig config(PortSet ports, std::vector<Ipv4> addrs = {kE1}) {
 
 ShardPlan plan(const NatConfig& c, unsigned workers, std::uint8_t prefix = 24) {
     std::string error;
-    ShardPlan p = plan_shards(c, kNet, prefix, workers, &error);
+    ShardPlan p = plan_shards(c, {{kNet, std::uint8_t(prefix)}}, workers, &error);
     REQUIRE_MESSAGE(error.empty(), error);
     return p;
 }
@@ -113,9 +113,9 @@ TEST_CASE("a worker's allocator never hands out another worker's port") {
 
 TEST_CASE("more workers than ports is refused") {
     std::string error;
-    plan_shards(config(PortSet::from_ranges({{20000, 20001}})), kNet, 24, 3, &error);
+    plan_shards(config(PortSet::from_ranges({{20000, 20001}})), {{kNet, 24}}, 3, &error);
     CHECK(error.find("more workers than external ports") != std::string::npos);
-    plan_shards(config(PortSet::from_ranges({{20000, 20001}})), kNet, 24, 0, &error);
+    plan_shards(config(PortSet::from_ranges({{20000, 20001}})), {{kNet, 24}}, 0, &error);
     CHECK(!error.empty());
 }
 

@@ -56,9 +56,9 @@ struct Datapath {
         c.pool.external_addrs = {ip("198.51.100.254")};
         c.pool.ports = core::PortSet::from_ranges({{20000, 20001}});
         std::string error;
-        return engine::plan_shards(c, ip("10.0.0.0"), 24, 2, &error);
+        return engine::plan_shards(c, {{ip("10.0.0.0"), 24}}, 2, &error);
     }
-    Datapath() : plan(make_plan()), translator(plan.configs[0], 1), steering(plan, 0, ip("10.0.0.0"), 24) {}
+    Datapath() : plan(make_plan()), translator(plan.configs[0], 1), steering(plan, 0, {{ip("10.0.0.0"), 24}}) {}
 
     // One batch through the core and the port; packets are (name, bytes, direction).
     void run(FakePort& port, std::vector<FakePacket>& pkts, const std::vector<Direction>& dirs) {

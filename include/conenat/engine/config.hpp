@@ -6,9 +6,11 @@
 #include "conenat/core/nat/config.hpp"
 #include "conenat/core/types.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace conenat::engine {
 
@@ -18,9 +20,13 @@ struct EngineConfig {
     EngineKind engine = EngineKind::Conntrack;
     core::NatConfig nat;              // types, timers, pool, limits
     std::string external_if;
-    core::Ipv4 internal_net = 0;
-    std::uint8_t internal_prefix = 0;
-    core::Prefix internal() const { return {internal_net, internal_prefix}; }
+    // true: nat.pool.external_addrs are the WAN interface's IPv4 addresses and follow it (address
+    // added or removed, PPPoE's interface gone and back); false: --external-ip named them.
+    bool external_from_if = true;
+    std::vector<core::Prefix> internal; // the LAN prefixes (--internal-net, repeatable), each NATed
+    bool is_internal(core::Ipv4 a) const {
+        return std::any_of(internal.begin(), internal.end(), [a](const core::Prefix& p) { return p.contains(a); });
+    }
     bool rules_auto = true;           // install (and remove) the rule set; else the user's (--rules manual)
     std::string table = "conenatd";   // the nftables table the engine owns
     // The one packet-mark bit conenatd owns (--mark). The conntrack engine sets it on first

@@ -1,5 +1,7 @@
 // An engine applies the chosen NAT behaviour to the router's traffic. The daemon starts it,
-// writes its statistics every second, and stops it on SIGTERM/SIGINT.
+// writes its statistics every second, reconfigures it on SIGHUP and stops it on SIGTERM/SIGINT.
+// While it runs it follows the router on its own: the WAN interface's addresses (rtnetlink
+// events) and its nftables table (nftables events: reinstalled when someone removes it).
 #pragma once
 
 #include "conenat/engine/config.hpp"
@@ -17,6 +19,13 @@ public:
     virtual Status start() = 0;
     // Stops the threads and removes everything it installed. Idempotent.
     virtual void stop() = 0;
+    // Applies `next` live (SIGHUP, a new WAN address): NAT type and behaviours, timers and limits
+    // for new mappings, the port pool, forwards, internal prefixes, external addresses. Mappings
+    // still valid are kept with their external endpoints; one outside the new pool (address or
+    // port) ends as if it had expired, its kernel flows flushed. The rule set is reinstalled with
+    // every live mapping. Keys only a restart changes (engine, queues, queue numbers, table, mark,
+    // tun name, rules) are the caller's to refuse. An error: the old configuration runs on.
+    virtual Status reconfigure(const EngineConfig& next) = 0;
     // "name value" lines: the core's counters and the engine's own.
     virtual std::string stats() = 0;
 };

@@ -27,7 +27,7 @@ inline void add_queue(io::nft::Rule& rule, std::uint16_t num, io::nft::Queueing 
 
 // ip saddr <internal net>
 inline io::nft::Term internal_source(const EngineConfig& o) {
-    return io::nft::saddr_in(o.internal_net, o.internal_prefix);
+    return io::nft::saddr_in(o.internal.front().addr, o.internal.front().len);
 }
 
 } // namespace conenat::engine

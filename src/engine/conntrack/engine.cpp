@@ -21,7 +21,6 @@ std::string conntrack_rules_text(const EngineConfig& o, io::nft::Queueing q) {
 
 ConntrackEngine::ConntrackEngine(const EngineConfig& config)
     : m_config(config),
-      m_internal(config.internal()),
       m_maps(conntrack_maps(config)), m_table(config.nat, random_seed()),
       m_syn_hold(config.nat.max_held_syns, config.nat.max_held_syns_per_source) {
     m_table.set_observer(this);
@@ -180,4 +179,9 @@ std::string ConntrackEngine::stats() {
     return text.str();
 }
 
+} // namespace conenat::engine
+
+namespace conenat::engine {
+// Until this engine applies a configuration live, the old one runs on.
+Status ConntrackEngine::reconfigure(const EngineConfig&) { return Error{"this engine cannot apply a configuration live yet"}; }
 } // namespace conenat::engine

@@ -35,6 +35,7 @@ public:
     ~ConntrackEngine() override;
     Status start() override;
     void stop() override;
+    Status reconfigure(const EngineConfig& next) override;
     std::string stats() override;
 
 private:
@@ -65,11 +66,10 @@ private:
 
     // shared, under m_mutex
     Status flush_elements();
-    bool internal(core::Ipv4 a) const { return m_internal.contains(a); }
+    bool internal(core::Ipv4 a) const { return m_config.is_internal(a); }
     bool external(core::Ipv4 a) const { return m_config.nat.pool.is_external(a); }
 
     EngineConfig m_config;
-    core::Prefix m_internal;
     io::NatMaps m_maps; // the table's maps, which the elements go into
 
     std::mutex m_mutex; // the table, the maps' pending elements, the nft socket, the holds

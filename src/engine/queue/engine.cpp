@@ -17,7 +17,7 @@ namespace {
 
 std::string queue_rules_text(const EngineConfig& o, io::nft::Queueing q) {
     std::string error;
-    const ShardPlan plan = plan_shards(o.nat, o.internal_net, o.internal_prefix, o.queues, &error);
+    const ShardPlan plan = plan_shards(o.nat, o.internal, o.queues, &error);
     if (!error.empty())
         return "# cannot shard: " + error + "\n";
     return io::Nftables::render(queue_rules(o, plan, q));
@@ -26,7 +26,7 @@ std::string queue_rules_text(const EngineConfig& o, io::nft::Queueing q) {
 
 QueueEngine::QueueEngine(const EngineConfig& config)
     : m_config(config),
-      m_plan(plan_shards(config.nat, config.internal_net, config.internal_prefix, config.queues, &m_plan_error)) {}
+      m_plan(plan_shards(config.nat, config.internal, config.queues, &m_plan_error)) {}
 
 QueueEngine::~QueueEngine() { stop(); }
 
@@ -72,4 +72,9 @@ std::string QueueEngine::stats() {
     return worker_stats_text(m_workers, stat_names(QueueStat{}));
 }
 
+} // namespace conenat::engine
+
+namespace conenat::engine {
+// Until this engine applies a configuration live, the old one runs on.
+Status QueueEngine::reconfigure(const EngineConfig&) { return Error{"this engine cannot apply a configuration live yet"}; }
 } // namespace conenat::engine

@@ -42,6 +42,7 @@ public:
     ~QueueEngine() override;
     Status start() override;
     void stop() override;
+    Status reconfigure(const EngineConfig& next) override;
     std::string stats() override;
 
 private:

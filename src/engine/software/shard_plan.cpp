@@ -44,7 +44,7 @@ std::uint8_t ShardPlan::worker_of_host(core::Ipv4 host) const {
     return std::uint8_t(((host - block_base) % blocks_per_addr) % workers);
 }
 
-ShardPlan plan_shards(const core::NatConfig& config, core::Ipv4 internal_net, std::uint8_t prefix, unsigned workers,
+ShardPlan plan_shards(const core::NatConfig& config, const std::vector<core::Prefix>& internal, unsigned workers,
                       std::string* error) {
     ShardPlan plan;
     error->clear();
@@ -79,9 +79,8 @@ ShardPlan plan_shards(const core::NatConfig& config, core::Ipv4 internal_net, st
             std::uint64_t(plan.blocks_per_addr) * config.pool.external_addrs.size(), 0xffffffffu - plan.block_base));
         for (std::uint32_t b = 0; b < plan.blocks_per_addr; ++b)
             append_indices(plan.ports, set, b * block, (b + 1) * block, std::uint8_t(b % workers));
-        const std::uint32_t mask = core::Prefix::mask_of(prefix);
-        const std::uint64_t net_first = internal_net & mask, net_last = net_first + ~mask;
-        for (std::uint64_t h = net_first; h <= net_last;) {
+        for (const core::Prefix& net : internal)
+        for (std::uint64_t h = net.addr & net.mask(), net_last = h + ~net.mask(); h <= net_last;) {
             const std::uint8_t w = plan.worker_of_host(core::Ipv4(h));
             const bool in_blocks = h >= plan.block_base && h - plan.block_base < plan.block_hosts;
             // Outside the block hosts the worker is constant: jump to the next boundary.

@@ -44,8 +44,8 @@ struct ShardPlan {
 };
 
 // The plan for `workers` workers (1..kMaxWorkers) over `config`, whose internal hosts lie in
-// internal_net/prefix. Empty `error` on success; otherwise why not (e.g. more workers than ports).
-ShardPlan plan_shards(const core::NatConfig& config, core::Ipv4 internal_net, std::uint8_t prefix, unsigned workers,
+// the `internal` prefixes. Empty `error` on success; otherwise why not (e.g. more workers than ports).
+ShardPlan plan_shards(const core::NatConfig& config, const std::vector<core::Prefix>& internal, unsigned workers,
                       std::string* error);
 
 } // namespace conenat::engine

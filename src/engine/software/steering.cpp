@@ -20,8 +20,8 @@ unsigned fragment_owner(std::span<const std::uint8_t> pkt, unsigned workers) {
     return unsigned((core::datagram_hash(pkt) >> 32) % workers);
 }
 
-Steering::Steering(const ShardPlan& plan, unsigned self, core::Ipv4 internal_net, std::uint8_t internal_prefix)
-    : m_plan(plan), m_self(self), m_internal{internal_net, internal_prefix} {}
+Steering::Steering(const ShardPlan& plan, unsigned self, std::vector<core::Prefix> internal)
+    : m_plan(plan), m_self(self), m_internal(std::move(internal)) {}
 
 bool Steering::is_external(core::Ipv4 a) const { return m_plan.configs[m_self].pool.is_external(a); }
 

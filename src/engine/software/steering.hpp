@@ -64,11 +64,16 @@ struct Arrival {
 // One worker's view of the shard plan: who owns what, by the NAT's addresses and internal net.
 class Steering {
 public:
-    Steering(const ShardPlan& plan, unsigned self, core::Ipv4 internal_net, std::uint8_t internal_prefix);
+    Steering(const ShardPlan& plan, unsigned self, std::vector<core::Prefix> internal);
 
     unsigned self() const { return m_self; }
     bool is_external(core::Ipv4 a) const;
-    bool is_internal(core::Ipv4 a) const { return m_internal.contains(a); }
+    bool is_internal(core::Ipv4 a) const {
+        for (const core::Prefix& p : m_internal)
+            if (p.contains(a))
+                return true;
+        return false;
+    }
 
     // A packet as it arrives: outbound from inside (or the router's own ICMP error about a
     // packet we delivered inside), by its host; inbound by the external port it names.
@@ -80,7 +85,7 @@ public:
 private:
     const ShardPlan& m_plan;
     unsigned m_self;
-    core::Prefix m_internal;
+    std::vector<core::Prefix> m_internal;
 };
 
 } // namespace conenat::engine

@@ -31,7 +31,7 @@ std::string tun_rules_text(const EngineConfig& o) { return io::Nftables::render(
 
 TunEngine::TunEngine(const EngineConfig& config)
     : m_config(config),
-      m_plan(plan_shards(config.nat, config.internal_net, config.internal_prefix, config.queues, &m_plan_error)) {}
+      m_plan(plan_shards(config.nat, config.internal, config.queues, &m_plan_error)) {}
 
 TunEngine::~TunEngine() { stop(); }
 
@@ -71,8 +71,7 @@ Status TunEngine::start() {
         TunWorkerSettings w;
         w.index = k;
         w.workers = n;
-        w.internal_net = m_config.internal_net;
-        w.internal_prefix = m_config.internal_prefix;
+        w.internal = m_config.internal;
         m_workers.push_back(std::make_unique<TunWorker>(w, m_plan, random_seed(), std::move(queues[k]), inbox, outbox,
                                                         m_wake_fds));
     }
@@ -166,4 +165,9 @@ std::string TunEngine::stats() {
     return worker_stats_text(m_workers, stat_names(TunStat{}));
 }
 
+} // namespace conenat::engine
+
+namespace conenat::engine {
+// Until this engine applies a configuration live, the old one runs on.
+Status TunEngine::reconfigure(const EngineConfig&) { return Error{"this engine cannot apply a configuration live yet"}; }
 } // namespace conenat::engine

@@ -43,6 +43,7 @@ public:
     ~TunEngine() override;
     Status start() override;
     void stop() override;
+    Status reconfigure(const EngineConfig& next) override;
     std::string stats() override;
 
 private:

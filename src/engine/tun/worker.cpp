@@ -37,7 +37,7 @@ core::ReassemblyConfig reassembly_config() {
 TunWorker::TunWorker(const TunWorkerSettings& settings, const ShardPlan& plan, std::uint64_t seed,
                      io::TunQueue queue, std::vector<HandoffRing*> inbox, std::vector<HandoffRing*> outbox,
                      std::span<const io::EventFd> wake_fds)
-    : m_settings(settings), m_steering(plan, settings.index, settings.internal_net, settings.internal_prefix),
+    : m_settings(settings), m_steering(plan, settings.index, settings.internal),
       m_translator(plan.configs[settings.index], seed),
       m_reassembler(reassembly_config()), m_queue(std::move(queue)), m_inbox(std::move(inbox)),
       m_outbox(std::move(outbox)), m_inbox_pos(m_inbox.size()), m_wake_fds(wake_fds),

@@ -29,8 +29,7 @@ namespace conenat::engine {
 
 struct TunWorkerSettings {
     unsigned index = 0, workers = 1;
-    core::Ipv4 internal_net = 0;
-    std::uint8_t internal_prefix = 24;
+    std::vector<core::Prefix> internal;
 };
 
 class TunWorker {

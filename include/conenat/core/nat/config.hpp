@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace conenat::core {
 
@@ -52,6 +53,18 @@ enum class ExhaustedReply : std::uint8_t {
 // What an unsolicited inbound SYN gets once its hold time is over (RFC 5382 REQ-4).
 enum class SynReply : std::uint8_t { None, PortUnreachable };
 
+// A static port forward (`forward = udp:51820=192.168.1.10:51820`): a permanent mapping
+// internal <-> external, endpoint-independent in both mapping and filtering whatever the NAT
+// type, so any outside host reaches it and the internal server's own traffic leaves from it.
+// Its external endpoint is reserved: never given to another mapping. external.addr 0: the first
+// external address (it follows that address when the WAN is renumbered).
+struct Forward {
+    Proto proto = Proto::Udp;
+    Endpoint external{};
+    Endpoint internal{};
+    friend bool operator==(const Forward&, const Forward&) = default;
+};
+
 struct NatConfig {
     Policy udp{}, tcp{}, icmp{};
     Timeouts timeouts{};
@@ -71,6 +84,7 @@ struct NatConfig {
     std::uint32_t max_held_syns_per_source = 8; // ... of them from one remote address
     ExhaustedReply on_exhausted = ExhaustedReply::AdminProhibited;
     SynReply on_unsolicited_syn = SynReply::PortUnreachable;
+    std::vector<Forward> forwards;           // static port forwards (UDP, TCP)
     Ipv4 icmp_source = 0;                    // source of ICMP errors sent inside; 0: the host's external address
 
     const Policy& policy(Proto p) const { return p == Proto::Udp ? udp : p == Proto::Tcp ? tcp : icmp; }
