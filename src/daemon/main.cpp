@@ -1,10 +1,13 @@
-// conenatd: options -> checks -> pid file -> (daemonize) -> engine -> wait for a signal.
+// conenatd: options -> checks -> pid file -> (daemonize) -> engine -> signals: SIGHUP reloads,
+// SIGTERM/SIGINT stop.
 #include "conenat/util/log.hpp"
 #include "conenat/daemon/options.hpp"
 #include "conenat/daemon/process.hpp"
+#include "conenat/daemon/reload.hpp"
 #include "conenat/daemon/system.hpp"
 #include "conenat/engine/engine.hpp"
 
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <unistd.h>
@@ -28,7 +31,10 @@ void write_stats(const std::string& path, const std::string& text) {
 
 int main(int argc, char** argv) {
     ParseResult parsed = parse_options(argc, argv);
-    if (!parsed.options) return parsed.exit_code;
+    if (!parsed.options) {
+        if (!parsed.error.empty()) std::fprintf(stderr, "conenatd: %s\n", parsed.error.c_str());
+        return parsed.exit_code;
+    }
     Options o = std::move(*parsed.options);
     util::log_init(o.log_level, false);
     if (Status s = resolve_system(o); !s) {
@@ -72,8 +78,14 @@ int main(int argc, char** argv) {
     LOG_NOTICE("running (pid %d)", int(::getpid()));
     for (;;) {
         const int sig = wait_signal(1000);
+        if (sig == SIGHUP) {
+            LOG_NOTICE("SIGHUP: reloading");
+            reload(o, argc, argv, *engine);
+        } else if (sig == SIGUSR1 || sig == SIGUSR2) {
+            LOG_NOTICE("signal %d ignored (SIGHUP reloads, SIGTERM stops)", sig);
+        }
         if (!o.stats_file.empty()) write_stats(o.stats_file, engine->stats());
-        if (sig) {
+        if (sig == SIGTERM || sig == SIGINT) {
             LOG_NOTICE("signal %d: stopping", sig);
             break;
         }

@@ -5,6 +5,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -53,8 +54,12 @@ po::options_description describe() {
         ("external-if", po::value<std::string>(), "WAN interface (required)")
         ("internal-net", po::value<std::vector<std::string>>()->composing(),
          "LAN prefix, e.g. 10.0.0.0/24 (required; repeatable: LAN, guest, VPN)")
-        ("external-ip", po::value<std::vector<std::string>>()->composing(), "external address (repeatable; default: the WAN interface's)")
-        ("ports", po::value<std::string>(), "external port ranges, e.g. 20000-29999 (default 1024-65535)")
+        ("external-ip", po::value<std::vector<std::string>>()->composing(),
+         "external address (repeatable; default: the WAN interface's, followed as they change)")
+        ("forward", po::value<std::vector<std::string>>()->composing(),
+         "static port forward, e.g. udp:51820=192.168.1.10:51820 or tcp:203.0.113.1:8080=10.0.0.5:80 (repeatable)")
+        ("ports", po::value<std::string>(),
+         "external port ranges, e.g. 20000-29999 (default 1024-65535 without net.ipv4.ip_local_port_range)")
         ("port-block-size", po::value<std::string>(), "give each LAN host its own block of N ports (RFC 7422)")
         ("map-e", po::value<std::string>(), "MAP-E port set: psid=P,psid-len=K,offset=A (RFC 7597)")
         ("per-host-limit", po::value<std::string>(), "mappings per LAN host (default 4096; 0: none)")
@@ -131,6 +136,7 @@ Options build(const po::variables_map& vm) {
         }
     o.external_from_if = o.nat.pool.external_addrs.empty();
     if (vm.count("ports") && vm.count("map-e")) throw BadOption("map-e", "cannot be combined with --ports");
+    o.default_ports = !vm.count("ports") && !vm.count("map-e");
     if (vm.count("ports")) {
         const auto ranges = text::parse_port_ranges(vm["ports"].as<std::string>(), &why);
         if (!ranges) throw BadOption("ports", why);
@@ -150,6 +156,14 @@ Options build(const po::variables_map& vm) {
         if (o.nat.pool.block_size > o.nat.pool.ports.size())
             throw BadOption("port-block-size", "larger than the port set (" + std::to_string(o.nat.pool.ports.size()) + " ports)");
     }
+    if (vm.count("forward"))
+        for (const std::string& s : vm["forward"].as<std::vector<std::string>>()) {
+            auto f = text::parse_forward(s, &why);
+            if (!f) throw BadOption("forward", why + ": '" + s + "'");
+            if (!o.is_internal(f->internal.addr))
+                throw BadOption("forward", "'" + s + "': " + text::format_ipv4(f->internal.addr) + " lies outside every --internal-net");
+            o.nat.forwards.push_back(*f);
+        }
     if (vm.count("per-host-limit")) o.nat.per_host_mappings = number<std::uint32_t>(vm, "per-host-limit", 0, 1u << 20);
     if (vm.count("inbound-per-mapping"))
         o.nat.max_inbound_per_mapping = number<std::uint32_t>(vm, "inbound-per-mapping", 1, 1u << 26);
@@ -221,40 +235,155 @@ Options build(const po::variables_map& vm) {
 
 } // namespace
 
+namespace {
+
+// One "key = value" line of the config file, where it stood.
+struct ConfigLine {
+    std::string key, value;
+    int line = 0;
+};
+
+// An error in the config file: "FILE:LINE: key: why".
+struct BadLine : std::runtime_error {
+    BadLine(const std::string& file, int line, const std::string& why)
+        : std::runtime_error(file + ":" + std::to_string(line) + ": " + why) {}
+};
+
+std::string trim(std::string_view s) {
+    const std::size_t b = s.find_first_not_of(" \t\r");
+    if (b == std::string_view::npos) return {};
+    return std::string(s.substr(b, s.find_last_not_of(" \t\r") - b + 1));
+}
+
+// `key = value` lines; blank lines and lines starting with # are comments. A key that no option
+// has, or one that only the command line takes, is an error naming its line.
+std::vector<ConfigLine> read_config(const std::string& file, const po::options_description& desc) {
+    std::ifstream in(file);
+    if (!in) throw BadOption("config", "cannot read '" + file + "'");
+    std::vector<ConfigLine> lines;
+    std::string text;
+    for (int n = 1; std::getline(in, text); ++n) {
+        const std::string line = trim(text);
+        if (line.empty() || line[0] == '#') continue;
+        const std::size_t eq = line.find('=');
+        if (eq == std::string::npos) throw BadLine(file, n, "expected 'key = value', got '" + line + "'");
+        ConfigLine l{trim(std::string_view(line).substr(0, eq)), trim(std::string_view(line).substr(eq + 1)), n};
+        static const char* const kCommandLineOnly[] = {"config", "help", "version", "print-rules", "print-rules-without-queues"};
+        for (const char* k : kCommandLineOnly)
+            if (l.key == k) throw BadLine(file, n, l.key + ": only on the command line");
+        if (!desc.find_nothrow(l.key, false)) throw BadLine(file, n, "unknown key '" + l.key + "'");
+        lines.push_back(std::move(l));
+    }
+    return lines;
+}
+
+po::parsed_options as_parsed(const std::vector<ConfigLine>& lines, const po::options_description& desc) {
+    po::parsed_options parsed(&desc);
+    for (const ConfigLine& l : lines) {
+        po::option o(l.key, {l.value});
+        o.original_tokens = {l.key, l.value};
+        parsed.options.push_back(std::move(o));
+    }
+    return parsed;
+}
+
+// The line a bad `key`'s message points at: the one whose value it quotes, else the key's first.
+const ConfigLine* line_of(const std::vector<ConfigLine>& lines, const std::string& key, const std::string& message) {
+    const ConfigLine* first = nullptr;
+    for (const ConfigLine& l : lines)
+        if (l.key == key) {
+            if (!first) first = &l;
+            if (!l.value.empty() && message.find("'" + l.value + "'") != std::string::npos) return &l;
+        }
+    return first;
+}
+
+std::map<std::string, std::string> values_of(const po::variables_map& vm) {
+    std::map<std::string, std::string> out;
+    for (const auto& [key, v] : vm) {
+        const boost::any& a = v.value();
+        std::string text;
+        if (const auto* s = boost::any_cast<std::string>(&a)) text = *s;
+        else if (const auto* b = boost::any_cast<bool>(&a)) text = *b ? "true" : "false";
+        else if (const auto* list = boost::any_cast<std::vector<std::string>>(&a))
+            for (const std::string& item : *list) text += (text.empty() ? "" : ", ") + item;
+        out[key] = text;
+    }
+    return out;
+}
+
+} // namespace
+
+bool needs_restart(const std::string& key) {
+    static const char* const kKeys[] = {"engine",     "queues",     "queue-out",   "queue-in",  "table",
+                                        "mark",       "tun-name",   "rules",       "fail-open", "event-buffer",
+                                        "resync-interval", "external-if", "foreground", "pid-file", "config"};
+    for (const char* k : kKeys)
+        if (key == k) return true;
+    return false;
+}
+
 ParseResult parse_options(int argc, char** argv) {
     const po::options_description desc = describe();
     po::variables_map vm;
+    std::vector<ConfigLine> lines;
+    std::string file;
     try {
         po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
         if (vm.count("config")) {
-            const std::string file = vm["config"].as<std::string>();
-            std::ifstream in(file);
-            if (!in) throw BadOption("config", "cannot read '" + file + "'");
-            po::store(po::parse_config_file(in, desc), vm);
+            file = vm["config"].as<std::string>();
+            lines = read_config(file, desc);
+            po::store(as_parsed(lines, desc), vm); // the command line, stored first, wins
         }
         po::notify(vm);
         if (vm.count("help")) {
             std::cout << kUsage << desc << "\n";
-            return {std::nullopt, 0};
+            return {std::nullopt, 0, {}};
         }
         if (vm.count("version")) {
             std::cout << "conenatd 0.1\n";
-            return {std::nullopt, 0};
+            return {std::nullopt, 0, {}};
         }
         Options o = build(vm);
         // validate() names the setting itself. Without --external-ip the addresses come later
         // from the interface: check the rest with a stand-in address.
         core::NatConfig check = o.nat;
         if (check.pool.external_addrs.empty()) check.pool.external_addrs.push_back(0xc0000201); // 192.0.2.1
-        if (const std::string_view bad = core::validate(check); !bad.empty())
-            throw std::runtime_error("--" + std::string(bad));
-        return {std::move(o), 0};
+        if (const std::string_view bad = core::validate(check); !bad.empty()) {
+            const std::size_t colon = bad.find(':');
+            if (colon == std::string_view::npos) throw std::runtime_error("--" + std::string(bad));
+            throw BadOption(std::string(bad.substr(0, colon)), trim(bad.substr(colon + 1)));
+        }
+        o.values = values_of(vm);
+        return {std::move(o), 0, {}};
+    } catch (const BadOption& e) {
+        // Named by the config file's line when the value came from there (not the command line).
+        const std::string message = e.what();
+        const std::string key = message.substr(2, message.find(':') - 2);
+        const bool from_file = !vm.count(key) || vm[key].defaulted() ||
+                               std::none_of(argv + 1, argv + argc, [&](const char* a) {
+                                   return std::string_view(a).rfind("--" + key, 0) == 0;
+                               });
+        if (const ConfigLine* l = from_file ? line_of(lines, key, message) : nullptr)
+            return {std::nullopt, 2, file + ":" + std::to_string(l->line) + ": " + message.substr(2)};
+        return {std::nullopt, 2, message};
+    } catch (const po::error_with_option_name& e) {
+        const std::string key = e.get_option_name().substr(e.get_option_name().rfind('-', 1) == 1 ? 2 : 0);
+        const ConfigLine* l = line_of(lines, key, e.what());
+        if (dynamic_cast<const po::multiple_occurrences*>(&e)) // the line that repeats it
+            for (const ConfigLine& c : lines)
+                if (c.key == key && &c != l) {
+                    l = &c;
+                    break;
+                }
+        if (l)
+            return {std::nullopt, 2, file + ":" + std::to_string(l->line) + ": " + key + ": " + e.what()};
+        return {std::nullopt, 2, std::string(e.what()) + "\ntry 'conenatd --help'"};
     } catch (const po::error& e) {
-        std::fprintf(stderr, "conenatd: %s\n%s", e.what(), "try 'conenatd --help'\n");
+        return {std::nullopt, 2, std::string(e.what()) + "\ntry 'conenatd --help'"};
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "conenatd: %s\n", e.what());
+        return {std::nullopt, 2, e.what()};
     }
-    return {std::nullopt, 2};
 }
 
 } // namespace conenat::daemon

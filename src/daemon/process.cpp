@@ -131,6 +131,8 @@ sigset_t handled() {
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1); // their default action would end the daemon without cleanup
+    sigaddset(&set, SIGUSR2);
     return set;
 }
 } // namespace

@@ -3,11 +3,13 @@
 #include "conenat/util/log.hpp"
 #include "conenat/util/text.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <fstream>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <optional>
 
 namespace conenat::daemon {
 
@@ -24,11 +26,32 @@ std::vector<core::Ipv4> interface_addresses(const std::string& name) {
     return out;
 }
 
-// RFC 5382 §4.3 (TCP-host): ports the router's own sockets may take must not be handed out.
-void warn_local_port_overlap(const core::PortSet& ports) {
+// The router's own ephemeral ports (net.ipv4.ip_local_port_range), read from /proc.
+std::optional<core::PortRange> local_port_range() {
     std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
     unsigned lo = 0, hi = 0;
-    if (!(in >> lo >> hi)) return;
+    if (!(in >> lo >> hi) || lo == 0 || lo > hi || hi > 65535) return std::nullopt;
+    return core::PortRange{std::uint16_t(lo), std::uint16_t(hi)};
+}
+
+// 1024-65535 without the router's own ephemeral range: the well-known ports stay the router's
+// services', the ephemeral ones its own connections' (RFC 5382 §4.3: no collision with them).
+core::PortSet default_ports() {
+    std::vector<core::PortRange> ranges{{1024, 65535}};
+    if (const auto local = local_port_range()) {
+        ranges.clear();
+        if (local->first > 1024) ranges.push_back({1024, std::uint16_t(local->first - 1)});
+        if (local->last < 65535) ranges.push_back({std::uint16_t(std::max<unsigned>(local->last + 1, 1024)), 65535});
+        if (ranges.empty()) ranges.push_back({1024, 65535}); // the sysctl took everything: nothing better
+    }
+    return core::PortSet::from_ranges(ranges);
+}
+
+// RFC 5382 §4.3 (TCP-host): ports the router's own sockets may take must not be handed out.
+void warn_local_port_overlap(const core::PortSet& ports) {
+    const auto local = local_port_range();
+    if (!local) return;
+    const unsigned lo = local->first, hi = local->last;
     for (const core::PortRange& r : ports.ranges())
         if (r.first <= hi && r.last >= lo) {
             LOG_WARN("--ports: the external port set overlaps net.ipv4.ip_local_port_range (%u-%u): the router's own "
@@ -41,18 +64,28 @@ void warn_local_port_overlap(const core::PortSet& ports) {
 } // namespace
 
 Status resolve_system(Options& o) {
-    if (if_nametoindex(o.external_if.c_str()) == 0)
-        return Error{"--external-if: no such interface '" + o.external_if + "'"};
-    if (o.nat.pool.external_addrs.empty()) {
+    if (o.external_from_if) {
+        // Followed from now on (the engine's rtnetlink watch): a WAN that is down or has no
+        // address yet (PPPoE dialling, DHCP) is waited for, not a reason to exit.
         o.nat.pool.external_addrs = interface_addresses(o.external_if);
-        if (o.nat.pool.external_addrs.empty())
-            return Error{"--external-ip: none given and interface '" + o.external_if + "' has no IPv4 address"};
+        if (if_nametoindex(o.external_if.c_str()) == 0)
+            LOG_WARN("--external-if: no interface '%s' yet: NAT starts when it appears with an address", o.external_if.c_str());
+        else if (o.nat.pool.external_addrs.empty())
+            LOG_WARN("--external-if: '%s' has no IPv4 address yet: NAT starts when it gets one", o.external_if.c_str());
+    } else if (if_nametoindex(o.external_if.c_str()) == 0) {
+        return Error{"--external-if: no such interface '" + o.external_if + "'"};
+    }
+    if (o.default_ports) {
+        o.nat.pool.ports = default_ports();
+        if (o.nat.pool.block_size > o.nat.pool.ports.size())
+            return Error{"--port-block-size: larger than the default port set (" + std::to_string(o.nat.pool.ports.size()) +
+                         " ports); give --ports"};
     }
     for (core::Ipv4 a : o.nat.pool.external_addrs) {
         if (o.is_internal(a))
             return Error{"--external-ip: " + text::format_ipv4(a) + " lies inside --internal-net (RFC 4787 REQ-7)"};
     }
-    warn_local_port_overlap(o.nat.pool.ports);
+    if (!o.default_ports) warn_local_port_overlap(o.nat.pool.ports);
     return {};
 }
 

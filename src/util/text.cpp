@@ -98,4 +98,46 @@ std::string format_ipv4(core::Ipv4 a) {
 
 std::string format_endpoint(core::Endpoint e) { return format_ipv4(e.addr) + ":" + std::to_string(e.port); }
 
+namespace {
+std::optional<std::uint16_t> parse_port(std::string_view s) {
+    const auto v = parse_uint(s, 1, 65535);
+    return v ? std::optional<std::uint16_t>(std::uint16_t(*v)) : std::nullopt;
+}
+} // namespace
+
+std::optional<core::Forward> parse_forward(std::string_view s, std::string* why) {
+    auto fail = [why](const std::string& w) -> std::optional<core::Forward> {
+        if (why) *why = w;
+        return std::nullopt;
+    };
+    constexpr const char* kForm = "expected PROTO:[ADDRESS:]PORT=ADDRESS[:PORT], e.g. udp:51820=192.168.1.10:51820";
+    const std::size_t eq = s.find('=');
+    if (eq == std::string_view::npos || s.find('=', eq + 1) != std::string_view::npos) return fail(kForm);
+    const auto outside = split(s.substr(0, eq), ':');
+    const auto inside = split(s.substr(eq + 1), ':');
+    if (outside.size() < 2 || outside.size() > 3 || inside.empty() || inside.size() > 2) return fail(kForm);
+    core::Forward f;
+    if (outside[0] == "udp") f.proto = core::Proto::Udp;
+    else if (outside[0] == "tcp") f.proto = core::Proto::Tcp;
+    else return fail("protocol must be udp or tcp, got '" + std::string(outside[0]) + "'");
+    if (outside.size() == 3) {
+        const auto a = parse_ipv4(outside[1]);
+        if (!a) return fail("not an IPv4 address: '" + std::string(outside[1]) + "'");
+        f.external.addr = *a;
+    }
+    const auto ext_port = parse_port(outside.back());
+    if (!ext_port) return fail("not a port (1-65535): '" + std::string(outside.back()) + "'");
+    f.external.port = *ext_port;
+    const auto int_addr = parse_ipv4(inside[0]);
+    if (!int_addr) return fail("not an IPv4 address: '" + std::string(inside[0]) + "'");
+    f.internal.addr = *int_addr;
+    f.internal.port = f.external.port;
+    if (inside.size() == 2) {
+        const auto p = parse_port(inside[1]);
+        if (!p) return fail("not a port (1-65535): '" + std::string(inside[1]) + "'");
+        f.internal.port = *p;
+    }
+    return f;
+}
+
 } // namespace conenat::text

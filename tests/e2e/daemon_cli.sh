@@ -41,10 +41,16 @@ expect_bad --nat-type "${ok[@]}" --nat-type cone-ish
 expect_bad --mapping "${ok[@]}" --mapping sideways
 expect_bad --filtering "${ok[@]}" --filtering none
 expect_bad --external-if --internal-net 10.0.0.0/24
-expect_bad --external-if --external-if nosuch0 --internal-net 10.0.0.0/24
+expect_bad --external-if --external-if nosuch0 --external-ip 198.51.100.254 --internal-net 10.0.0.0/24
 expect_bad --internal-net --external-if wan0 --internal-net 10.0.0.1/24
 expect_bad --internal-net --external-if wan0 --internal-net 10.0.0.0/40
 expect_bad --internal-net --external-if wan0 --internal-net ten
+expect_bad "10.0.0.0/24" --external-if wan0 --internal-net 10.0.0.0/24 --internal-net 10.0.0.128/25
+expect_bad --forward "${ok[@]}" --forward udp:51820
+expect_bad --forward "${ok[@]}" --forward icmp:7=10.0.0.2
+expect_bad --forward "${ok[@]}" --forward udp:70000=10.0.0.2
+expect_bad "outside every --internal-net" "${ok[@]}" --forward tcp:8080=10.9.0.2:80
+expect_bad --port-block-size --external-if wan0 --internal-net 10.0.0.0/24 --internal-net 10.1.0.0/24 --port-block-size 64
 expect_bad --external-ip "${ok[@]}" --external-ip 198.51.100.300
 expect_bad --external-ip "${ok[@]}" --external-ip 10.0.0.5
 expect_bad --ports "${ok[@]}" --ports 30000-20000
@@ -64,15 +70,34 @@ expect_bad --rules "${ok[@]}" --rules sometimes
 expect_bad --mark "${ok[@]}" --mark 0x3
 expect_bad --engine "${ok[@]}" --engine magic
 printf 'nat-type = full-cone\nexternal-if = wan0\ninternal-net = 10.0.0.0/24\ncolour = blue\n' >"$TMP/bad.conf"
-expect_bad colour --config "$TMP/bad.conf"
+expect_bad "bad.conf:4: unknown key 'colour'" --config "$TMP/bad.conf"
+printf 'external-if = wan0\ninternal-net = 10.0.0.0/24\n# a comment\n\nnat-type = cone-ish\n' >"$TMP/bad3.conf"
+expect_bad "bad3.conf:5: nat-type" --config "$TMP/bad3.conf"
+printf 'external-if = wan0\ninternal-net = 10.0.0.0/24\nnat-type = symmetric\nnat-type = full-cone\n' >"$TMP/bad4.conf"
+expect_bad "bad4.conf:4: nat-type" --config "$TMP/bad4.conf"
+printf 'external-if = wan0\ninternal-net 10.0.0.0/24\n' >"$TMP/bad5.conf"
+expect_bad "bad5.conf:2: expected 'key = value'" --config "$TMP/bad5.conf"
 printf 'external-if = wan0\ninternal-net = 10.0.0.0/24\nports = 40000-30000\n' >"$TMP/bad2.conf"
-expect_bad --ports --config "$TMP/bad2.conf"
+expect_bad "bad2.conf:3: ports" --config "$TMP/bad2.conf"
 expect_bad --config --config "$TMP/missing.conf"
 
 # --print-rules: the rule set, nothing installed.
 out=$(ip netns exec "$NS" "$BIN" "${ok[@]}" --print-rules 2>&1) || fail "--print-rules failed: $out"
 grep -q "table ip conenatd" <<<"$out" || fail "--print-rules printed no table: $out"
 [ -z "$(ip netns exec "$NS" nft list tables)" ] || fail "--print-rules installed rules"
+
+# The default pool leaves the router's own ephemeral ports (net.ipv4.ip_local_port_range, set
+# here in the router's namespace) and the well-known ports alone: no warning about them.
+ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="40000 50999"
+out=$(ip netns exec "$NS" "$BIN" "${ok[@]}" --print-rules 2>&1)
+grep -q "1024-39999, 51000-65535" <<<"$out" || fail "default pool does not leave out 40000-50999: $out"
+! grep -q "ip_local_port_range" <<<"$out" || fail "the default pool is warned about: $out"
+ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="32768 60999"
+
+# A WAN interface that does not exist yet (PPPoE dialling) is waited for, not an error.
+out=$(ip netns exec "$NS" "$BIN" --external-if ppp7 --internal-net 10.0.0.0/24 --print-rules 2>&1) ||
+  fail "a missing WAN interface stopped --print-rules: $out"
+grep -q "no interface 'ppp7' yet" <<<"$out" || fail "no word about the missing WAN interface: $out"
 
 # A port set overlapping the router's own local port range is warned about.
 out=$(ip netns exec "$NS" "$BIN" "${ok[@]}" --ports 32768-40000 --print-rules 2>&1)
@@ -84,6 +109,11 @@ first=$!
 wait_for 50 0.1 test -s "$TMP/run.pid" || fail "first instance wrote no pid file: $(cat "$TMP/first.log")"
 out=$(ip netns exec "$NS" "$BIN" "${ok[@]}" --foreground --pid-file "$TMP/run.pid" 2>&1); rc=$?
 [ $rc -ne 0 ] && grep -q "already running" <<<"$out" || fail "second instance: exit $rc: $out"
+# SIGUSR1/SIGUSR2 do not end it; SIGHUP with the same options changes nothing.
+kill -USR1 "$first"; kill -USR2 "$first"; kill -HUP "$first"
+wait_for 50 0.1 grep -q "configuration unchanged" "$TMP/first.log" || fail "SIGHUP: no reload logged: $(cat "$TMP/first.log")"
+kill -0 "$first" 2>/dev/null || fail "SIGUSR1/SIGUSR2/SIGHUP ended the daemon: $(cat "$TMP/first.log")"
+grep -q "signal 10 ignored" "$TMP/first.log" || fail "SIGUSR1 not logged as ignored: $(cat "$TMP/first.log")"
 kill -TERM "$first"; wait "$first"; rc=$?
 [ $rc -eq 0 ] || fail "first instance exited $rc on SIGTERM: $(cat "$TMP/first.log")"
 [ -z "$(ip netns exec "$NS" nft list tables)" ] || fail "rules left after SIGTERM"

@@ -6,6 +6,7 @@
 #include "conenat/util/log.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,15 +23,25 @@ struct Options : engine::EngineConfig {
     LogLevel log_level = LogLevel::Info;
     bool print_rules = false;
     bool print_queue_statements = true; // false: --print-rules-without-queues
+    bool default_ports = true;        // no --ports / --map-e: the system decides (resolve_system)
+    // Every option as its key and value text (defaults included; a repeated one joined by ", "):
+    // what a reload compares to name the keys it changes.
+    std::map<std::string, std::string> values;
 };
 
-// What parse() decided: run with these options, or exit now with this status (help, version,
-// a bad option: the message is already printed).
+// What parse_options() decided: run with these options, or exit now with this status (help and
+// version: already printed; a bad option or config line: `error` names it — the option as
+// typed, or the config file, its line and key).
 struct ParseResult {
     std::optional<Options> options;
     int exit_code = 0;
+    std::string error;
 };
 
 ParseResult parse_options(int argc, char** argv);
+
+// The keys a reload cannot change (the engine's threads, queues, table and devices are made
+// at start): their new values are named and the old ones kept.
+bool needs_restart(const std::string& key);
 
 } // namespace conenat::daemon

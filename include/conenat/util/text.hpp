@@ -2,6 +2,7 @@
 // options and the config file. Pure; they never throw: nullopt on bad input, `why` says what.
 #pragma once
 
+#include "conenat/core/nat/config.hpp"
 #include "conenat/core/nat/port_set.hpp"
 #include "conenat/core/types.hpp"
 
@@ -21,6 +22,10 @@ std::optional<Prefix> parse_cidr(std::string_view s, std::string* why = nullptr)
 std::optional<std::vector<core::PortRange>> parse_port_ranges(std::string_view s, std::string* why = nullptr);
 // "psid=44,psid-len=8,offset=4" (RFC 7597 §5.1): the port set.
 std::optional<core::PortSet> parse_map_e(std::string_view s, std::string* why = nullptr);
+// A static port forward: "udp:51820=192.168.1.10:51820", "tcp:203.0.113.1:8080=10.0.0.5:80";
+// the internal port may be left out (the same as the external one). No external address: the
+// first external address (core::Forward).
+std::optional<core::Forward> parse_forward(std::string_view s, std::string* why = nullptr);
 // Decimal or 0x-hex unsigned integer within [min, max].
 std::optional<std::uint64_t> parse_uint(std::string_view s, std::uint64_t min, std::uint64_t max);
 std::string format_ipv4(core::Ipv4 a);
