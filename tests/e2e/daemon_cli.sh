@@ -94,6 +94,11 @@ grep -q "1024-39999, 51000-65535" <<<"$out" || fail "default pool does not leave
 ! grep -q "ip_local_port_range" <<<"$out" || fail "the default pool is warned about: $out"
 ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="32768 60999"
 
+# The shipped example config loads without a single warning.
+out=$(ip netns exec "$NS" "$BIN" --config examples/conenatd.conf --print-rules 2>&1 >/dev/null) ||
+  fail "examples/conenatd.conf refused: $out"
+[ -z "$out" ] || fail "examples/conenatd.conf warns: $out"
+
 # A WAN interface that does not exist yet (PPPoE dialling) is waited for, not an error.
 out=$(ip netns exec "$NS" "$BIN" --external-if ppp7 --internal-net 10.0.0.0/24 --print-rules 2>&1) ||
   fail "a missing WAN interface stopped --print-rules: $out"
