@@ -29,15 +29,17 @@ for t in tests/e2e/*.sh; do
   [ -e "$t" ] || continue
   name=$(basename "$t" .sh)
   echo "== e2e $name"
+  start=$SECONDS
   BUILD="$build" timeout 900 bash "$t"; rc=$?
+  took="$((SECONDS - start)) s"
   case $rc in
-    0)  passed=$((passed + 1)); echo "-- $name: passed" ;;
+    0)  passed=$((passed + 1)); echo "-- $name: passed ($took)" ;;
     77) if [ "${CI:-}" = true ]; then  # CI installs everything: a skip there hides a broken test
           failed=$((failed + 1)); echo "-- $name: FAILED (skipped under CI=true)"
         else
           skipped=$((skipped + 1)); echo "-- $name: skipped"
         fi ;;
-    *)  failed=$((failed + 1)); echo "-- $name: FAILED (exit $rc)" ;;
+    *)  failed=$((failed + 1)); echo "-- $name: FAILED (exit $rc, $took)" ;;
   esac
 done
 
