@@ -120,6 +120,25 @@ RuleBuilder& RuleBuilder::lookup(std::uint32_t sreg, const std::string& set, std
     return *this;
 }
 
+RuleBuilder& RuleBuilder::lookup_absent(std::uint32_t sreg, const std::string& set, std::optional<std::uint32_t> set_id) {
+    if (nftnl_expr* e = add("lookup")) {
+        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+        nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set.c_str());
+        if (set_id)
+            nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, *set_id);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+    }
+    return *this;
+}
+
+RuleBuilder& RuleBuilder::immediate(std::uint32_t dreg, std::span<const std::uint8_t> data) {
+    if (nftnl_expr* e = add("immediate")) {
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, dreg);
+        nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data.data(), static_cast<std::uint32_t>(data.size()));
+    }
+    return *this;
+}
+
 RuleBuilder& RuleBuilder::nat(std::uint32_t type, std::uint32_t addr_reg, std::uint32_t proto_reg) {
     if (nftnl_expr* e = add("nat")) {
         nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, type);

@@ -28,6 +28,10 @@ public:
     RuleBuilder& meta_set(std::uint32_t key, std::uint32_t sreg);
     RuleBuilder& lookup(std::uint32_t sreg, const std::string& set, std::optional<std::uint32_t> set_id,
                         std::optional<std::uint32_t> dreg = std::nullopt);
+    // The key in `sreg` is NOT in the set (NFT_LOOKUP_F_INV).
+    RuleBuilder& lookup_absent(std::uint32_t sreg, const std::string& set, std::optional<std::uint32_t> set_id);
+    // dreg = data (a constant, e.g. a NAT address or port).
+    RuleBuilder& immediate(std::uint32_t dreg, std::span<const std::uint8_t> data);
     RuleBuilder& nat(std::uint32_t type, std::uint32_t addr_reg, std::uint32_t proto_reg);
     RuleBuilder& counter();
     // Queue to `num`: the nft queue expression, or the xt NFQUEUE target v3. With `bypass` a

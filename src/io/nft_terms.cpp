@@ -189,13 +189,20 @@ Term oifname(const std::string& name) {
             [=](RuleContext& c) { ifname_term(c, NFT_META_OIFNAME, NFT_CMP_EQ, name); }};
 }
 
+namespace {
+// nft lists a /32 as the address alone.
+std::string prefix_text(core::Ipv4 net, unsigned prefix) {
+    return prefix >= 32 ? detail::ipv4_text(net) : detail::cidr_text(net, prefix);
+}
+} // namespace
+
 Term saddr_in(core::Ipv4 net, unsigned prefix, Cmp op) {
-    return {"ip saddr " + op_text(op) + detail::cidr_text(net, prefix),
+    return {"ip saddr " + op_text(op) + prefix_text(net, prefix),
             [=](RuleContext& c) { prefix_term(c, NFT_PAYLOAD_NETWORK_HEADER, 12, net, prefix, op); }};
 }
 
 Term daddr_in(core::Ipv4 net, unsigned prefix, Cmp op) {
-    return {"ip daddr " + op_text(op) + detail::cidr_text(net, prefix),
+    return {"ip daddr " + op_text(op) + prefix_text(net, prefix),
             [=](RuleContext& c) { prefix_term(c, NFT_PAYLOAD_NETWORK_HEADER, 16, net, prefix, op); }};
 }
 
@@ -233,6 +240,13 @@ Term dport_in(Proto4 proto, const std::vector<core::PortRange>& ports) {
     return {std::string(proto_text(proto)) + " dport " + ports_text(ports), [=](RuleContext& c) {
                 l4proto_build(c, {proto});
                 port_match(c, 2, ports);
+            }};
+}
+
+Term sport_in(Proto4 proto, const std::vector<core::PortRange>& ports) {
+    return {std::string(proto_text(proto)) + " sport " + ports_text(ports), [=](RuleContext& c) {
+                l4proto_build(c, {proto});
+                port_match(c, 0, ports);
             }};
 }
 
@@ -431,5 +445,20 @@ Term dnat_map(Proto4 proto, const std::vector<Field>& key, const std::string& ma
 Term snat_map(Proto4 proto, const std::vector<Field>& key, const std::string& map) {
     return nat_map("snat", NFT_NAT_SNAT, proto, key, map, proto != Proto4::Icmp);
 }
+
+namespace {
+// Loads the endpoint into two registers (address, port) and NATs to it.
+Term nat_to(const char* what, std::uint32_t type, core::Endpoint to) {
+    return {std::string(what) + " to " + detail::ipv4_text(to.addr) + ":" + std::to_string(to.port),
+            [=](RuleContext& c) {
+                c.rule().immediate(NFT_REG32_00, be32(to.addr)).immediate(NFT_REG32_01, be16(to.port));
+                c.rule().nat(type, NFT_REG32_00, NFT_REG32_01);
+            }};
+}
+} // namespace
+
+Term dnat_to(core::Endpoint to) { return nat_to("dnat", NFT_NAT_DNAT, to); }
+
+Term snat_to(core::Endpoint to) { return nat_to("snat", NFT_NAT_SNAT, to); }
 
 } // namespace conenat::io::nft

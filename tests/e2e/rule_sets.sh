@@ -111,6 +111,8 @@ loads() {
 compare "conntrack (port-restricted cone)" --engine conntrack --nat-type port-restricted-cone
 compare "conntrack (full cone, ports 20000-29999)" --engine conntrack --nat-type full-cone --ports 20000-29999
 compare "conntrack (symmetric, two port ranges)" --engine conntrack --nat-type symmetric --ports 1024-2047,4096-65535
+compare "conntrack (three internal prefixes, two forwards)" --engine conntrack --internal-net 10.1.0.0/24 \
+  --internal-net 10.0.1.0/24 --forward udp:51820=10.0.0.10:51820 --forward tcp:2222=10.1.0.5:22
 compare "queue (port-restricted cone)" --engine queue --nat-type port-restricted-cone
 compare "queue (3 workers, fail-open, ports 20000-29999)" --engine queue --queues 3 --fail-open --ports 20000-29999
 compare "tun (port-restricted cone)" --engine tun --nat-type port-restricted-cone
@@ -120,6 +122,8 @@ for print in --print-rules-without-queues $([ $NATIVE_QUEUE = 1 ] && echo --prin
   loads "conntrack (port-restricted cone)" $print --engine conntrack --nat-type port-restricted-cone
   loads "conntrack (symmetric, two port ranges)" $print --engine conntrack --nat-type symmetric --ports 1024-2047,4096-65535
   loads "conntrack (full cone, ports 20000-29999)" $print --engine conntrack --nat-type full-cone --ports 20000-29999
+  loads "conntrack (three internal prefixes, two forwards)" $print --engine conntrack --internal-net 10.1.0.0/24 \
+    --internal-net 10.0.1.0/24 --forward udp:51820=10.0.0.10:51820 --forward tcp:2222=10.1.0.5:22
 done
 loads "queue (port-restricted cone)" --print-rules-without-queues --engine queue --nat-type port-restricted-cone
 loads "queue (ports 1024-2047,4096-65535)" --print-rules-without-queues --engine queue --ports 1024-2047,4096-65535

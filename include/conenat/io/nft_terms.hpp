@@ -21,12 +21,17 @@ Term iifname(const std::string& name, Cmp op = Cmp::Eq);
 Term oifname(const std::string& name);
 Term saddr_in(core::Ipv4 net, unsigned prefix, Cmp op = Cmp::Eq); // ip saddr 10.0.0.0/24
 Term daddr_in(core::Ipv4 net, unsigned prefix, Cmp op = Cmp::Eq);
+// Any of several networks: one as the single-prefix term; more as an anonymous interval set
+// `ip saddr { 10.0.0.0/24, 10.1.0.0/24 }` (adjacent ones merged, as nft lists them).
+Term saddr_in(const std::vector<core::Prefix>& nets, Cmp op = Cmp::Eq);
+Term daddr_in(const std::vector<core::Prefix>& nets, Cmp op = Cmp::Eq);
 Term saddr_in_set(const std::string& set); // ip saddr @set
 Term daddr_in_set(const std::string& set);
 Term fragment();                          // ip frag-off & 16383 (0x3fff) != 0: not a whole datagram
 Term local_socket();                      // a local socket (transparent or not) takes it
 Term l4proto(std::initializer_list<Proto4> protos); // meta l4proto udp / { tcp, udp }
 Term dport_in(Proto4 proto, const std::vector<core::PortRange>& ports); // udp dport { 20000-29999 }
+Term sport_in(Proto4 proto, const std::vector<core::PortRange>& ports); // udp sport 51820
 Term th_dport_in(const std::vector<core::PortRange>& ports); // th dport { ... } (after l4proto)
 Term icmp_type(std::initializer_list<std::uint8_t> types);
 Term icmp_id_in(const std::vector<core::PortRange>& ids);
@@ -42,6 +47,7 @@ Term quoted_header_plain();
 Term quoted_proto(std::initializer_list<Proto4> protos);
 // ... and whose destination is in net/prefix.
 Term quoted_daddr_in(core::Ipv4 net, unsigned prefix);
+Term quoted_daddr_in(const std::vector<core::Prefix>& nets); // any of them (one: as above)
 
 // ---- dispatch through a verdict map ----
 enum class Key : std::uint8_t {
@@ -72,5 +78,8 @@ Term queue(std::uint16_t num, bool native, bool bypass = false);
 // UDP / TCP matches the protocol first (dnat_map follows a dport_in that does).
 Term dnat_map(Proto4 proto, const std::vector<Field>& key, const std::string& map);
 Term snat_map(Proto4 proto, const std::vector<Field>& key, const std::string& map);
+// dnat / snat to one endpoint: `dnat to 10.0.0.10:51820` (after a transport match).
+Term dnat_to(core::Endpoint to);
+Term snat_to(core::Endpoint to);
 
 } // namespace conenat::io::nft

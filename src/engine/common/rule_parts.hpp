@@ -1,5 +1,5 @@
 // The parts every engine's rule set (nft_rules.hpp) takes from the config: the set of external
-// addresses and the internal network.
+// addresses and the internal networks.
 #pragma once
 
 #include "conenat/engine/config.hpp"
@@ -25,9 +25,15 @@ inline void add_queue(io::nft::Rule& rule, std::uint16_t num, io::nft::Queueing 
         rule.push_back(io::nft::queue(num, q == io::nft::Queueing::Native, bypass));
 }
 
-// ip saddr <internal net>
-inline io::nft::Term internal_source(const EngineConfig& o) {
-    return io::nft::saddr_in(o.internal.front().addr, o.internal.front().len);
+// ip saddr <internal net>, or ip saddr { <net>, <net> } with several internal prefixes.
+inline io::nft::Term internal_source(const EngineConfig& o) { return io::nft::saddr_in(o.internal); }
+
+// ip daddr [!=] <internal net(s)>.
+inline io::nft::Term internal_destination(const EngineConfig& o, io::nft::Cmp op = io::nft::Cmp::Eq) {
+    return io::nft::daddr_in(o.internal, op);
 }
+
+// An ICMP error whose quoted destination is in the internal net(s).
+inline io::nft::Term quoted_internal_destination(const EngineConfig& o) { return io::nft::quoted_daddr_in(o.internal); }
 
 } // namespace conenat::engine

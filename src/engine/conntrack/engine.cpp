@@ -1,5 +1,6 @@
 #include "engine.hpp"
 
+#include "conenat/core/nat/flow_key.hpp"
 #include "conenat/util/log.hpp"
 #include "engine/conntrack/rules.hpp"
 #include "engine/common/stats_table.hpp"
@@ -38,7 +39,9 @@ std::string queue_error(std::uint16_t num, const std::string& error) {
 } // namespace
 
 void ConntrackEngine::mapping_created(const Mapping& m, TimeMs) {
-    m_to_add.push_back({m.proto, m.internal(), {m.rem_addr, m.rem_port}, m.external()});
+    const io::MappingElement e{m.proto, m.internal(), {m.rem_addr, m.rem_port}, m.external()};
+    m_to_add.push_back(e);
+    (void)m_programmed.add(e, m_config.nat.policy(m.proto).mapping);
     // RFC 6888 §4: protocol, subscriber, external address and port (no destination, REQ-12).
     LOG_DEBUG("mapping created: %s %s -> %s", m.proto == Proto::Udp ? "udp" : m.proto == Proto::Tcp ? "tcp" : "icmp",
               text::format_endpoint(m.internal()).c_str(), text::format_endpoint(m.external()).c_str());
@@ -46,12 +49,16 @@ void ConntrackEngine::mapping_created(const Mapping& m, TimeMs) {
 
 void ConntrackEngine::mapping_removed(const Mapping& m, TimeMs) {
     const io::MappingElement e{m.proto, m.internal(), {m.rem_addr, m.rem_port}, m.external()};
-    // Not yet in the kernel: forget it; otherwise delete it.
-    const auto pending = std::find_if(m_to_add.begin(), m_to_add.end(), [&](const io::MappingElement& a) {
-        return a.proto == e.proto && a.internal == e.internal && a.external == e.external && a.remote == e.remote;
-    });
-    if (pending != m_to_add.end()) m_to_add.erase(pending);
-    else m_to_remove.push_back(e);
+    std::vector<io::MappingElement> elements = m_programmed.take(e); // with its per-flow ones
+    if (elements.empty()) elements.push_back(e);
+    for (const io::MappingElement& x : elements) {
+        // Not yet in the kernel: forget it; otherwise delete it.
+        const auto pending = std::find_if(m_to_add.begin(), m_to_add.end(), [&](const io::MappingElement& a) {
+            return a.proto == x.proto && a.internal == x.internal && a.external == x.external && a.remote == x.remote;
+        });
+        if (pending != m_to_add.end()) m_to_add.erase(pending);
+        else m_to_remove.push_back(x);
+    }
     LOG_DEBUG("mapping removed: %s %s -> %s", m.proto == Proto::Udp ? "udp" : m.proto == Proto::Tcp ? "tcp" : "icmp",
               text::format_endpoint(m.internal()).c_str(), text::format_endpoint(m.external()).c_str());
 }
@@ -69,7 +76,12 @@ Status ConntrackEngine::flush_elements() {
         m_to_remove.clear();
     }
     if (!m_to_add.empty()) {
-        if (Status s = m_rules->nft().add(m_maps, m_to_add); !s) {
+        Status s = m_rules->nft().add(m_maps, m_to_add);
+        // Our table is gone (a firewall reload flushed the ruleset): put it back with every
+        // live mapping, m_to_add included, rather than retry into nothing.
+        if (!s && m_config.rules_auto && s.error().find("No such file or directory") != std::string::npos)
+            s = replay_rules("seen when adding map elements");
+        if (!s) {
             // Kept for the next flush (within 250 ms): a mapping the kernel lacks would strand
             // its flows, whose first packets come back marked and are dropped by the guard.
             ++m_nft_errors;
@@ -80,6 +92,29 @@ Status ConntrackEngine::flush_elements() {
         m_to_add.clear();
     }
     return result;
+}
+
+void ConntrackEngine::program_flow(MappingId id, Endpoint remote) {
+    const Mapping& m = m_table.mapping(id);
+    const Behaviour key = m_maps.mapping(m.proto);
+    const Endpoint want = key_remote(m.proto, key, remote_of(m.proto, remote));
+    if (want == key_remote(m.proto, key, {m.rem_addr, m.rem_port})) return; // its own element does
+    const io::MappingElement e{m.proto, m.internal(), want, m.external()};
+    if (m_programmed.add(e, m_config.nat.policy(m.proto).mapping)) m_to_add.push_back(e);
+}
+
+Status ConntrackEngine::replay_rules(const std::string& why) {
+    if (!m_rules || !m_rules->installed()) return Error{"nftables: no rule set to reinstall"};
+    const std::vector<io::MappingElement> elements = m_programmed.all();
+    if (Status s = m_rules->replay(m_maps, elements); !s) return s;
+    ++m_rules_reinstalled;
+    // Everything pending is in now; deletions of what the new table never had are moot.
+    m_elements_added += m_to_add.size();
+    m_to_add.clear();
+    m_to_remove.clear();
+    LOG_WARN("table ip %s was deleted by someone else (%s): reinstalled with %zu mappings", m_config.table.c_str(),
+             why.c_str(), m_programmed.size());
+    return {};
 }
 
 Status ConntrackEngine::start() {
@@ -101,7 +136,8 @@ Status ConntrackEngine::start() {
     m_rules.emplace(std::move(rules.value()));
     if (m_config.rules_auto) {
         const bool native = m_rules->nft().has_native_queue();
-        CONENAT_TRY(m_rules->install(conntrack_rules(m_config, native ? io::nft::Queueing::Native : io::nft::Queueing::Xt)));
+        m_queueing = native ? io::nft::Queueing::Native : io::nft::Queueing::Xt;
+        CONENAT_TRY(m_rules->install(conntrack_rules(m_config, m_queueing)));
         LOG_INFO("installed table ip %s (queue %s)", m_config.table.c_str(), native ? "native" : "xt NFQUEUE");
     }
     auto raw = io::RawIpSocket::open();
@@ -162,7 +198,7 @@ std::string ConntrackEngine::stats() {
         {"events_new", &m_events_new}, {"events_destroy", &m_events_destroy}, {"events_ignored", &m_events_ignored},
         {"events_lost", &m_events_lost}, {"resyncs", &m_resyncs}, {"nft_errors", &m_nft_errors},
         {"elements_added", &m_elements_added}, {"elements_removed", &m_elements_removed},
-        {"icmp_replies_sent", &m_replies_sent}};
+        {"icmp_replies_sent", &m_replies_sent}, {"rules_reinstalled", &m_rules_reinstalled}};
     for (const auto& [name, value] : own) text.add(name, value->load());
     text.add("event_buffer", m_event_buffer.load());
     text.add("first_packet_us_p50", m_decide_us.quantile(0.5));

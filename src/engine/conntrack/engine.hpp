@@ -15,6 +15,7 @@
 #include "conenat/io/fd.hpp"
 #include "conenat/io/nftables.hpp"
 #include "engine/common/installed_rules.hpp"
+#include "engine/conntrack/programmed.hpp"
 #include "engine/common/table_check.hpp"
 
 #include <array>
@@ -66,6 +67,12 @@ private:
 
     // shared, under m_mutex
     Status flush_elements();
+    // A packet of mapping `m` to `remote` that the maps' key cannot give it (a mapping made
+    // under a coarser behaviour than the maps' key): its own per-flow element.
+    void program_flow(core::MappingId m, core::Endpoint remote);
+    // Installs the rule set again with every live mapping's elements (someone deleted or
+    // flushed our table); logs `why` and the count.
+    Status replay_rules(const std::string& why);
     bool internal(core::Ipv4 a) const { return m_config.is_internal(a); }
     bool external(core::Ipv4 a) const { return m_config.nat.pool.is_external(a); }
 
@@ -77,6 +84,8 @@ private:
     TableCheck m_check; // of m_table, by the events thread
     std::optional<InstalledRules> m_rules; // the nftables socket and our table
     std::vector<io::MappingElement> m_to_add, m_to_remove;
+    ProgrammedMappings m_programmed; // every live mapping's elements (in the maps or in m_to_add)
+    io::nft::Queueing m_queueing = io::nft::Queueing::Native;
     core::SynHold m_syn_hold; // with the packets held in the inbound queue (their ids)
     std::vector<std::uint32_t> m_released; // tokens released by the events thread
     std::vector<std::vector<std::uint8_t>> m_replies; // ICMP errors to send (queue thread)
@@ -93,7 +102,7 @@ private:
     LatencyHistogram m_decide_us, m_program_us;
     std::atomic<std::uint64_t> m_queued_out{0}, m_queued_in{0}, m_repeat{0}, m_dropped{0}, m_held{0}, m_hold_expired{0},
         m_events_new{0}, m_events_destroy{0}, m_events_ignored{0}, m_events_lost{0}, m_resyncs{0}, m_nft_errors{0},
-        m_elements_added{0}, m_elements_removed{0}, m_replies_sent{0}, m_event_buffer{0};
+        m_elements_added{0}, m_elements_removed{0}, m_replies_sent{0}, m_event_buffer{0}, m_rules_reinstalled{0};
 };
 
 } // namespace conenat::engine

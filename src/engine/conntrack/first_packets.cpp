@@ -40,6 +40,7 @@ io::Verdict ConntrackEngine::decide_out(const io::QueuedPacket& p, TimeMs now) {
         return io::Verdict::Drop;
     }
     m_table.counters().add(Counter::translated_out);
+    if (d.mapping != kNil) program_flow(d.mapping, v.dst);
     return io::Verdict::Repeat;
 }
 

@@ -36,14 +36,29 @@ Set icmp_map(const std::vector<Field>& key) {
     return s;
 }
 
+// The forwards of `o` with their external address resolved (0: the first external address);
+// none while the WAN has no address.
+std::vector<core::Forward> resolved_forwards(const EngineConfig& o) {
+    std::vector<core::Forward> out;
+    for (core::Forward f : o.nat.forwards) {
+        if (f.external.addr == 0) {
+            if (o.nat.pool.external_addrs.empty()) continue;
+            f.external.addr = o.nat.pool.external_addrs.front();
+        }
+        out.push_back(f);
+    }
+    return out;
+}
+
 } // namespace
 
 io::NatMaps conntrack_maps(const EngineConfig& o) {
     return {o.table, o.nat.udp.mapping, o.nat.tcp.mapping, o.nat.icmp.mapping};
 }
 
-RuleSet conntrack_rules(const EngineConfig& o, Queueing queueing) {
-    const io::NatMaps maps = conntrack_maps(o);
+RuleSet conntrack_rules(const EngineConfig& o, Queueing queueing) { return conntrack_rules(o, conntrack_maps(o), queueing); }
+
+RuleSet conntrack_rules(const EngineConfig& o, const io::NatMaps& maps, Queueing queueing) {
     const std::string& wan = o.external_if;
     const std::vector<core::PortRange>& pool = o.nat.pool.ports.ranges();
     const Term internal = internal_source(o);
@@ -65,9 +80,9 @@ RuleSet conntrack_rules(const EngineConfig& o, Queueing queueing) {
     if (queueing == Queueing::Elsewhere)
         r.comment = "conenatd rule set without its queue statements (conenatd --print-rules-without-queues),\n"
                     "for `nft -f` on a kernel without the nft queue statement (CONFIG_NFT_QUEUE): the chains\n"
-                    "dnat_queue and snat_queue only count the first packets, which iptables' nat chains\n"
-                    "(-100 / 100, after these) send to NFQUEUE " + std::to_string(o.queue_in) + " (inbound) and " +
-                    std::to_string(o.queue_out) + " (outbound).";
+                    "dnat_queue and snat_queue only count first packets; iptables' nat chains send them to\n"
+                    "NFQUEUE " + std::to_string(o.queue_in) + " (inbound, PREROUTING -100, before dnat_queue) and " +
+                    std::to_string(o.queue_out) + " (outbound,\nPOSTROUTING 100, after snat_queue).";
     r.sets.push_back(external_set(o));
     for (Proto p : {Proto::Udp, Proto::Tcp})
         r.sets.push_back(nat_map(io::snat_map(p), io::snat_key(p, maps.mapping(p))));
@@ -82,6 +97,11 @@ RuleSet conntrack_rules(const EngineConfig& o, Queueing queueing) {
                         {{iifname(wan), internal, counter(), drop()}}});
 
     Chain dnat{"dnat_map", BaseChain{"nat", Hook::Prerouting, -102}, {}};
+    // conenatd's forwards: endpoint-independent filtering, any port, before every mapping.
+    const std::vector<core::Forward> forwards = resolved_forwards(o);
+    for (const core::Forward& f : forwards)
+        dnat.rules.push_back({daddr_in(f.external.addr, 32), dport_in(proto4(f.proto), {{f.external.port, f.external.port}}),
+                              dnat_to(f.internal)});
     for (Proto p : {Proto::Udp, Proto::Tcp}) {
         const bool filters = (p == Proto::Udp ? o.nat.udp.filtering : o.nat.tcp.filtering) != Behaviour::EndpointIndependent;
         Rule rl{daddr_in_set(kExternalSet)};
@@ -93,11 +113,20 @@ RuleSet conntrack_rules(const EngineConfig& o, Queueing queueing) {
     }
     r.chains.push_back(std::move(dnat));
 
-    r.chains.push_back({kChainDnatQueue, BaseChain{"nat", Hook::Prerouting, -101},
-                        {rule({daddr_in_set(kExternalSet), l4proto({Proto4::Tcp, Proto4::Udp}), th_dport_in(pool)},
+    // After the user's own DNAT (nat chains at dstnat, -100, and firewalld's dstnat + 10): the
+    // first of a hook's nat chains that binds stops the others, so a port forward of theirs
+    // inside the pool never reaches the queue. A packet for one of the router's own sockets
+    // is the router's: accepted here, it goes on to the later nat chains and local delivery.
+    r.chains.push_back({kChainDnatQueue, BaseChain{"nat", Hook::Prerouting, kDnatQueuePriority},
+                        {{daddr_in_set(kExternalSet), local_socket(), accept()},
+                         rule({daddr_in_set(kExternalSet), l4proto({Proto4::Tcp, Proto4::Udp}), th_dport_in(pool)},
                               queue_in)}});
 
     Chain snat{"snat_map", BaseChain{"nat", Hook::Postrouting, 98}, {}};
+    // A forward's server leaves from the forward's endpoint, whatever the mapping behaviour.
+    for (const core::Forward& f : forwards)
+        snat.rules.push_back({oifname(wan), saddr_in(f.internal.addr, 32),
+                              sport_in(proto4(f.proto), {{f.internal.port, f.internal.port}}), snat_to(f.external)});
     for (bool hairpin : {false, true}) {
         for (Proto p : {Proto::Udp, Proto::Tcp, Proto::Icmp}) {
             Rule rl{hairpin ? ct_status_dnat() : oifname(wan), internal};

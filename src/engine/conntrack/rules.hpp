@@ -11,13 +11,16 @@
 //     iifname <wan> ip saddr <internal> counter drop
 //   }
 //   chain dnat_map { type nat hook prerouting priority dstnat - 2;
+//     ip daddr <ext> udp dport <port> dnat to <internal>           (each forward; any port, any remote)
 //     ip daddr @external [meta mark & M == M when that protocol filters] udp dport <ports>
 //        dnat ip to ip daddr . udp dport map @dnat_udp          (same for tcp)
 //   }
-//   chain dnat_queue { type nat hook prerouting priority dstnat - 1;   -- first packets dnat_map let through
+//   chain dnat_queue { type nat hook prerouting priority dstnat + 20;  -- first packets nobody else took
+//     ip daddr @external socket transparent <= 1 accept         (the router's own sockets)
 //     ip daddr @external meta l4proto {udp, tcp} th dport <ports> meta mark & M == 0 counter queue num <queue_in>
 //   }
 //   chain snat_map { type nat hook postrouting priority srcnat - 2;
+//     oifname <wan> ip saddr <server> udp sport <port> snat to <ext>:<port>   (each forward)
 //     oifname <wan> ip saddr <internal> udp: snat ip to <key> map @snat_udp      (tcp; icmp echo-request)
 //     ct status dnat ip saddr <internal> ...: the same three rules (hairpinned flows)
 //   }
@@ -30,8 +33,10 @@
 //     oifname <wan> ip saddr <internal> meta l4proto {udp, tcp, icmp} ct status & snat == 0 counter drop
 //   }
 // }
-// Both nat chains run before iptables' nat chains (priority -100 / 100), and a nat chain that
-// binds stops the others, so only first packets the maps cannot translate reach a queue.
+// The map chains run before iptables' nat chains (priority -100 / 100), dnat_queue after the
+// user's DNAT, and a nat chain that binds stops the others, so only first packets that neither
+// the maps nor the user's own rules translate reach a queue. <internal>: one prefix, or an
+// anonymous set of them ({ 10.0.0.0/24, 10.1.0.0/24 }).
 // "queue" is the native nft statement when the kernel has it, else the xt NFQUEUE target
 // (nft_compat), always with bypass off: no daemon, no new flows. Answer a queued packet with
 // Verdict::Repeat (after adding its elements, or with the permit mark): the nat hook runs
@@ -50,10 +55,15 @@ constexpr const char* kChainSnatQueue = "snat_queue";
 constexpr const char* kChainDnatQueue = "dnat_queue";
 constexpr const char* kChainGuard = "guard";
 constexpr const char* kChainSpoofGuard = "spoof_guard";
+// dstnat + 20: after the nat chains of iptables and nft firewalls (dstnat, firewalld dstnat + 10).
+constexpr int kDnatQueuePriority = -80;
 
 // The table for `config`, queueing first packets by `queueing` (Elsewhere: the queue chains
 // only count them; examples/iptables-conntrack.sh queues them after these chains).
 io::nft::RuleSet conntrack_rules(const EngineConfig& config, io::nft::Queueing queueing);
+// The same with these maps (their key types: a finer one than the config's keeps mappings of
+// an earlier behaviour programmable).
+io::nft::RuleSet conntrack_rules(const EngineConfig& config, const io::NatMaps& maps, io::nft::Queueing queueing);
 // Its maps (for Nftables::add).
 io::NatMaps conntrack_maps(const EngineConfig& config);
 
