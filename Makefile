@@ -43,7 +43,8 @@ UNIT_BIN := $(BUILD)/unit_tests
 
 # Root-only adapter tests against the real kernel (run inside a namespace by tests/e2e/).
 IO_TEST_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard tests/io/*.cpp)) $(BUILD)/obj/tests/unit/main.o \
-               $(BUILD)/obj/src/engine/conntrack/rules.o $(BUILD)/obj/src/engine/common/installed_rules.o
+               $(BUILD)/obj/src/engine/conntrack/rules.o $(BUILD)/obj/src/engine/common/installed_rules.o \
+               $(BUILD)/obj/src/engine/common/router_watch.o
 IO_TEST_BIN := $(BUILD)/io_tests
 
 BENCH_SRC := $(wildcard bench/core/*.cpp) tests/support/packet_builder.cpp

@@ -1,30 +1,17 @@
 #include "conenat/daemon/system.hpp"
 
+#include "conenat/io/rtnetlink.hpp"
 #include "conenat/util/log.hpp"
 #include "conenat/util/text.hpp"
 
 #include <algorithm>
-#include <arpa/inet.h>
 #include <fstream>
-#include <ifaddrs.h>
 #include <net/if.h>
-#include <netinet/in.h>
 #include <optional>
 
 namespace conenat::daemon {
 
 namespace {
-
-std::vector<core::Ipv4> interface_addresses(const std::string& name) {
-    std::vector<core::Ipv4> out;
-    ifaddrs* list = nullptr;
-    if (getifaddrs(&list) != 0) return out;
-    for (ifaddrs* i = list; i; i = i->ifa_next)
-        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && name == i->ifa_name)
-            out.push_back(ntohl(reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr.s_addr));
-    freeifaddrs(list);
-    return out;
-}
 
 // The router's own ephemeral ports (net.ipv4.ip_local_port_range), read from /proc.
 std::optional<core::PortRange> local_port_range() {
@@ -67,7 +54,9 @@ Status resolve_system(Options& o) {
     if (o.external_from_if) {
         // Followed from now on (the engine's rtnetlink watch): a WAN that is down or has no
         // address yet (PPPoE dialling, DHCP) is waited for, not a reason to exit.
-        o.nat.pool.external_addrs = interface_addresses(o.external_if);
+        auto addrs = io::ipv4_addresses(o.external_if);
+        if (!addrs) return Error{"--external-if: " + addrs.error()};
+        o.nat.pool.external_addrs = std::move(addrs.value());
         if (if_nametoindex(o.external_if.c_str()) == 0)
             LOG_WARN("--external-if: no interface '%s' yet: NAT starts when it appears with an address", o.external_if.c_str());
         else if (o.nat.pool.external_addrs.empty())

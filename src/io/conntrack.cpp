@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 namespace conenat::io {
@@ -21,12 +22,6 @@ constexpr std::size_t kMaxBuffer = std::size_t(1) << 30;
 // Per read() call at most this many datagrams: the fd stays readable for the next call.
 constexpr std::size_t kMaxDatagrams = 1 << 16;
 
-void deliver(const char* buf, long n, const FlowSink& sink) {
-    detail::for_each_message(buf, std::size_t(n), [&](const nlmsghdr* nlh) {
-        if (auto ev = detail::parse_flow_event(nlh))
-            sink(*ev);
-    });
-}
 } // namespace
 
 struct ConntrackEvents::Impl {
@@ -60,24 +55,14 @@ int ConntrackEvents::fd() const {
 }
 
 Result<ConntrackEvents::Read> ConntrackEvents::read(const FlowSink& sink) {
-    bool lost = false;
-    for (std::size_t i = 0; i < kMaxDatagrams; ++i) {
-        long n = m_impl->sock.recv(m_impl->buf.data(), m_impl->buf.size(), MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            if (errno == EINTR)
-                continue;
-            if (errno == ENOBUFS) {
-                // The kernel dropped events; what is still queued is valid, keep reading.
-                lost = true;
-                continue;
-            }
-            return detail::sys_error("conntrack events: recv");
-        }
-        deliver(m_impl->buf.data(), n, sink);
-    }
-    return lost ? Read::Lost : Read::Drained;
+    auto lost = detail::drain_events(m_impl->sock, m_impl->buf, kMaxDatagrams, "conntrack events",
+                                     [&](const nlmsghdr* nlh) {
+                                         if (auto ev = detail::parse_flow_event(nlh))
+                                             sink(*ev);
+                                     });
+    if (!lost)
+        return Error{lost.error()};
+    return *lost ? Read::Lost : Read::Drained;
 }
 
 std::size_t ConntrackEvents::grow_buffer() {
@@ -95,31 +80,97 @@ std::uint32_t ConntrackEvents::portid() const {
     return m_impl->sock.portid();
 }
 
-Status dump_conntrack(const FlowSink& sink) {
+namespace {
+
+// One IPv4 ctnetlink request on a fresh socket (ACKed; a dump ends at NLMSG_DONE).
+struct CtRequest {
+    std::vector<char> buf = std::vector<char>(std::max<std::size_t>(MNL_SOCKET_BUFFER_SIZE, 64 * 1024));
+    nlmsghdr* nlh;
+
+    CtRequest(std::uint16_t msg, std::uint16_t flags, std::uint32_t seq) {
+        nlh = mnl_nlmsg_put_header(buf.data());
+        nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | msg;
+        nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+        nlh->nlmsg_seq = seq;
+        auto* g = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
+        g->nfgen_family = AF_INET;
+        g->version = NFNETLINK_V0;
+        g->res_id = 0;
+    }
+};
+
+Result<detail::NetlinkSocket> request_socket(const char* what) {
     auto sock = detail::NetlinkSocket::open();
     if (!sock)
-        return Error{"conntrack dump: " + sock.error()};
+        return Error{std::string(what) + ": " + sock.error()};
     CONENAT_TRY(sock->set_recv_timeout_ms(5000));
+    return sock;
+}
 
-    std::vector<char> buf(std::max<std::size_t>(MNL_SOCKET_BUFFER_SIZE, 64 * 1024));
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
-    nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    const std::uint32_t seq = static_cast<std::uint32_t>(time(nullptr));
-    nlh->nlmsg_seq = seq;
-    auto* g = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
-    g->nfgen_family = AF_INET;
-    g->version = NFNETLINK_V0;
-    g->res_id = 0;
+// Every message of an IPv4 conntrack dump, on `sock`.
+Status dump_messages(const detail::NetlinkSocket& sock, const std::function<void(const nlmsghdr*)>& on_message) {
+    CtRequest req(IPCTNL_MSG_CT_GET, NLM_F_DUMP, static_cast<std::uint32_t>(time(nullptr)));
     // The dump filter carries the layer-3 family (the kernel skips other families).
     if (nfct_filter_dump* filter = nfct_filter_dump_create()) {
         nfct_filter_dump_set_attr_u8(filter, NFCT_FILTER_DUMP_L3NUM, AF_INET);
-        nfct_nlmsg_build_filter(nlh, filter);
+        nfct_nlmsg_build_filter(req.nlh, filter);
         nfct_filter_dump_destroy(filter);
     }
-    return detail::netlink_request(sock->fd(), sock->portid(), nlh, "conntrack dump", buf, [&](const nlmsghdr* m) {
+    return detail::netlink_request(sock.fd(), sock.portid(), req.nlh, "conntrack dump", req.buf, on_message);
+}
+
+// Deletes the dumped entries that `match` selects, each by its identity.
+Result<std::size_t> delete_matching(const std::function<bool(const FlowEvent&)>& match) {
+    static constexpr const char* kDelete = "conntrack delete";
+    auto sock = request_socket(kDelete);
+    if (!sock)
+        return Error{sock.error()};
+    std::vector<std::vector<std::uint8_t>> doomed;
+    CONENAT_TRY(dump_messages(*sock, [&](const nlmsghdr* m) {
+        if (auto ev = detail::parse_flow_event(m); ev && match(*ev))
+            if (auto id = detail::entry_identity(m); !id.empty())
+                doomed.push_back(std::move(id));
+    }));
+    std::size_t deleted = 0;
+    std::uint32_t seq = static_cast<std::uint32_t>(time(nullptr));
+    for (const auto& id : doomed) {
+        CtRequest req(IPCTNL_MSG_CT_DELETE, NLM_F_ACK, ++seq);
+        std::memcpy(static_cast<char*>(mnl_nlmsg_get_payload_tail(req.nlh)), id.data(), id.size());
+        req.nlh->nlmsg_len += static_cast<std::uint32_t>(id.size());
+        const Status s = detail::netlink_request(sock->fd(), sock->portid(), req.nlh, kDelete, req.buf);
+        if (s.ok())
+            ++deleted;
+        else if (s.error().rfind(kDelete + std::string(": ") + std::strerror(ENOENT), 0) != 0)
+            return Error{s.error()}; // ENOENT: it ended (or was replaced) meanwhile
+    }
+    return deleted;
+}
+
+// An entry whose source NAT chose `ext`: the reply comes back to it, and it is not where the
+// flow came from (the router's own flows keep their source).
+bool nat_to(const FlowEvent& ev, core::Ipv4 ext) {
+    return ev.reply.dst.addr == ext && ev.orig.src.addr != ext;
+}
+
+} // namespace
+
+Status dump_conntrack(const FlowSink& sink) {
+    auto sock = request_socket("conntrack dump");
+    if (!sock)
+        return Error{sock.error()};
+    return dump_messages(*sock, [&](const nlmsghdr* m) {
         if (auto ev = detail::parse_flow_event(m))
             sink(*ev);
+    });
+}
+
+Result<std::size_t> delete_conntrack_nat(core::Ipv4 external) {
+    return delete_matching([&](const FlowEvent& ev) { return nat_to(ev, external); });
+}
+
+Result<std::size_t> delete_conntrack_nat(core::Proto proto, core::Endpoint external) {
+    return delete_matching([&](const FlowEvent& ev) {
+        return ev.reply.proto == proto && nat_to(ev, external.addr) && ev.reply.dst.port == external.port;
     });
 }
 

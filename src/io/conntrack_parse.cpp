@@ -93,4 +93,29 @@ std::optional<FlowEvent> parse_flow_event(const nlmsghdr* nlh) {
     return ev;
 }
 
+std::vector<std::uint8_t> entry_identity(const nlmsghdr* nlh) {
+    std::vector<std::uint8_t> out;
+    if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK ||
+        nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(nfgenmsg)))
+        return out;
+    bool tuple = false;
+    const auto* p = reinterpret_cast<const std::uint8_t*>(nlh) + MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(nfgenmsg));
+    const auto* end = reinterpret_cast<const std::uint8_t*>(nlh) + nlh->nlmsg_len;
+    while (p < end && std::size_t(end - p) >= sizeof(nlattr)) {
+        const auto* attr = reinterpret_cast<const nlattr*>(p);
+        if (attr->nla_len < sizeof(nlattr) || attr->nla_len > std::size_t(end - p))
+            break;
+        const int type = mnl_attr_get_type(attr);
+        if (type == CTA_TUPLE_ORIG || type == CTA_ZONE || type == CTA_ID) {
+            tuple |= type == CTA_TUPLE_ORIG;
+            out.insert(out.end(), p, p + attr->nla_len);
+            out.resize(MNL_ALIGN(out.size()), 0);
+        }
+        p += MNL_ALIGN(attr->nla_len);
+    }
+    if (!tuple)
+        out.clear();
+    return out;
+}
+
 } // namespace conenat::io::detail

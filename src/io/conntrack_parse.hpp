@@ -4,7 +4,9 @@
 
 #include "conenat/io/conntrack.hpp"
 
+#include <cstdint>
 #include <optional>
+#include <vector>
 
 struct nlmsghdr;
 
@@ -14,5 +16,10 @@ namespace conenat::io::detail {
 // ATTR_ICMP_ID for both directions and returns the original one, but the reply tuple's
 // identifier is the one NAT chose.
 std::optional<FlowEvent> parse_flow_event(const nlmsghdr* nlh);
+
+// The attributes that name one entry of a dump answer — its original tuple, zone and id —
+// copied as they are, for an IPCTNL_MSG_CT_DELETE of exactly that entry (the id makes the
+// kernel refuse, ENOENT, a newer entry that took the same tuple meanwhile). Empty without a tuple.
+std::vector<std::uint8_t> entry_identity(const nlmsghdr* nlh);
 
 } // namespace conenat::io::detail

@@ -20,8 +20,8 @@ void MnlSocketCloser::operator()(mnl_socket* s) const noexcept {
     mnl_socket_close(s);
 }
 
-Result<NetlinkSocket> NetlinkSocket::open(unsigned groups) {
-    mnl_socket* s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+Result<NetlinkSocket> NetlinkSocket::open(unsigned groups, int bus) {
+    mnl_socket* s = mnl_socket_open2(bus, SOCK_CLOEXEC);
     if (!s)
         return sys_error("netlink socket");
     NetlinkSocket sock(s);
@@ -99,6 +99,39 @@ Result<std::size_t> receive_answers(int fd, std::span<char> buf, std::string_vie
             continue; // any process may send to our port id: only the kernel answers
         return std::size_t(n);
     }
+}
+
+Result<bool> drain_events(const NetlinkSocket& sock, std::span<char> buf, std::size_t max_datagrams,
+                          std::string_view what, const std::function<void(const nlmsghdr*)>& on_message) {
+    bool lost = false;
+    for (std::size_t i = 0; i < max_datagrams; ++i) {
+        sockaddr_nl from{};
+        iovec iov{buf.data(), buf.size()};
+        msghdr mh{};
+        mh.msg_name = &from;
+        mh.msg_namelen = sizeof from;
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        const ssize_t n = ::recvmsg(sock.fd(), &mh, MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            if (errno == EINTR)
+                continue;
+            if (errno == ENOBUFS) {
+                lost = true;
+                continue;
+            }
+            return sys_error(std::string(what) + ": receive");
+        }
+        if (from.nl_pid != 0)
+            continue;
+        // A truncated datagram lost its tail: as good as dropped.
+        if (mh.msg_flags & MSG_TRUNC)
+            lost = true;
+        for_each_message(buf.data(), std::size_t(n), on_message);
+    }
+    return lost;
 }
 
 Status netlink_request(int fd, std::uint32_t portid, const nlmsghdr* request, std::string_view what,

@@ -24,11 +24,12 @@ struct MnlSocketCloser {
     void operator()(mnl_socket* s) const noexcept;
 };
 
-// One NETLINK_NETFILTER socket (move-only owner of a libmnl handle).
+// One netlink socket, NETLINK_NETFILTER unless told (move-only owner of a libmnl handle).
 class NetlinkSocket {
 public:
-    // Opens and binds (automatic port id) to the multicast `groups` (NF_NETLINK_* bits).
-    static Result<NetlinkSocket> open(unsigned groups = 0);
+    // Opens and binds (automatic port id) to the multicast `groups` (NF_NETLINK_* or
+    // RTMGRP_* bits) of `bus`.
+    static Result<NetlinkSocket> open(unsigned groups = 0, int bus = NETLINK_NETFILTER);
 
     int fd() const;
     std::uint32_t portid() const;
@@ -48,6 +49,13 @@ private:
     explicit NetlinkSocket(mnl_socket* s) : m_sock(s) {}
     std::unique_ptr<mnl_socket, MnlSocketCloser> m_sock;
 };
+
+// Reads every datagram a non-blocking multicast socket holds now (at most `max_datagrams`) into
+// `buf`, each message from the kernel to `on_message` (datagrams from other processes are
+// skipped: any process may send to our port id). Returns whether the kernel dropped messages
+// meanwhile (ENOBUFS: the socket overran; what is still queued is valid and is read too).
+Result<bool> drain_events(const NetlinkSocket& sock, std::span<char> buf, std::size_t max_datagrams,
+                          std::string_view what, const std::function<void(const nlmsghdr*)>& on_message);
 
 // The error carried by an NLMSG_ERROR message (0 for an ACK), and its extended-ACK text if any.
 struct NetlinkAck {

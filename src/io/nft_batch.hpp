@@ -66,6 +66,7 @@ public:
     // `on_message` sees every reply message.
     Status dump(std::uint16_t type, const std::function<void(nlmsghdr*)>& fill,
                 const std::function<void(const nlmsghdr*)>& on_message);
+    std::uint32_t portid() const { return m_sock.portid(); }
     // The first sequence number for the next NftBatch.
     std::uint32_t next_seq() const { return m_seq; }
 

@@ -90,6 +90,10 @@ Result<Nftables> Nftables::open() {
     return Nftables(std::make_unique<Impl>(Impl{std::move(sock.value()), std::nullopt, std::nullopt}));
 }
 
+std::uint32_t Nftables::portid() const {
+    return m_impl->sock.portid();
+}
+
 bool Nftables::has_native_queue() {
     if (m_impl->native_queue)
         return *m_impl->native_queue;

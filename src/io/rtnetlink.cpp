@@ -10,11 +10,13 @@
 #include <linux/fib_rules.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -185,6 +187,41 @@ std::optional<LinkAnswer> parse_link(const nlmsghdr* nlh) {
     return l;
 }
 
+std::optional<AddressAnswer> parse_address(const nlmsghdr* nlh) {
+    const auto* ifa = family_header<ifaddrmsg>(nlh);
+    if ((nlh->nlmsg_type != RTM_NEWADDR && nlh->nlmsg_type != RTM_DELADDR) || !ifa || ifa->ifa_family != AF_INET)
+        return std::nullopt;
+    // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer's on a point-to-point
+    // link (PPPoE) and the same as IFA_LOCAL otherwise.
+    std::optional<std::uint32_t> local, address;
+    for_each_attr(nlh, sizeof(ifaddrmsg), [&](const nlattr* attr) {
+        std::uint32_t v = 0;
+        if (!read_u32(attr, v))
+            return;
+        if (mnl_attr_get_type(attr) == IFA_LOCAL)
+            local = ntohl(v);
+        else if (mnl_attr_get_type(attr) == IFA_ADDRESS)
+            address = ntohl(v);
+    });
+    if (!local && !address)
+        return std::nullopt;
+    return AddressAnswer{ifa->ifa_index, local ? *local : *address, nlh->nlmsg_type == RTM_DELADDR};
+}
+
+std::optional<InterfaceEvent> parse_interface_event(const nlmsghdr* nlh) {
+    using Kind = InterfaceEvent::Kind;
+    if (nlh->nlmsg_type == RTM_NEWLINK || nlh->nlmsg_type == RTM_DELLINK) {
+        const auto* info = family_header<ifinfomsg>(nlh);
+        if (!info)
+            return std::nullopt;
+        return InterfaceEvent{nlh->nlmsg_type == RTM_DELLINK ? Kind::LinkRemoved : Kind::LinkChanged,
+                              static_cast<unsigned>(info->ifi_index), 0};
+    }
+    if (const auto a = parse_address(nlh))
+        return InterfaceEvent{a->removed ? Kind::AddressRemoved : Kind::AddressAdded, a->index, a->local};
+    return std::nullopt;
+}
+
 } // namespace detail
 
 Result<Rtnetlink> Rtnetlink::open() {
@@ -266,6 +303,35 @@ Result<unsigned> Rtnetlink::mtu(const std::string& ifname) {
     if (!l)
         return Error{l.error()};
     return l->mtu;
+}
+
+Result<std::vector<core::Ipv4>> Rtnetlink::ipv4_addresses(const std::string& ifname) {
+    const std::string what = "addresses of " + ifname;
+    if (ifname.empty() || ifname.size() >= IFNAMSIZ)
+        return Error{what + ": not an interface name"};
+    // By index, read now: a PPPoE link that went and came back under the same name has a new one.
+    const unsigned index = if_nametoindex(ifname.c_str());
+    if (index == 0) {
+        if (errno == ENODEV || errno == ENXIO)
+            return std::vector<core::Ipv4>{};
+        return detail::sys_error(what + ": interface index");
+    }
+    auto msg = new_message(RTM_GETADDR, NLM_F_DUMP);
+    put_family_header<ifaddrmsg>(msg)->ifa_family = AF_INET;
+    std::vector<core::Ipv4> out;
+    CONENAT_TRY(request(msg, what, [&](const nlmsghdr* nlh) {
+        const auto a = detail::parse_address(nlh);
+        if (a && !a->removed && a->index == index && std::find(out.begin(), out.end(), a->local) == out.end())
+            out.push_back(a->local);
+    }));
+    return out;
+}
+
+Result<std::vector<core::Ipv4>> ipv4_addresses(const std::string& ifname) {
+    auto rt = Rtnetlink::open();
+    if (!rt)
+        return Error{"addresses of " + ifname + ": " + rt.error()};
+    return rt->ipv4_addresses(ifname);
 }
 
 Status Rtnetlink::set_link(const std::string& ifname, bool up, unsigned mtu, unsigned txqueuelen) {

@@ -4,9 +4,11 @@ namespace that capture_seeds.sh prepared; root). Writes, under OUT_DIR:
   fuzz_netlink/   ctnetlink NEW and DESTROY events (UDP, TCP, ICMP) and a conntrack dump reply
   fuzz_nfqueue/   an nfqueue packet message, and the ACK of a queue config request
   fuzz_rtnetlink/ link, address, route and rule dump replies, a link reply, ACKs (plain, error
-                  with extended-ACK text)
+                  with extended-ACK text), and address / link events (ev_*)
+  fuzz_nft_events/ nf_tables notifications: a table built, elements added and deleted, the
+                  table deleted, the ruleset flushed (each as one datagram of `nft`'s changes)
 Each file holds whole netlink messages exactly as recv() returned them (dumps are cut after a
-few messages to keep the seeds small). Usage: capture_netlink.py OUT_DIR"""
+few messages to keep the seeds small). Usage: capture_netlink.py OUT_DIR IFNAME"""
 import os
 import select
 import socket
@@ -31,6 +33,7 @@ NF_NETLINK_CONNTRACK_NEW, NF_NETLINK_CONNTRACK_DESTROY = 1, 4
 RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_DELRULE, RTM_GETRULE = 18, 22, 26, 33, 34
 IFLA_IFNAME, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS = 3, 29, 8
 FRA_PRIORITY, FRA_TABLE = 6, 15
+RTMGRP_LINK, RTMGRP_IPV4_IFADDR, NFNLGRP_NFTABLES = 0x1, 0x10, 7
 RTM_NEWROUTE, RTA_DST, RTA_GATEWAY, RT_TABLE_MAIN, RTPROT_STATIC, RTN_UNICAST, NLM_F_CREATE = 24, 1, 5, 254, 4, 1, 0x400
 
 QUEUE_NUM = 7       # the nft rule of capture_seeds.sh queues UDP to QUEUE_PORT here
@@ -227,6 +230,53 @@ def capture_rtnetlink(cap, ifname):
     rt.close()
 
 
+def drain(s):
+    """Every datagram the socket holds now (waits briefly for the first)."""
+    got = []
+    while select.select([s], [], [], 0.5 if not got else 0.1)[0]:
+        got.append(s.recv(1 << 16))
+    return got
+
+
+def capture_events(cap, ifname):
+    """Address and link events (rtnetlink groups), and nf_tables notifications, as the
+    monitors receive them, caused by `ip` and `nft` (their datagrams, one file per change)."""
+    rt = netlink(NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_IPV4_IFADDR)
+    nft = netlink(NETLINK_NETFILTER)
+    nft.setsockopt(SOL_NETLINK, 1, NFNLGRP_NFTABLES)  # NETLINK_ADD_MEMBERSHIP
+    nft.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+
+    def run(*cmd):
+        subprocess.run(list(cmd), check=True, timeout=10)
+
+    def save_all(sock, target, name, cmd):
+        run(*cmd)
+        for i, data in enumerate(drain(sock)):
+            cap.save(target, f"{name}_{i}" if i else name, data)
+
+    save_all(rt, "fuzz_rtnetlink", "ev_addr_add", ["ip", "addr", "add", "198.51.100.9/24", "dev", ifname])
+    save_all(rt, "fuzz_rtnetlink", "ev_addr_del", ["ip", "addr", "del", "198.51.100.9/24", "dev", ifname])
+    save_all(rt, "fuzz_rtnetlink", "ev_peer_add",
+             ["ip", "addr", "add", "100.64.0.9", "peer", "100.64.0.1", "dev", ifname])
+    save_all(rt, "fuzz_rtnetlink", "ev_link_new", ["ip", "link", "add", "fzwatch0", "type", "veth", "peer", "name", "fzwatch1"])
+    save_all(rt, "fuzz_rtnetlink", "ev_link_del", ["ip", "link", "del", "fzwatch0"])
+    nft_file = ("add table ip fzwatch\n"
+                "add chain ip fzwatch post { type nat hook postrouting priority 100; }\n"
+                "add map ip fzwatch m { type ipv4_addr . inet_service : ipv4_addr . inet_service; }\n"
+                "add rule ip fzwatch post meta l4proto udp snat ip to ip saddr . udp sport map @m\n")
+    save_all(nft, "fuzz_nft_events", "new_table", ["nft", nft_file])
+    save_all(nft, "fuzz_nft_events", "new_element",
+             ["nft", "add element ip fzwatch m { 10.0.0.2 . 5000 : 203.0.113.1 . 5000 }"])
+    save_all(nft, "fuzz_nft_events", "del_element",
+             ["nft", "delete element ip fzwatch m { 10.0.0.2 . 5000 }"])
+    save_all(nft, "fuzz_nft_events", "del_table", ["nft", "delete table ip fzwatch"])
+    run("nft", nft_file)
+    drain(nft)
+    save_all(nft, "fuzz_nft_events", "flush_ruleset", ["nft", "flush ruleset"])
+    rt.close()
+    nft.close()
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit("usage: capture_netlink.py OUT_DIR IFNAME")
@@ -234,6 +284,7 @@ def main():
     capture_rtnetlink(cap, sys.argv[2])
     capture_nfqueue(cap)
     capture_conntrack(cap)
+    capture_events(cap, sys.argv[2])  # last: it flushes the ruleset
     print(f"capture_netlink: {cap.count} seeds")
 
 

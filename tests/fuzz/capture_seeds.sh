@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the netlink fuzz seeds (fuzz_netlink, fuzz_nfqueue, fuzz_rtnetlink) from the real
+# Regenerates the netlink fuzz seeds (fuzz_netlink, fuzz_nfqueue, fuzz_rtnetlink, fuzz_nft_events) from the real
 # kernel: in a network namespace of its own (removed on exit) with a veth pair, an address, a
 # route, a policy rule, conntrack and an NFQUEUE rule, capture_netlink.py records what the
 # kernel sends. Root only. Usage: tests/fuzz/capture_seeds.sh [OUT_DIR] (default tests/fuzz/seeds)

@@ -1,6 +1,7 @@
 // libFuzzer target: hostile ctnetlink messages (conntrack events and dump replies) through the
-// parser the events thread uses. Requires: no crash, no read out of bounds (ASan), and any
-// event it accepts names a UDP/TCP/ICMP flow.
+// parser the events thread uses, and the entry identity a conntrack delete echoes. Requires: no
+// crash, no read out of bounds (ASan), any event it accepts names a UDP/TCP/ICMP flow, and an
+// identity is whole attributes copied from the message (no longer than its payload).
 #include "src/io/conntrack_parse.hpp"
 #include "src/io/netlink.hpp"
 
@@ -20,6 +21,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (p != conenat::core::Proto::Udp && p != conenat::core::Proto::Tcp && p != conenat::core::Proto::Icmp)
                 std::abort();
         }
+        const auto id = conenat::io::detail::entry_identity(nlh);
+        if (id.size() % 4 != 0 || id.size() > nlh->nlmsg_len)
+            std::abort();
     });
     return 0;
 }

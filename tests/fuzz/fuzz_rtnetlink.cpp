@@ -1,5 +1,6 @@
-// libFuzzer target: hostile rtnetlink answers through the parsers Rtnetlink uses (the message
-// walk, ACKs with extended-ACK text, rule dumps, link answers). Requires: no crash, no access
+// libFuzzer target: hostile rtnetlink answers and events through the parsers Rtnetlink and
+// RtnetlinkMonitor use (the message walk, ACKs with extended-ACK text, rule dumps, link and
+// address answers, address and link events). Requires: no crash, no access
 // outside the datagram (ASan: it sits in a buffer of exactly its size), and an ACK's text lies
 // inside its message.
 #include "src/io/netlink.hpp"
@@ -27,6 +28,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         detail::parse_rule(nlh, rules);
         (void)detail::parse_link(nlh);
+        const auto address = detail::parse_address(nlh);
+        const auto event = detail::parse_interface_event(nlh);
+        // An address answer is an address event too, with the same address.
+        if (address && (!event || event->address != address->local || event->ifindex != address->index))
+            std::abort();
     });
     return 0;
 }

@@ -54,4 +54,12 @@ private:
 // Dumps the IPv4 conntrack table (UDP/TCP/ICMP entries), one FlowEvent (type New) per entry.
 Status dump_conntrack(const FlowSink& sink);
 
+// Deletes every conntrack entry (IPv4 UDP/TCP/ICMP) whose source NAT chose `external`: its reply
+// tuple's destination, on an entry the NAT translated (not the router's own flows from that
+// address), as the kernel's MASQUERADE does when an interface loses an address. An entry that
+// ends meanwhile is not counted and is no error. Returns how many were deleted.
+Result<std::size_t> delete_conntrack_nat(core::Ipv4 external);
+// The same for one external endpoint of one protocol (ICMP: the query identifier).
+Result<std::size_t> delete_conntrack_nat(core::Proto proto, core::Endpoint external);
+
 } // namespace conenat::io

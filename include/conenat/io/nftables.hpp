@@ -38,6 +38,9 @@ public:
     Status add(const NatMaps& maps, std::span<const MappingElement> mappings);
     Status remove_elements(const NatMaps& maps, std::span<const MappingElement> mappings);
     Result<ChainCounters> counters(const std::string& table);
+    // The netlink port id of this socket: the nlmsg_pid of the change notifications our own
+    // batches cause (NftMonitor), so that they can be told from other processes' changes.
+    std::uint32_t portid() const;
     // The described rule set as `nft list table` prints it, after its comment lines.
     static std::string render(const nft::RuleSet& rules);
 

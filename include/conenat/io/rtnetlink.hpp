@@ -2,6 +2,7 @@
 // installs to steer traffic through its device, and removes again. Every request is ACKed.
 #pragma once
 
+#include "conenat/core/types.hpp"
 #include "conenat/util/result.hpp"
 
 #include <cstdint>
@@ -33,6 +34,9 @@ public:
 
     Result<unsigned> ifindex(const std::string& ifname);
     Result<unsigned> mtu(const std::string& ifname);
+    // The interface's own IPv4 addresses now, by name (RTM_GETADDR dump; IFA_LOCAL, so the local
+    // end of a point-to-point link such as PPPoE); empty when it has none or does not exist.
+    Result<std::vector<core::Ipv4>> ipv4_addresses(const std::string& ifname);
     // Sets the link up (or down) and, when not 0, its MTU and transmit queue length.
     Status set_link(const std::string& ifname, bool up, unsigned mtu = 0, unsigned txqueuelen = 0);
 
@@ -64,5 +68,8 @@ private:
     std::uint32_t m_seq = 0;
     std::uint32_t m_portid = 0;
 };
+
+// Rtnetlink::ipv4_addresses on a socket of its own.
+Result<std::vector<core::Ipv4>> ipv4_addresses(const std::string& ifname);
 
 } // namespace conenat::io

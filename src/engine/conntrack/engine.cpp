@@ -2,6 +2,7 @@
 
 #include "conenat/core/nat/flow_key.hpp"
 #include "conenat/util/log.hpp"
+#include "conenat/util/rate_limit.hpp"
 #include "engine/conntrack/rules.hpp"
 #include "engine/common/stats_table.hpp"
 #include "conenat/engine/clock.hpp"
@@ -85,7 +86,7 @@ Status ConntrackEngine::flush_elements() {
             // Kept for the next flush (within 250 ms): a mapping the kernel lacks would strand
             // its flows, whose first packets come back marked and are dropped by the guard.
             ++m_nft_errors;
-            LOG_ERROR("nftables: %s (retrying)", s.error().c_str());
+            LOG_ERROR_LIMITED(10, "nftables: %s (retrying)", s.error().c_str()); // every 250 ms otherwise
             return s;
         }
         m_elements_added += m_to_add.size();
