@@ -21,6 +21,9 @@ iptables -t nat -A POSTROUTING -o wan0 -s $LAN -p icmp --icmp-type echo-request 
 # Hairpinned flows (LAN -> our external address -> LAN) whose sender has no mapping yet.
 iptables -t nat -A POSTROUTING -s $LAN -m conntrack --ctstate DNAT -p udp -m mark ! --mark $MARK -j NFQUEUE --queue-num 0
 iptables -t nat -A POSTROUTING -s $LAN -m conntrack --ctstate DNAT -p tcp -m mark ! --mark $MARK -j NFQUEUE --queue-num 0
+# A packet for one of the router's own sockets (a service on a pool port) is the router's: never
+# queued. Your own DNAT of pool ports goes before these lines (iptables -t nat -I PREROUTING ...).
+iptables -t nat -A PREROUTING -d $EXT -m socket -j RETURN
 # Inbound first packets the filter has to judge (and unsolicited SYNs to hold, RFC 5382 REQ-4).
 iptables -t nat -A PREROUTING -d $EXT -p udp --dport 20000:29999 -m mark ! --mark $MARK -j NFQUEUE --queue-num 1
 iptables -t nat -A PREROUTING -d $EXT -p tcp --dport 20000:29999 -m mark ! --mark $MARK -j NFQUEUE --queue-num 1

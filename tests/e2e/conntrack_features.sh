@@ -121,7 +121,7 @@ echo "== an unsolicited SYN held 6 s, then refused with ICMP 3/3 (RFC 5382 REQ-4
 lab_conntrack_flush
 start_daemon --nat-type full-cone || fail "daemon did not start"
 # Measured by the client itself (monotonic clock, ms): at least 6 s between its SYN and the refusal.
-r=$(lab_exec "$LAB_INET" timeout 15 "$LAB_PY" "$FLOWS" tcp-connect "$LAB_Y2" 0 "$LAB_E1" 40000 10)
+r=$(lab_exec "$LAB_INET" timeout 15 "$LAB_PY" "$FLOWS" tcp-connect "$LAB_Y2" 0 "$LAB_E1" 20000 10)
 check "an unsolicited SYN was held, then refused with ICMP 3/3 after >= 6 s ($r s)" \
   awk -v r="$r" 'BEGIN { split(r, a, " "); exit !(a[1] == "refused" && a[2] >= 6.0) }'
 expired=$(stat syn_hold_expired | head -1)

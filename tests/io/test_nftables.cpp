@@ -160,7 +160,7 @@ TEST_CASE("install builds the table, replaces it, and remove deletes it") {
     for (const char* s : {"set external", "203.0.113.1", "map snat_udp", "map snat_tcp", "map snat_icmp",
                           "map dnat_udp", "map dnat_tcp", "type ipv4_addr . inet_service : ipv4_addr . inet_service",
                           "chain dnat_map", "type nat hook prerouting priority dstnat - 2",
-                          "chain dnat_queue", "type nat hook prerouting priority dstnat - 1",
+                          "chain dnat_queue", "type nat hook prerouting priority -80",
                           "chain snat_map", "type nat hook postrouting priority srcnat - 2",
                           "chain snat_queue", "type nat hook postrouting priority srcnat - 1",
                           "chain guard", "type filter hook postrouting priority srcnat",

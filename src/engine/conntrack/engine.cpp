@@ -199,7 +199,8 @@ std::string ConntrackEngine::stats() {
         {"events_new", &m_events_new}, {"events_destroy", &m_events_destroy}, {"events_ignored", &m_events_ignored},
         {"events_lost", &m_events_lost}, {"resyncs", &m_resyncs}, {"nft_errors", &m_nft_errors},
         {"elements_added", &m_elements_added}, {"elements_removed", &m_elements_removed},
-        {"icmp_replies_sent", &m_replies_sent}, {"rules_reinstalled", &m_rules_reinstalled}};
+        {"icmp_replies_sent", &m_replies_sent}, {"rules_reinstalled", &m_rules_reinstalled},
+        {"conntrack_full", &m_conntrack_full}, {"conntrack_full_drops", &m_conntrack_drops}};
     for (const auto& [name, value] : own) text.add(name, value->load());
     text.add("event_buffer", m_event_buffer.load());
     text.add("first_packet_us_p50", m_decide_us.quantile(0.5));

@@ -10,6 +10,7 @@
 #include "conenat/engine/engine.hpp"
 #include "conenat/engine/latency.hpp"
 #include "conenat/io/conntrack.hpp"
+#include "conenat/io/conntrack_table.hpp"
 #include "conenat/io/nfqueue.hpp"
 #include "conenat/io/raw_socket.hpp"
 #include "conenat/io/fd.hpp"
@@ -56,6 +57,8 @@ private:
     void apply(const io::FlowEvent& e, core::TimeMs now);
     void apply(const FlowKey& k, bool destroy, core::TimeMs now);
     void resync(core::TimeMs now);
+    // The kernel's table full (nf_conntrack_max): counted, and logged once an episode.
+    void watch_conntrack_table(core::TimeMs now);
 
     // queue thread (conntrack_queue.cpp)
     void queue_loop();
@@ -96,13 +99,19 @@ private:
     std::optional<io::EventFd> m_stop; // wakes both threads to stop
     std::thread m_event_thread, m_queue_thread;
     bool m_started = false;
+    // events thread: the kernel's conntrack drops when we started and last looked
+    std::optional<std::uint64_t> m_ct_drops_base;
+    std::uint64_t m_ct_drops_seen = 0;
+    bool m_ct_full = false;
+    std::optional<core::TimeMs> m_ct_full_logged;
 
     // In-daemon time of a batch of first packets: from receive to the verdicts sent, and the
     // part of it spent programming the maps (ACKed nftables batch).
     LatencyHistogram m_decide_us, m_program_us;
     std::atomic<std::uint64_t> m_queued_out{0}, m_queued_in{0}, m_repeat{0}, m_dropped{0}, m_held{0}, m_hold_expired{0},
         m_events_new{0}, m_events_destroy{0}, m_events_ignored{0}, m_events_lost{0}, m_resyncs{0}, m_nft_errors{0},
-        m_elements_added{0}, m_elements_removed{0}, m_replies_sent{0}, m_event_buffer{0}, m_rules_reinstalled{0};
+        m_elements_added{0}, m_elements_removed{0}, m_replies_sent{0}, m_event_buffer{0}, m_rules_reinstalled{0},
+        m_conntrack_full{0}, m_conntrack_drops{0};
 };
 
 } // namespace conenat::engine

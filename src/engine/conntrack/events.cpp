@@ -81,10 +81,33 @@ void ConntrackEngine::resync(TimeMs now) {
     LOG_DEBUG("resync: %zu conntrack entries, %u mappings", entries.size(), m_table.mapping_count());
 }
 
+// No event tells of a full table: the kernel drops the new flow before it exists. Its count,
+// limit and drop counter (read once a second, not on any packet's path) do.
+void ConntrackEngine::watch_conntrack_table(TimeMs now) {
+    constexpr TimeMs kLogEveryMs = 60'000;
+    auto read = io::read_conntrack_table();
+    if (!read) return;
+    const io::ConntrackTableState* st = &read.value();
+    if (!m_ct_drops_base) m_ct_drops_base = st->drops;
+    const std::uint64_t drops = st->drops >= *m_ct_drops_base ? st->drops - *m_ct_drops_base : 0;
+    const bool full = st->full() || drops > m_ct_drops_seen;
+    m_conntrack_drops = drops;
+    m_ct_drops_seen = drops;
+    if (full) ++m_conntrack_full;
+    if (full && (!m_ct_full || !m_ct_full_logged || now - *m_ct_full_logged >= kLogEveryMs)) {
+        LOG_WARN("conntrack table full (%llu entries, limit %llu; %llu new flows dropped so far): the kernel drops "
+                 "new flows; raise net.netfilter.nf_conntrack_max",
+                 (unsigned long long)st->count, (unsigned long long)st->max, (unsigned long long)drops);
+        m_ct_full_logged = now;
+    }
+    m_ct_full = full;
+}
+
 void ConntrackEngine::event_loop() {
     std::vector<io::FlowEvent> batch;
     TimeMs last_expire = now_ms(), last_resync = last_expire;
     m_event_buffer = m_events->buffer_size();
+    bool check_table = true;
     io::Poller poller;
     poller.watch(m_events->fd());
     const std::size_t stop = poller.watch(*m_stop);
@@ -100,9 +123,14 @@ void ConntrackEngine::event_loop() {
             if (now - last_expire >= 1000) {
                 m_table.expire(now);
                 last_expire = now;
+                check_table = true;
             }
             m_check.run_if_due(m_table, "conntrack engine");
             (void)flush_elements();
+        }
+        if (check_table) {
+            watch_conntrack_table(now);
+            check_table = false;
         }
         if (!read) {
             LOG_ERROR("conntrack events: %s", read.error().c_str());
