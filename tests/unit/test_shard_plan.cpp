@@ -148,4 +148,80 @@ TEST_CASE("RFC 7422 blocks: a host's block belongs to the host's worker, on ever
     CHECK(p.configs[2].pool.ports.size() == c.pool.ports.size());
 }
 
+TEST_CASE("a forward's port belongs to its host's worker, inside the pool's set or outside it") {
+    NatConfig c = config(PortSet::from_ranges({{20000, 20009}})); // worker 0: 20000-20004, 1: 20005-20009
+    const Forward in_pool{Proto::Udp, {kE1, 20001}, {make_ipv4(10, 0, 0, 3), 20001}};  // host .3: worker 1
+    const Forward outside{Proto::Tcp, {0, 51820}, {make_ipv4(10, 0, 0, 2), 51820}};    // host .2: worker 0
+    c.forwards = {in_pool, outside};
+    const ShardPlan p = plan(c, 2);
+    CHECK(p.worker_of_port(20001) == 1);
+    CHECK(p.worker_of_port(51820) == 0);
+    CHECK(p.worker_of_port(20000) == 0);
+    CHECK(p.worker_of_port(20002) == 0);
+    // Worker 1 allocates (and reserves) 20001, worker 0 never; 51820 stays out of every slice.
+    CHECK(p.configs[1].pool.ports.contains(20001));
+    CHECK(!p.configs[0].pool.ports.contains(20001));
+    CHECK(!p.configs[0].pool.ports.contains(51820));
+    CHECK(!p.configs[1].pool.ports.contains(51820));
+    CHECK(p.configs[0].pool.ports.size() + p.configs[1].pool.ports.size() == c.pool.ports.size());
+    // Each worker holds its own forwards only.
+    REQUIRE(p.configs[0].forwards.size() == 1);
+    CHECK(p.configs[0].forwards[0] == outside);
+    REQUIRE(p.configs[1].forwards.size() == 1);
+    CHECK(p.configs[1].forwards[0] == in_pool);
+    // The port ranges stay sorted and disjoint, and name every forward's port.
+    for (std::size_t i = 1; i < p.ports.size(); ++i) CHECK(p.ports[i - 1].last < p.ports[i].first);
+    bool listed = false;
+    for (const auto& r : p.ports) listed |= r.first <= 51820 && 51820 <= r.last && r.worker == 0;
+    CHECK(listed);
+    CHECK(engine::nat_ports(c) == std::vector<PortRange>{{20000, 20009}, {51820, 51820}});
+    // One worker: everything is worker 0's.
+    const ShardPlan one = plan(c, 1);
+    CHECK(one.worker_of_port(20001) == 0);
+    CHECK(one.worker_of_port(51820) == 0);
+    CHECK(one.configs[0].forwards.size() == 2);
+    CHECK(one.configs[0].pool.ports.size() == c.pool.ports.size());
+}
+
+TEST_CASE("a UDP and a TCP forward on one port for hosts of different workers are refused") {
+    NatConfig c = config(PortSet::from_ranges({{20000, 20009}}));
+    c.forwards = {{Proto::Udp, {0, 5000}, {make_ipv4(10, 0, 0, 2), 5000}},
+                  {Proto::Tcp, {0, 5000}, {make_ipv4(10, 0, 0, 3), 5000}}};
+    std::string error;
+    plan_shards(c, {{kNet, 24}}, 2, &error);
+    CHECK(error.find("port 5000") != std::string::npos);
+    plan_shards(c, {{kNet, 24}}, 1, &error);
+    CHECK(error.empty());
+}
+
+TEST_CASE("RFC 7422 blocks: a forward in another worker's block is kept reserved there") {
+    NatConfig c = config(PortSet::from_ranges({{20000, 20099}}));
+    c.pool.block_size = 10;                // block b: 20000 + 10 b, worker b % 2
+    const Forward f{Proto::Udp, {0, 20015}, {make_ipv4(10, 0, 0, 4), 20015}}; // block 1 (worker 1); host .4: block 4, worker 0
+    c.forwards = {f};
+    const ShardPlan p = plan(c, 2);
+    CHECK(p.worker_of_host(make_ipv4(10, 0, 0, 4)) == 0);
+    CHECK(p.worker_of_port(20015) == 0);
+    CHECK(p.worker_of_port(20014) == 1);
+    CHECK(p.configs[0].forwards.size() == 1);
+    CHECK(p.configs[1].forwards.size() == 1); // the reserving copy
+}
+
+TEST_CASE("several internal prefixes, in any order and overlapping: the host ranges are sorted and disjoint") {
+    NatConfig c = config(PortSet::from_ranges({{20000, 20099}}));
+    c.pool.block_size = 10;
+    const Ipv4 guest = make_ipv4(10, 0, 1, 0);
+    std::string error;
+    const ShardPlan p = plan_shards(c, {{guest, 24}, {kNet, 24}, {kNet, 25}}, 2, &error);
+    REQUIRE(error.empty());
+    std::uint64_t covered = 0;
+    for (std::size_t i = 0; i < p.hosts.size(); ++i) {
+        if (i > 0) CHECK(p.hosts[i - 1].last < p.hosts[i].first);
+        covered += std::uint64_t(p.hosts[i].last) - p.hosts[i].first + 1;
+    }
+    CHECK(covered == 512);
+    CHECK(p.hosts.front().first == kNet);
+    CHECK(p.hosts.back().last == guest + 255);
+}
+
 } // TEST_SUITE

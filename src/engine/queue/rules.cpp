@@ -134,7 +134,7 @@ RuleSet queue_rules(const EngineConfig& o, const ShardPlan& plan, Queueing queue
     // Hairpinning (RFC 4787 REQ-9): from inside to one of our external endpoints; and ICMP
     // errors from inside about hairpinned packets (RFC 5508 REQ-7).
     pre.push_back(then({iifname(wan, Cmp::Neq), internal, daddr_in_set(kExternalSet), l4proto({Proto4::Tcp, Proto4::Udp}),
-                        th_dport_in(o.nat.pool.ports.ranges())},
+                        th_dport_in(nat_ports(o.nat))},
                        d.by_host(saddr, "hp_hosts", "hp")));
     pre.push_back(then({iifname(wan, Cmp::Neq), internal, daddr_in_set(kExternalSet), icmp_type(kIcmpErrors)},
                        d.by_host(saddr, "hp_hosts", "hp")));

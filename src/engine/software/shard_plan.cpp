@@ -44,6 +44,38 @@ std::uint8_t ShardPlan::worker_of_host(core::Ipv4 host) const {
     return std::uint8_t(((host - block_base) % blocks_per_addr) % workers);
 }
 
+// The prefixes as disjoint address intervals in ascending order (the hosts' interval map must
+// be sorted): overlapping and nested ones merged.
+std::vector<ShardRange> host_intervals(const std::vector<core::Prefix>& internal) {
+    std::vector<ShardRange> nets;
+    for (const core::Prefix& p : internal)
+        nets.push_back({p.addr & p.mask(), (p.addr & p.mask()) | ~p.mask(), 0});
+    std::sort(nets.begin(), nets.end(), [](const ShardRange& a, const ShardRange& b) { return a.first < b.first; });
+    std::vector<ShardRange> out;
+    for (const ShardRange& n : nets) {
+        if (!out.empty() && n.first <= out.back().last) {
+            out.back().last = std::max(out.back().last, n.last);
+            continue;
+        }
+        out.push_back(n);
+    }
+    return out;
+}
+
+// Worker k's slice: the pool's ports the plan gives it.
+core::PortSet slice_of(const core::PortSet& set, const std::vector<std::uint8_t>& owner, unsigned k) {
+    std::vector<core::PortRange> slice;
+    for (const core::PortRange& r : set.ranges())
+        for (std::uint32_t p = r.first; p <= r.last; ++p) {
+            if (owner[p] != k) continue;
+            if (!slice.empty() && slice.back().last + 1u == p) slice.back().last = std::uint16_t(p);
+            else slice.push_back({std::uint16_t(p), std::uint16_t(p)});
+        }
+    return core::PortSet::from_ranges(slice);
+}
+
+} // namespace
+
 ShardPlan plan_shards(const core::NatConfig& config, const std::vector<core::Prefix>& internal, unsigned workers,
                       std::string* error) {
     ShardPlan plan;
@@ -57,6 +89,7 @@ ShardPlan plan_shards(const core::NatConfig& config, const std::vector<core::Pre
     const std::uint32_t size = set.size();
     const std::uint32_t block = config.pool.block_size;
     plan.by_low_byte = block == 0;
+    std::vector<ShardRange> slices; // the pool's ports by worker
 
     if (block == 0) {
         if (size < workers) {
@@ -68,7 +101,7 @@ ShardPlan plan_shards(const core::NatConfig& config, const std::vector<core::Pre
             append(plan.hosts, b, b, std::uint8_t(b % workers));
         // Inbound by contiguous slices of the port set.
         for (unsigned k = 0; k < workers; ++k)
-            append_indices(plan.ports, set, std::uint32_t(std::uint64_t(size) * k / workers),
+            append_indices(slices, set, std::uint32_t(std::uint64_t(size) * k / workers),
                            std::uint32_t(std::uint64_t(size) * (k + 1) / workers), std::uint8_t(k));
     } else {
         // RFC 7422: a host's block decides its ports, so the block decides its worker, the same
@@ -78,9 +111,9 @@ ShardPlan plan_shards(const core::NatConfig& config, const std::vector<core::Pre
         plan.block_hosts = std::uint32_t(std::min<std::uint64_t>(
             std::uint64_t(plan.blocks_per_addr) * config.pool.external_addrs.size(), 0xffffffffu - plan.block_base));
         for (std::uint32_t b = 0; b < plan.blocks_per_addr; ++b)
-            append_indices(plan.ports, set, b * block, (b + 1) * block, std::uint8_t(b % workers));
-        for (const core::Prefix& net : internal)
-        for (std::uint64_t h = net.addr & net.mask(), net_last = h + ~net.mask(); h <= net_last;) {
+            append_indices(slices, set, b * block, (b + 1) * block, std::uint8_t(b % workers));
+        for (const ShardRange& net : host_intervals(internal))
+        for (std::uint64_t h = net.first, net_last = net.last; h <= net_last;) {
             const std::uint8_t w = plan.worker_of_host(core::Ipv4(h));
             const bool in_blocks = h >= plan.block_base && h - plan.block_base < plan.block_hosts;
             // Outside the block hosts the worker is constant: jump to the next boundary.
@@ -91,18 +124,41 @@ ShardPlan plan_shards(const core::NatConfig& config, const std::vector<core::Pre
             h = last + 1;
         }
     }
-    for (const ShardRange& r : plan.ports)
+    for (const ShardRange& r : slices)
         for (std::uint32_t p = r.first; p <= r.last; ++p)
             plan.port_owner[p] = r.worker;
+    const std::vector<std::uint8_t> pool_owner = plan.port_owner;
+
+    // A forward's both directions must reach one worker: its port goes to its host's worker.
+    const std::vector<core::Forward>& fwd = config.forwards;
+    std::vector<std::uint8_t> fwd_owner;
+    for (std::size_t i = 0; i < fwd.size(); ++i) {
+        fwd_owner.push_back(plan.worker_of_host(fwd[i].internal.addr));
+        for (std::size_t j = 0; j < i; ++j)
+            if (fwd[j].external.port == fwd[i].external.port && fwd_owner[j] != fwd_owner[i]) {
+                *error = "forward: two forwards on port " + std::to_string(fwd[i].external.port) +
+                         " go to hosts of different workers (use --queues 1)";
+                return plan;
+            }
+    }
+    for (std::size_t i = 0; i < fwd.size(); ++i)
+        plan.port_owner[fwd[i].external.port] = fwd_owner[i];
+    for (std::uint32_t p = 0; p < 65536; ++p)
+        if (plan.port_owner[p] != kNoWorker)
+            append(plan.ports, p, p, plan.port_owner[p]);
 
     for (unsigned k = 0; k < workers; ++k) {
         core::NatConfig c = config;
-        if (block == 0) {
-            std::vector<core::PortRange> slice;
-            for (const ShardRange& r : plan.ports)
-                if (r.worker == k)
-                    slice.push_back({std::uint16_t(r.first), std::uint16_t(r.last)});
-            c.pool.ports = core::PortSet::from_ranges(slice);
+        if (block == 0)
+            c.pool.ports = slice_of(set, plan.port_owner, k);
+        c.forwards.clear();
+        for (std::size_t i = 0; i < fwd.size(); ++i) {
+            const std::uint16_t port = fwd[i].external.port;
+            // Under blocks every worker allocates from the whole set: the worker whose block
+            // holds the port keeps a copy of the forward, which reserves it there too.
+            const bool reserves = block != 0 && set.contains(port) && pool_owner[port] == k;
+            if (fwd_owner[i] == k || reserves)
+                c.forwards.push_back(fwd[i]);
         }
         // The global caps are shared out: together the workers hold what one table would.
         c.max_mappings = share(config.max_mappings, workers);
@@ -115,6 +171,13 @@ ShardPlan plan_shards(const core::NatConfig& config, const std::vector<core::Pre
         plan.configs.push_back(std::move(c));
     }
     return plan;
+}
+
+std::vector<core::PortRange> nat_ports(const core::NatConfig& config) {
+    std::vector<core::PortRange> ports = config.pool.ports.ranges();
+    for (const core::Forward& f : config.forwards)
+        ports.push_back({f.external.port, f.external.port});
+    return core::PortSet::from_ranges(ports).ranges();
 }
 
 } // namespace conenat::engine

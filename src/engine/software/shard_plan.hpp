@@ -2,7 +2,9 @@
 // packet path: a mapping lives in exactly one worker, which both directions reach. Outbound
 // packets are sharded by internal host (so per-host quotas, RFC 7422 blocks and paired
 // pooling see all of a host's mappings); inbound packets by external port, each worker
-// allocating only from its own slice of the port set. Pure: unit-tested.
+// allocating only from its own slice of the port set. A static forward (NatConfig::forwards)
+// lives in the worker of its internal host, which also owns its external port, inside the
+// pool's set or not. Pure: unit-tested.
 #pragma once
 
 #include "conenat/core/nat/config.hpp"
@@ -28,8 +30,11 @@ struct ShardPlan {
     // byte); false (RFC 7422 blocks): by whole address intervals covering the internal net.
     bool by_low_byte = true;
     std::vector<ShardRange> hosts; // sorted, disjoint
-    std::vector<ShardRange> ports; // sorted, disjoint; exactly the ports some worker allocates
-    std::vector<core::NatConfig> configs; // worker k's own: its port slice, its share of the caps
+    // sorted, disjoint; exactly the ports some worker allocates, and the forwards' ports
+    std::vector<ShardRange> ports;
+    // worker k's own: its port slice, its share of the caps, its forwards (under RFC 7422 blocks
+    // also those whose port lies in one of its blocks: a copy that keeps the port reserved)
+    std::vector<core::NatConfig> configs;
 
     // Every port's worker (kNoWorker outside `ports`): what a worker asks before it hands a
     // hairpinned packet on.
@@ -44,8 +49,12 @@ struct ShardPlan {
 };
 
 // The plan for `workers` workers (1..kMaxWorkers) over `config`, whose internal hosts lie in
-// the `internal` prefixes. Empty `error` on success; otherwise why not (e.g. more workers than ports).
+// the `internal` prefixes. Empty `error` on success; otherwise why not (e.g. more workers than
+// ports, or a UDP and a TCP forward on one port for hosts of different workers).
 ShardPlan plan_shards(const core::NatConfig& config, const std::vector<core::Prefix>& internal, unsigned workers,
                       std::string* error);
+
+// The ports inbound traffic may name: the pool's and the forwards' (sorted, merged).
+std::vector<core::PortRange> nat_ports(const core::NatConfig& config);
 
 } // namespace conenat::engine

@@ -2,6 +2,7 @@
 
 #include "conenat/io/nft_terms.hpp"
 #include "engine/common/rule_parts.hpp"
+#include "engine/software/shard_plan.hpp"
 
 namespace conenat::engine {
 
@@ -15,6 +16,8 @@ constexpr std::uint8_t kEchoReply = 0;
 RuleSet tun_rules(const EngineConfig& o, const std::string& tun_if) {
     const std::string ext = kExternalSet, steer = "steer", &wan = o.external_if;
     const std::vector<core::PortRange>& pool = o.nat.pool.ports.ranges();
+    const std::vector<core::PortRange> ports = nat_ports(o.nat); // the pool's and the forwards'
+
     const Term internal = internal_source(o);
     RuleSet r;
     r.table = o.table;
@@ -33,7 +36,7 @@ RuleSet tun_rules(const EngineConfig& o, const std::string& tun_if) {
              {iifname(wan), internal, daddr_in_set(ext), counter(), drop()},
              {daddr_in_set(ext), fragment(), goto_chain(steer)},
              {daddr_in_set(ext), local_socket(), accept()},
-             {daddr_in_set(ext), l4proto({Proto4::Tcp, Proto4::Udp}), th_dport_in(pool), goto_chain(steer)},
+             {daddr_in_set(ext), l4proto({Proto4::Tcp, Proto4::Udp}), th_dport_in(ports), goto_chain(steer)},
              {daddr_in_set(ext), icmp_type({kEchoReply}), icmp_id_in(pool), goto_chain(steer)},
              {daddr_in_set(ext), icmp_type(kIcmpErrors), goto_chain(steer)},
              {iifname(wan, Cmp::Neq), internal, fib_daddr_oif(wan), goto_chain(steer)},

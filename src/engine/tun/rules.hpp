@@ -10,7 +10,7 @@
 //     iifname <wan> ip saddr <int> ip daddr @external counter drop   -- spoofed internal source
 //     ip daddr @external ip frag-off & 0x3fff != 0 goto steer   -- fragments (the engine reassembles)
 //     ip daddr @external socket transparent <= 1 accept  -- the router's own sockets
-//     ip daddr @external meta l4proto { tcp, udp } th dport { <pool> } goto steer   -- inbound, hairpin
+//     ip daddr @external meta l4proto { tcp, udp } th dport { <pool, forwards> } goto steer  -- inbound, hairpin
 //     ip daddr @external icmp type echo-reply icmp id { <pool> } goto steer
 //     ip daddr @external icmp type { 3, 11, 12 } goto steer  -- errors (the engine returns the
 //                                                           router's own to it untouched)
