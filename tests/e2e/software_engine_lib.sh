@@ -42,7 +42,7 @@ far_up() {
   lab_exec "$LAB_INET" sysctl -qw net.ipv4.ip_forward=1
 }
 
-port=11000 # below 33280: worker 0's slice when two workers share 1024-65535 (port preservation)
+port=11000 # in worker 0's slice when two workers share the default pool (port preservation)
 type_checks() {
   local T=$1 a1 a2 ttl hops pmtu route peer mine x observer y reply seen
   check_classifiers "$T"
@@ -163,7 +163,7 @@ every_type() {
 # (monotonic clock): the daemon's hold starts when the SYN arrives, after connect() began, so
 # "refused after >= 6.00 s" proves a hold of at least 6 s. Starts it; held_syn_check judges.
 held_syn_start() {
-  lab_bg "$LAB_INET" held timeout 12 "$LAB_PY" "$QF" tcp-connect-timed "$LAB_E1" 40000 10 "$LAB_Y2"
+  lab_bg "$LAB_INET" held timeout 12 "$LAB_PY" "$QF" tcp-connect-timed "$LAB_E1" 30000 10 "$LAB_Y2"
   held=$LAB_BG_PID
 }
 held_syn_check() {
@@ -349,7 +349,7 @@ spoof_check() {
 # port changing every packet, bounded in count and time) at in1's full-cone TCP mapping while
 # in2 opens 100 new TCP connections: all 100 connect, and the flood's excess is dropped and
 # counted (drop_inbound_limit). Then a SYN flood at ports nobody mapped (held SYNs, RFC 5382
-# REQ-4; the ports climb from 33000, across both workers' slices) while in1 and Y1 open a
+# REQ-4; the ports climb from 18000, across both workers' slices of the default pool) while in1 and Y1 open a
 # connection simultaneously: it completes, and the SYNs held at once in all workers together stay
 # within the per-source bound (--held-syns-per-source, 8; Y1's own SYN may add one) instead of
 # filling the store (256).
@@ -371,7 +371,7 @@ flood_checks() {
     test "$(snap_at flood1 drop_inbound_limit)" -gt "$(snap_at flood0 drop_inbound_limit)"
 
   snap hold0
-  lab_bg "$LAB_INET" holdflood timeout 10 hping3 -q -S -p ++33000 -s 30000 -c 3000 -i u1000 "$LAB_E1"
+  lab_bg "$LAB_INET" holdflood timeout 10 hping3 -q -S -p ++18000 -s 30000 -c 3000 -i u1000 "$LAB_E1"
   flood=$LAB_BG_PID
   sleep 0.5
   port=$((port + 2))
