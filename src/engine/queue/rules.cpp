@@ -151,7 +151,7 @@ RuleSet queue_rules(const EngineConfig& o, const ShardPlan& plan, Queueing queue
              // The router's own ICMP errors about inbound packets (e.g. fragmentation needed on
              // the LAN link) quote the translated packet: they go out through the NAT as well.
              then({oifname(wan), saddr_in_set(kExternalSet), icmp_type(kIcmpErrors),
-                   quoted_daddr_in(o.internal.front().addr, o.internal.front().len)},
+                   quoted_internal_destination(o)},
                   d.by_host(quoted_daddr, "out_hosts", "out")),
          }});
     // What the daemon sends itself (re-injected hairpinned packets, ICMP errors) needs no conntrack.

@@ -1,7 +1,7 @@
 // The queue engine's nftables table: takes the NAT's traffic out of conntrack and sends it,
 // both directions, through NFQUEUE to the worker that owns its state.
 //
-// table ip <table> {
+// table ip <table> {                              (<int>: the internal prefix, or a set of them)
 //   set external { ipv4_addr }                    the external addresses
 //   map in_ports, hp_ports { inet_service : verdict; interval }   external port -> worker chain
 //   map out_hosts, hp_hosts { ipv4_addr : verdict }               internal host -> worker chain

@@ -34,16 +34,6 @@ std::uint32_t share(std::uint32_t total, unsigned workers) {
     return std::max<std::uint32_t>(1, (total + workers - 1) / workers);
 }
 
-} // namespace
-
-std::uint8_t ShardPlan::worker_of_host(core::Ipv4 host) const {
-    if (by_low_byte)
-        return std::uint8_t((host & 0xff) % workers);
-    if (host < block_base || host - block_base >= block_hosts)
-        return 0; // no block: worker 0 refuses it
-    return std::uint8_t(((host - block_base) % blocks_per_addr) % workers);
-}
-
 // The prefixes as disjoint address intervals in ascending order (the hosts' interval map must
 // be sorted): overlapping and nested ones merged.
 std::vector<ShardRange> host_intervals(const std::vector<core::Prefix>& internal) {
@@ -75,6 +65,14 @@ core::PortSet slice_of(const core::PortSet& set, const std::vector<std::uint8_t>
 }
 
 } // namespace
+
+std::uint8_t ShardPlan::worker_of_host(core::Ipv4 host) const {
+    if (by_low_byte)
+        return std::uint8_t((host & 0xff) % workers);
+    if (host < block_base || host - block_base >= block_hosts)
+        return 0; // no block: worker 0 refuses it
+    return std::uint8_t(((host - block_base) % blocks_per_addr) % workers);
+}
 
 ShardPlan plan_shards(const core::NatConfig& config, const std::vector<core::Prefix>& internal, unsigned workers,
                       std::string* error) {

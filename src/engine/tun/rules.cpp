@@ -46,8 +46,8 @@ RuleSet tun_rules(const EngineConfig& o, const std::string& tun_if) {
     // where the engine restores the quoted header (RFC 5508 REQ-5).
     r.chains.push_back({"output",
                         BaseChain{"route", Hook::Output, -300},
-                        {{daddr_in(o.internal.front().addr, o.internal.front().len, Cmp::Neq), icmp_type(kIcmpErrors),
-                          quoted_daddr_in(o.internal.front().addr, o.internal.front().len), goto_chain(steer)}}});
+                        {{internal_destination(o, Cmp::Neq), icmp_type(kIcmpErrors), quoted_internal_destination(o),
+                          goto_chain(steer)}}});
     return r;
 }
 

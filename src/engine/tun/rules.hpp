@@ -2,7 +2,7 @@
 // marks it, so that a policy rule (installed by the engine over rtnetlink) routes it into the
 // TUN device.
 //
-// table ip <table> {
+// table ip <table> {                              (<int>: the internal prefix, or a set of them)
 //   set external { ipv4_addr }                          the external addresses
 //   chain steer { meta mark set meta mark | M notrack counter accept }
 //   chain pre { type filter hook prerouting priority raw (-300);
