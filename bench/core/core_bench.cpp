@@ -106,7 +106,7 @@ Result run(NatType type, std::uint32_t n, std::uint32_t min_packets) {
         std::uint64_t done = 0;
         while (done < min_packets) {
             std::memcpy(work.data(), pristine.data(), work.size());
-            for (std::uint32_t i = 0; i < n; ++i) refs[i].bytes = {&work[i * kSlot], 46};
+            for (std::uint32_t i = 0; i < n; ++i) refs[i] = PacketRef{{&work[i * kSlot], 46}}; // unparsed again
             t0 = Clock::now();
             for (std::uint32_t i = 0; i < n; i += kBatch)
                 t.process_batch({&refs[i], std::min<std::size_t>(kBatch, n - i)}, inbound ? Direction::Inbound : Direction::Outbound, now);

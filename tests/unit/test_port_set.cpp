@@ -160,4 +160,16 @@ TEST_CASE("MAP-1: map_e rejects impossible parameters with a message") {
     CHECK(PortSet::map_e(255, 8, 8));
 }
 
+TEST_CASE("without: the default pool minus the router's ephemeral range") {
+    const PortSet pool = PortSet::from_ranges({{1024, 65535}});
+    const PortSet left = pool.without({{32768, 60999}});
+    CHECK(left.ranges() == std::vector<PortRange>{{1024, 32767}, {61000, 65535}});
+    CHECK(left.size() == 65535 - 1024 + 1 - (60999 - 32768 + 1));
+    CHECK(pool.without({}).ranges() == pool.ranges());
+    CHECK(pool.without({{0, 65535}}).empty());
+    CHECK(pool.without({{1, 1024}, {65535, 65535}}).ranges() == std::vector<PortRange>{{1025, 65534}});
+    const PortSet split = PortSet::from_ranges({{10, 20}, {30, 40}}).without({{15, 35}, {12, 12}});
+    CHECK(split.ranges() == std::vector<PortRange>{{10, 11}, {13, 14}, {36, 40}});
+}
+
 } // TEST_SUITE

@@ -49,7 +49,6 @@ std::string_view to_string(Behaviour b) {
 }
 
 std::string_view validate(const NatConfig& c) {
-    if (c.pool.external_addrs.empty()) return "external-ip: at least one external address is needed";
     if (c.pool.ports.empty()) return "ports: the external port set is empty";
     if (c.pool.block_size > c.pool.ports.size()) return "port-block-size: larger than the port set";
     if (c.timeouts.udp_ms < kMinUdpTimeoutMs) return "udp-timeout: RFC 4787 REQ-5 forbids less than 120 s";
@@ -61,6 +60,8 @@ std::string_view validate(const NatConfig& c) {
     if (c.max_mappings == 0) return "max-mappings: must be positive";
     if (c.max_mappings > (1u << 26)) return "max-mappings: at most 67108864";
     if (c.max_sessions > (1u << 27)) return "max-sessions: at most 134217728";
+    for (const Forward& f : c.forwards)
+        if (f.proto == Proto::Icmp) return "forward: only udp and tcp can be forwarded";
     return {};
 }
 

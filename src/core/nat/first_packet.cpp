@@ -26,7 +26,7 @@ FirstPacket hairpin_outbound(MappingTable& table, const PacketView& v, TimeMs no
     const Proto p = flow_proto(v);
     const Endpoint receiver = remote_of(p, v.dst);
     (void)table.refresh_outbound(d.mapping, receiver, now);
-    const Policy& tcp = table.config().tcp;
+    const Policy& tcp = table.mapping(d.mapping).policy; // the sender's mapping's own behaviours
     if (p == Proto::Tcp && tcp.filtering == Behaviour::AddressAndPortDependent &&
         tcp.mapping != Behaviour::AddressAndPortDependent && table.find_connection(d.mapping, receiver, now) == kNil) {
         Counter ignored{};
@@ -95,7 +95,9 @@ std::size_t refusal_reply(MappingTable& table, std::span<const std::uint8_t> pkt
     if (c.on_exhausted == ExhaustedReply::None || out.empty()) return 0;
     const std::uint8_t code =
         c.on_exhausted == ExhaustedReply::HostUnreachable ? icmp::CodeHostUnreachable : icmp::CodeAdminProhibited;
-    const Ipv4 from = c.icmp_source ? c.icmp_source : c.pool.external_addrs[table.ports().address_index_for(v.src.addr)];
+    const std::vector<Ipv4>& ours = table.ports().config().external_addrs; // deduplicated, as indexed
+    if (!c.icmp_source && ours.empty()) return 0; // no WAN address yet: no source to send from
+    const Ipv4 from = c.icmp_source ? c.icmp_source : ours[table.ports().address_index_for(v.src.addr)];
     return build_icmp_error(pkt, v, out, icmp::DestUnreachable, code, from);
 }
 

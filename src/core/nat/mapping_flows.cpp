@@ -39,8 +39,8 @@ bool MappingTable::flow_begin(MappingId m, Endpoint remote, TimeMs now, Directio
     if (m_sessions[s].refs) return true; // already live (a resync saw it again)
     hold_session(s);
     // ADF: the flow also holds the address permit its replies' siblings need.
-    if (remote.port && m_config.policy(m_mappings[m].proto).filtering == Behaviour::AddressDependent &&
-        !permits_implied(m_mappings[m].proto)) {
+    if (remote.port && m_mappings[m].policy.filtering == Behaviour::AddressDependent &&
+        !permits_implied(m_mappings[m].policy)) {
         SessionId a = find_session(m, {remote.addr, 0}, now);
         if (a == kNil) a = add_session(m, {remote.addr, 0}, permit_list(m_mappings[m].proto, remote.port), now);
         if (a != kNil) hold_session(a);
@@ -51,8 +51,8 @@ bool MappingTable::flow_begin(MappingId m, Endpoint remote, TimeMs now, Directio
 void MappingTable::flow_end(MappingId m, Endpoint remote, TimeMs now) {
     const SessionId s = find_session(m, remote, now);
     if (s == kNil || m_sessions[s].refs == 0) return; // not a flow we know
-    if (remote.port && m_config.policy(m_mappings[m].proto).filtering == Behaviour::AddressDependent &&
-        !permits_implied(m_mappings[m].proto)) {
+    if (remote.port && m_mappings[m].policy.filtering == Behaviour::AddressDependent &&
+        !permits_implied(m_mappings[m].policy)) {
         const SessionId a = find_session(m, {remote.addr, 0}, now);
         if (a != kNil) unhold_session(a, now);
     }

@@ -22,11 +22,13 @@ MappingTable::MappingTable(const NatConfig& config, std::uint64_t seed)
     : m_config(config), m_seed(seed), m_ports(config.pool, seed ^ 0x5bd1e995u),
       m_mappings(config.max_mappings), m_in2out(config.max_mappings), m_out2in(config.max_mappings),
       m_sessions(config.max_sessions), m_session_index(config.max_sessions),
-      m_hosts(config.per_host_mappings ? config.max_mappings : 0), m_remotes(config.max_sessions / 2) {}
+      m_hosts(config.per_host_mappings ? config.max_mappings : 0), m_remotes(config.max_sessions / 2) {
+    apply_forwards(false, 0);
+}
 
 // RFC 4787 §4.1: the remote part of the mapping key depends on the mapping behaviour.
-Endpoint MappingTable::mapping_remote(Proto p, Endpoint remote) const {
-    switch (m_config.policy(p).mapping) {
+Endpoint MappingTable::mapping_remote(Behaviour mapping, Endpoint remote) {
+    switch (mapping) {
     case Behaviour::EndpointIndependent: return {};
     case Behaviour::AddressDependent: return {remote.addr, 0};
     case Behaviour::AddressAndPortDependent: return remote;
@@ -35,9 +37,19 @@ Endpoint MappingTable::mapping_remote(Proto p, Endpoint remote) const {
 }
 
 // When the mapping key is at least as specific as the filter, the key itself is the permit.
-bool MappingTable::permits_implied(Proto p) const {
-    const Policy& pol = m_config.policy(p);
+bool MappingTable::permits_implied(const Policy& pol) {
     return granularity(pol.mapping) >= granularity(pol.filtering);
+}
+
+// Whether mappings of `p` with another mapping behaviour than `current` exist (kept across a
+// reconfigure, or forwards): only then do lookups try their keys too.
+bool MappingTable::mixed(Proto p, Behaviour current) const {
+    const std::uint32_t* n = m_by_behaviour[proto_slot(p)];
+    return n[0] + n[1] + n[2] != n[int(current)];
+}
+
+void MappingTable::count(const Mapping& m, int delta) {
+    m_by_behaviour[proto_slot(m.proto)][int(m.policy.mapping)] += std::uint32_t(delta);
 }
 
 bool MappingTable::udp_short(Proto p, std::uint16_t remote_port) const {
@@ -100,12 +112,11 @@ bool MappingTable::live(MappingId id, TimeMs now) {
 }
 
 // At most one record per key, live or dead (a dead one is reaped before a new one is made).
-MappingId MappingTable::find_mapping(Proto p, Endpoint internal, Endpoint remote) const {
+MappingId MappingTable::find_mapping(Proto p, Endpoint internal, Endpoint r) const {
     Mapping key;
     key.proto = p;
     key.int_addr = internal.addr;
     key.int_port = internal.port;
-    const Endpoint r = mapping_remote(p, remote);
     key.rem_addr = r.addr;
     key.rem_port = r.port;
     return m_in2out.find(m_mappings, in2out_hash(key), [&](const Mapping& m) {
@@ -115,8 +126,19 @@ MappingId MappingTable::find_mapping(Proto p, Endpoint internal, Endpoint remote
 }
 
 MappingId MappingTable::find_outbound(Proto p, Endpoint internal, Endpoint remote, TimeMs now) {
-    const MappingId id = find_mapping(p, internal, remote);
-    return id != kNil && live(id, now) ? id : kNil;
+    const Behaviour current = m_config.policy(p).mapping;
+    if (!mixed(p, current)) {
+        const MappingId id = find_mapping(p, internal, mapping_remote(current, remote));
+        return id != kNil && live(id, now) ? id : kNil;
+    }
+    // The most specific key first: a flow keeps the mapping it started on while that lives,
+    // even after a mapping of its internal endpoint with a wider key appeared.
+    for (const Behaviour b : {Behaviour::AddressAndPortDependent, Behaviour::AddressDependent, Behaviour::EndpointIndependent}) {
+        if (b != current && m_by_behaviour[proto_slot(p)][int(b)] == 0) continue;
+        const MappingId id = find_mapping(p, internal, mapping_remote(b, remote));
+        if (id != kNil && live(id, now)) return id;
+    }
+    return kNil;
 }
 
 MappingId MappingTable::find_inbound(Proto p, Endpoint external, TimeMs now) {
@@ -128,7 +150,7 @@ MappingId MappingTable::find_inbound(Proto p, Endpoint external, TimeMs now) {
 
 // RFC 6888 REQ-4 / REQ-11: refuse, never evict, when a limit is reached.
 Counter MappingTable::admit(Proto, Ipv4 host) const {
-    if (m_mappings.live() >= m_mappings.capacity()) return Counter::drop_mapping_cap;
+    if (m_mappings.live() >= m_config.max_mappings) return Counter::drop_mapping_cap;
     if (m_config.per_host_mappings && m_hosts.get(host, m_seed) >= m_config.per_host_mappings)
         return Counter::drop_host_quota;
     return Counter::translated_out;
@@ -136,20 +158,22 @@ Counter MappingTable::admit(Proto, Ipv4 host) const {
 
 // Sessions opened from outside: bounded per mapping, per remote address and in all.
 Counter MappingTable::admit_inbound(const Mapping& m, Ipv4 remote) const {
-    if (m.inbound >= m_config.max_inbound_per_mapping || m_inbound_total >= m_sessions.capacity() / 2 ||
+    if (m.inbound >= m_config.max_inbound_per_mapping || m_inbound_total >= m_config.max_sessions / 2 ||
         m_remotes.get(remote, m_seed) >= m_config.max_inbound_per_remote)
         return Counter::drop_inbound_limit;
     return Counter::translated_in;
 }
 
-// Frees a dead mapping and its (dead) sessions: no caller can hold any of them.
+// Frees a mapping and its sessions as their expiry would (observer told): a dead one, or
+// (reconfigure) one the new config ends, between packets, so no caller holds any of them.
 void MappingTable::reap_mapping(MappingId id, TimeMs now) {
     while (m_mappings[id].first_session != kNil) destroy_session(m_mappings[id].first_session, now, false);
     destroy_mapping(id, now);
 }
 
 MappingId MappingTable::create(Proto p, Endpoint internal, Endpoint remote, TimeMs now, Counter& why) {
-    if (const MappingId old = find_mapping(p, internal, remote); old != kNil) {
+    const Endpoint key = mapping_remote(m_config.policy(p).mapping, remote);
+    if (const MappingId old = find_mapping(p, internal, key); old != kNil) {
         if (live(old, now)) { // callers create only after find_outbound() found none
             why = Counter::drop_mapping_cap;
             return kNil;
@@ -172,7 +196,8 @@ MappingId MappingTable::create(Proto p, Endpoint internal, Endpoint remote, Time
 
 MappingId MappingTable::adopt(Proto p, Endpoint internal, Endpoint remote, Endpoint external, TimeMs now,
                               Counter& why) {
-    if (const MappingId old = find_mapping(p, internal, remote); old != kNil) {
+    const Endpoint key = mapping_remote(m_config.policy(p).mapping, remote);
+    if (const MappingId old = find_mapping(p, internal, key); old != kNil) {
         if (live(old, now)) {
             why = Counter::drop_ports_exhausted;
             return kNil;
@@ -192,13 +217,18 @@ MappingId MappingTable::adopt(Proto p, Endpoint internal, Endpoint remote, Endpo
     return insert(p, internal, remote, external, now);
 }
 
-MappingId MappingTable::insert(Proto p, Endpoint internal, Endpoint remote, Endpoint external, TimeMs now) {
+// A forward is EIM/EIF whatever the NAT type, and never expires: its deadline is never reached,
+// so it is never armed (on no deadline list) and no sweep or lookup finds it dead.
+MappingId MappingTable::insert(Proto p, Endpoint internal, Endpoint remote, Endpoint external, TimeMs now,
+                               bool forward) {
     const MappingId id = m_mappings.alloc();
     Mapping& m = m_mappings[id];
     m.proto = p;
+    m.forward = forward;
+    m.policy = forward ? Policy{} : m_config.policy(p);
     m.int_addr = internal.addr;
     m.int_port = internal.port;
-    const Endpoint r = mapping_remote(p, remote);
+    const Endpoint r = mapping_remote(m.policy.mapping, remote);
     m.rem_addr = r.addr;
     m.rem_port = r.port;
     m.ext_addr = external.addr;
@@ -206,8 +236,12 @@ MappingId MappingTable::insert(Proto p, Endpoint internal, Endpoint remote, Endp
     m.list = kParked;
     m_in2out.insert(m_mappings, in2out_hash(m), id);
     m_out2in.insert(m_mappings, out2in_hash(p, external), id);
-    arm_mapping(id, now, remote.port);
-    if (m_config.per_host_mappings) m_hosts.add(internal.addr, +1, m_seed);
+    count(m, +1);
+    if (forward)
+        m.deadline = kForever;
+    else
+        arm_mapping(id, now, remote.port);
+    if (m_config.per_host_mappings && !forward) m_hosts.add(internal.addr, +1, m_seed);
     m_counters.add(Counter::mappings_created);
     if (m_observer) m_observer->mapping_created(m, now);
     return id;
@@ -218,7 +252,7 @@ void MappingTable::arm_mapping(MappingId id, TimeMs now, std::uint16_t remote_po
     Mapping& m = m_mappings[id];
     const std::uint8_t list = mapping_list(m.proto, remote_port);
     const TimeMs deadline = now + mapping_timeout(list);
-    if (m.list != kParked && deadline <= m.deadline) return;
+    if (deadline <= m.deadline) return; // a parked mapping's own timer is over: any new one is later
     if (m.list == list && deadline < m.deadline + kRelinkGranularityMs) {
         m.deadline = deadline;
         return;
@@ -248,10 +282,11 @@ void MappingTable::arm_session(SessionId id, std::uint8_t list, TimeMs now) {
 
 bool MappingTable::refresh_outbound(MappingId id, Endpoint remote, TimeMs now) {
     const Proto p = m_mappings[id].proto;
+    const Policy pol = m_mappings[id].policy;
     arm_mapping(id, now, remote.port);
-    const Behaviour f = m_config.policy(p).filtering;
+    const Behaviour f = pol.filtering;
     // TCP under APDF: the connection itself is the permit.
-    if (permits_implied(p) || (p == Proto::Tcp && f == Behaviour::AddressAndPortDependent)) return true;
+    if (permits_implied(pol) || (p == Proto::Tcp && f == Behaviour::AddressAndPortDependent)) return true;
     const Endpoint key{remote.addr, f == Behaviour::AddressDependent ? std::uint16_t(0) : remote.port};
     const std::uint8_t list = permit_list(p, remote.port);
     const SessionId s = find_session(id, key, now);
@@ -269,14 +304,13 @@ std::uint8_t MappingTable::permit_list(Proto p, std::uint16_t remote_port) const
 
 bool MappingTable::permits(MappingId id, Endpoint remote, TimeMs now) {
     const Mapping& m = m_mappings[id];
-    const Behaviour f = m_config.policy(m.proto).filtering;
-    switch (f) {
+    switch (m.policy.filtering) { // the mapping's own filtering (RFC 4787 §5), kept across a reconfigure
     case Behaviour::EndpointIndependent: return true;
     case Behaviour::AddressDependent:
-        if (permits_implied(m.proto)) return m.rem_addr == remote.addr;
+        if (permits_implied(m.policy)) return m.rem_addr == remote.addr;
         return find_session(id, {remote.addr, 0}, now) != kNil;
     case Behaviour::AddressAndPortDependent:
-        if (permits_implied(m.proto)) return m.rem_addr == remote.addr && m.rem_port == remote.port;
+        if (permits_implied(m.policy)) return m.rem_addr == remote.addr && m.rem_port == remote.port;
         return find_session(id, remote, now) != kNil;
     }
     return false;
@@ -302,7 +336,7 @@ SessionId MappingTable::add_session(MappingId m, Endpoint remote, std::uint8_t l
         }
         destroy_session(old, now, false);
     }
-    const SessionId id = m_sessions.alloc();
+    const SessionId id = m_sessions.live() < m_config.max_sessions ? m_sessions.alloc() : kNil;
     if (id == kNil) {
         m_counters.add(Counter::drop_session_cap);
         return kNil;
@@ -360,7 +394,7 @@ void MappingTable::prefetch(Direction dir, Proto p, Endpoint local, Endpoint rem
     std::uint64_t hash;
     const std::uint32_t* bucket;
     if (dir == Direction::Outbound) {
-        const Endpoint r = mapping_remote(p, remote);
+        const Endpoint r = mapping_remote(m_config.policy(p).mapping, remote);
         hash = hash_words(proto_word(p, local), std::uint64_t(r.addr) << 16 | r.port, m_seed);
         bucket = m_in2out.bucket(hash);
     } else {
@@ -374,7 +408,7 @@ void MappingTable::prefetch(Direction dir, Proto p, Endpoint local, Endpoint rem
         __builtin_prefetch(m_mappings.data() + m);
         __builtin_prefetch(reinterpret_cast<const char*>(m_mappings.data() + m) + sizeof(Mapping) - 1);
     }
-    if (permits_implied(p) && p != Proto::Tcp) return;
+    if (permits_implied(m_config.policy(p)) && p != Proto::Tcp) return;
     const Behaviour f = m_config.policy(p).filtering;
     const Endpoint key{remote.addr, f == Behaviour::AddressDependent ? std::uint16_t(0) : remote.port};
     const std::uint32_t* sbucket = m_session_index.bucket(session_hash(m, key));
@@ -419,7 +453,7 @@ void MappingTable::destroy_session(SessionId id, TimeMs now, bool cascade) {
     m_counters.add(Counter::sessions_removed);
     if (--map.sessions == 0 && cascade && map.deadline <= now) {
         destroy_mapping(m, now);
-    } else if (map.sessions == 0 && map.list == kParked) {
+    } else if (map.sessions == 0 && map.list == kParked && !map.forward) {
         // Its own timer ran out while sessions kept it: back on its list, due now.
         map.list = mapping_list(map.proto, 0);
         m_mapping_lists[map.list].push_front(m_mappings, m);
@@ -432,10 +466,12 @@ void MappingTable::destroy_mapping(MappingId id, TimeMs now) {
     if (m.list != kParked) m_mapping_lists[m.list].remove(m_mappings, id);
     m_in2out.erase(m_mappings, in2out_hash(m), id);
     m_out2in.erase(m_mappings, out2in_hash(m.proto, m.external()), id);
-    // RFC 6888 REQ-8: quarantine freed ports, except TCP (fully tracked) and ADF/APDF mappings.
-    const bool quarantine = m.proto != Proto::Tcp && m_config.policy(m.proto).filtering == Behaviour::EndpointIndependent;
+    // RFC 6888 REQ-8: quarantine freed ports, except TCP (fully tracked), ADF/APDF mappings and
+    // forwards (a reserved port the owner gives back).
+    const bool quarantine = m.proto != Proto::Tcp && m.policy.filtering == Behaviour::EndpointIndependent && !m.forward;
     m_ports.release(m.proto, m.external(), now, quarantine);
-    if (m_config.per_host_mappings) m_hosts.add(m.int_addr, -1, m_seed);
+    if (m_config.per_host_mappings && !m.forward) m_hosts.add(m.int_addr, -1, m_seed);
+    count(m, -1);
     m_counters.add(Counter::mappings_removed);
     if (m_observer) m_observer->mapping_removed(m, now);
     m.proto = Proto(0); // marks the slot free for consistency_error()
@@ -485,7 +521,7 @@ std::string MappingTable::consistency_error() const {
         ++live_sessions;
     }
     if (live_sessions != m_sessions.live()) return "session count is off";
-    std::uint32_t live = 0;
+    std::uint32_t live = 0, by_behaviour[3][3] = {};
     for (MappingId id = 0; id < m_mappings.capacity(); ++id) {
         const Mapping& m = m_mappings[id];
         if (m.proto == Proto(0)) continue;
@@ -499,7 +535,9 @@ std::string MappingTable::consistency_error() const {
             return o.proto == m.proto && o.ext_addr == m.ext_addr && o.ext_port == m.ext_port;
         });
         if (owner != id) return name + " shares its external endpoint with mapping " + std::to_string(owner);
-        if (!m_ports.in_use(m.proto, m.external())) return name + " holds a port the allocator thinks free";
+        // A forward's port may lie outside the pool's port set: then no allocator draws it anyway.
+        const bool pooled = !m.forward || m_ports.config().ports.contains(m.ext_port);
+        if (pooled && !m_ports.in_use(m.proto, m.external())) return name + " holds a port the allocator thinks free";
         if (m.sessions != sessions_of[id]) return name + " miscounts its sessions";
         std::uint32_t linked = 0, held = 0, inbound = 0;
         for (SessionId s = m.first_session; s != kNil && linked <= m.sessions; s = m_sessions[s].map_next, ++linked) {
@@ -509,10 +547,15 @@ std::string MappingTable::consistency_error() const {
         }
         if (linked != m.sessions) return name + " does not link all its sessions";
         if (held != m.held || inbound != m.inbound) return name + " miscounts its held or inbound sessions";
-        if (m.list == kParked && m.sessions == 0) return name + " has no timer and no session";
+        if (m.list == kParked && m.sessions == 0 && !m.forward) return name + " has no timer and no session";
+        if (m.forward != (m.deadline == kForever)) return name + " is a forward with a timer, or the reverse";
+        ++by_behaviour[proto_slot(m.proto)][int(m.policy.mapping)];
         ++live;
     }
     if (live != m_mappings.live()) return "mapping count is off";
+    for (int s = 0; s < 3; ++s)
+        for (int b = 0; b < 3; ++b)
+            if (by_behaviour[s][b] != m_by_behaviour[s][b]) return "mappings per behaviour are miscounted";
     return {};
 }
 

@@ -172,6 +172,22 @@ bool PortAllocator::claim(Proto proto, Endpoint ext) {
     return true;
 }
 
+bool PortAllocator::reserve(Proto proto, Endpoint ext) {
+    if (claim(proto, ext))
+        return true;
+    const unsigned slot = slot_of(proto);
+    const auto addr_index = find_addr(ext.addr);
+    const auto index = m_config.ports.index_of(ext.port);
+    if (slot == kNoSlot || !addr_index || !index || m_ring.empty())
+        return false;
+    std::uint64_t& word = m_quarantine_bits[word_base(slot, *addr_index) + *index / 64];
+    const std::uint64_t mask = std::uint64_t(1) << (*index % 64);
+    if (!(word & mask))
+        return false; // a mapping owns it
+    word &= ~mask;    // still used; its ring entry, when it leaves, finds the bit clear and frees nothing
+    return true;
+}
+
 void PortAllocator::release(Proto proto, Endpoint ext, TimeMs now, bool quarantine) {
     const unsigned slot = slot_of(proto);
     const auto addr_index = find_addr(ext.addr);
@@ -247,8 +263,12 @@ void PortAllocator::expire(TimeMs now) {
 
 void PortAllocator::pop_quarantine() {
     const Quarantined& q = m_ring[m_q_head];
-    m_quarantine_bits[word_base(q.slot, q.addr_index) + q.index / 64] &= ~(std::uint64_t(1) << (q.index % 64));
-    free_now(q.slot, q.addr_index, q.index);
+    std::uint64_t& word = m_quarantine_bits[word_base(q.slot, q.addr_index) + q.index / 64];
+    const std::uint64_t mask = std::uint64_t(1) << (q.index % 64);
+    if (word & mask) { // clear when reserve() took the port out of quarantine
+        word &= ~mask;
+        free_now(q.slot, q.addr_index, q.index);
+    }
     m_q_head = (m_q_head + 1) % std::uint32_t(m_ring.size());
     --m_q_count;
 }

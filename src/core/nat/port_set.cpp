@@ -56,6 +56,21 @@ std::optional<PortSet> PortSet::map_e(unsigned psid, unsigned psid_len, unsigned
     return from_ranges(std::move(ranges));
 }
 
+PortSet PortSet::without(const std::vector<PortRange>& ranges) const {
+    const PortSet cut = from_ranges(ranges); // sorted, disjoint
+    std::vector<PortRange> left;
+    for (const PortRange& r : m_ranges) {
+        std::uint32_t from = r.first; // the part of r not yet cut or kept
+        for (const PortRange& c : cut.m_ranges) {
+            if (c.last < from || c.first > r.last) continue;
+            if (c.first > from) left.push_back({std::uint16_t(from), std::uint16_t(c.first - 1)});
+            from = std::uint32_t(c.last) + 1;
+        }
+        if (from <= r.last) left.push_back({std::uint16_t(from), r.last});
+    }
+    return from_ranges(std::move(left));
+}
+
 bool PortSet::contains(std::uint16_t port) const {
     return index_of(port).has_value();
 }

@@ -7,6 +7,7 @@
 #include <bitset>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -65,6 +66,10 @@ struct Forward {
     friend bool operator==(const Forward&, const Forward&) = default;
 };
 
+// The forward as the user writes it: "udp:51820=192.168.1.10:51820", or with its external
+// address "tcp:198.51.100.1:8080=10.0.0.5:80".
+std::string to_string(const Forward& f);
+
 struct NatConfig {
     Policy udp{}, tcp{}, icmp{};
     Timeouts timeouts{};
@@ -91,7 +96,14 @@ struct NatConfig {
     void set_type(NatType t) { udp = tcp = icmp = policy_of(t); }
 };
 
-// Empty when `c` is usable; otherwise what is wrong, naming the setting.
+// Empty when `c` is usable; otherwise what is wrong, naming the setting. An empty external
+// address list is usable (a WAN without an address yet): nothing is allocated until one comes.
 std::string_view validate(const NatConfig& c);
+
+// Empty when `c.forwards` are usable; otherwise the first problem, naming the forward as the
+// user wrote it: ICMP or port 0, two forwards on one protocol and external endpoint or one
+// internal endpoint, an explicit address outside every external address (judged only when
+// the list is not empty: without an address yet, the forward waits for its own).
+std::string check_forwards(const NatConfig& c);
 
 } // namespace conenat::core

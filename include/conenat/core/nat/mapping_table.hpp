@@ -23,6 +23,7 @@ namespace conenat::core {
 
 using MappingId = std::uint32_t;
 using SessionId = std::uint32_t;
+constexpr TimeMs kForever = ~TimeMs(0); // a forward's deadline
 
 struct Mapping {
     Ipv4 int_addr = 0, ext_addr = 0, rem_addr = 0; // rem_*: the remote part of the key (ADM/APDM)
@@ -30,6 +31,8 @@ struct Mapping {
     Proto proto{};              // 0 marks a free slot
     std::uint8_t list = 0;      // deadline list, or kParked
     bool sessions_stale = false; // a session's deadline went down: sessions_until must be recomputed
+    Policy policy{};            // the behaviours it was created with (a reconfigure changes only new ones)
+    bool forward = false;       // a static forward: permanent, EIM/EIF, outside the host quotas
     std::uint32_t sessions = 0; // session records (live or not yet swept) pointing here
     std::uint32_t held = 0;     // sessions held by kernel flows
     std::uint32_t inbound = 0;  // sessions opened from outside (bounded per mapping)
@@ -73,6 +76,11 @@ public:
 class MappingTable {
 public:
     MappingTable(const NatConfig& config, std::uint64_t seed);
+
+    // Live reconfiguration: new mappings follow `next`; live ones keep their external endpoint
+    // and behaviours, except those whose endpoint `next`'s pool lacks (or a forward now claims):
+    // they end as if expired (observer told). Forwards are re-created as `next` lists them.
+    void reconfigure(const NatConfig& next, TimeMs now);
 
     const NatConfig& config() const { return m_config; }
     Counters& counters() { return m_counters; }
@@ -135,6 +143,12 @@ public:
     std::uint32_t inbound_sessions_of(Ipv4 remote) const;
     std::uint32_t inbound_session_count() const { return m_inbound_total; }
 
+    // Every mapping record (live, or dead and not yet swept), e.g. to program a kernel afresh.
+    template <typename F>
+    void for_each_mapping(F&& f) const {
+        for (MappingId id = 0; id < m_mappings.capacity(); ++id)
+            if (m_mappings[id].proto != Proto(0)) f(id, m_mappings[id]);
+    }
     const Mapping& mapping(MappingId m) const { return m_mappings[m]; }
     Session& session(SessionId s) { return m_sessions[s]; }
     std::uint32_t mapping_count() const { return m_mappings.live(); }
@@ -159,8 +173,10 @@ private:
         HashIndex<Host, &Host::hash_next> index;
     };
 
-    Endpoint mapping_remote(Proto p, Endpoint remote) const;
-    bool permits_implied(Proto p) const;
+    static unsigned proto_slot(Proto p) { return p == Proto::Udp ? 0 : p == Proto::Tcp ? 1 : 2; }
+    static Endpoint mapping_remote(Behaviour mapping, Endpoint remote);
+    static bool permits_implied(const Policy& p);
+    bool mixed(Proto p, Behaviour current) const;
     bool udp_short(Proto p, std::uint16_t remote_port) const;
     std::uint8_t mapping_list(Proto p, std::uint16_t remote_port) const;
     std::uint32_t mapping_timeout(std::uint8_t list) const;
@@ -170,12 +186,18 @@ private:
     std::uint64_t session_hash(MappingId m, Endpoint remote) const;
     static bool live(const Session& s, TimeMs now) { return s.refs || s.deadline > now; }
     bool live(MappingId m, TimeMs now);
-    MappingId find_mapping(Proto p, Endpoint internal, Endpoint remote) const; // live or not
+    MappingId find_mapping(Proto p, Endpoint internal, Endpoint key_remote) const; // live or not
     SessionId find_record(MappingId m, Endpoint remote) const;                // live or not
     Counter admit(Proto p, Ipv4 host) const;
     Counter admit_inbound(const Mapping& m, Ipv4 remote) const;
     void reap_mapping(MappingId m, TimeMs now);
-    MappingId insert(Proto p, Endpoint internal, Endpoint remote, Endpoint external, TimeMs now);
+    MappingId insert(Proto p, Endpoint internal, Endpoint remote, Endpoint external, TimeMs now,
+                     bool forward = false);
+    void count(const Mapping& m, int delta);
+    void apply_forwards(bool rebuilt, TimeMs now);
+    void grow_tables();
+    void retime_lists(TimeMs now);
+    void recount_hosts();
     void arm_mapping(MappingId m, TimeMs now, std::uint16_t remote_port);
     void arm_session(SessionId s, std::uint8_t list, TimeMs now);
     std::uint8_t permit_list(Proto p, std::uint16_t remote_port) const;
@@ -202,6 +224,7 @@ private:
     HostCounts m_hosts;   // mappings per inside host (when a quota is set)
     HostCounts m_remotes; // inbound-opened sessions per remote address
     std::uint32_t m_inbound_total = 0;
+    std::uint32_t m_by_behaviour[3][3] = {}; // live or unswept mappings per protocol slot and mapping behaviour
 };
 
 static_assert(sizeof(Mapping) <= 72 && sizeof(Session) <= 56, "records grew: check the prefetch and memory figures");

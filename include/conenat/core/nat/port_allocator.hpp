@@ -16,7 +16,7 @@
 namespace conenat::core {
 
 struct PoolConfig {
-    std::vector<Ipv4> external_addrs;    // at least one
+    std::vector<Ipv4> external_addrs;    // none: nothing is allocated (a WAN without an address yet)
     PortSet ports = PortSet::from_ranges({{1024, 65535}});
     std::uint32_t block_size = 0;        // > 0: deterministic per-host port blocks (RFC 7422)
     Ipv4 internal_base = 0;              // with block_size: host offset = host - internal_base
@@ -56,6 +56,9 @@ public:
     std::optional<Endpoint> allocate(Proto proto, Endpoint internal, TimeMs now);
     // Marks `ext` used (state rebuilt from the kernel). False if it is not in the pool or taken.
     bool claim(Proto proto, Endpoint ext);
+    // Marks `ext` used for a static forward, taking it out of quarantine if need be (a
+    // quarantined port has no owner). False if it is not in the pool or has an owner.
+    bool reserve(Proto proto, Endpoint ext);
     // Frees `ext`; with `quarantine` it stays unusable for quarantine_ms (CGN-8).
     void release(Proto proto, Endpoint ext, TimeMs now, bool quarantine);
     bool in_use(Proto proto, Endpoint ext) const;

@@ -24,6 +24,10 @@ public:
     // nullopt (with `error` set) when offset + psid_len > 16, psid_len > 15 or psid >= 2^psid_len.
     static std::optional<PortSet> map_e(unsigned psid, unsigned psid_len, unsigned offset, std::string* error = nullptr);
 
+    // This set minus the ports of `ranges` (e.g. the default pool minus the router's own
+    // ephemeral range, net.ipv4.ip_local_port_range).
+    PortSet without(const std::vector<PortRange>& ranges) const;
+
     bool empty() const { return m_size == 0; }
     std::uint32_t size() const { return m_size; }
     bool contains(std::uint16_t port) const;

@@ -31,6 +31,14 @@ public:
         m_free = i;
         --m_live;
     }
+    // More slots, for a reconfigure (never on the packet path): ids and records stay put.
+    void grow(std::uint32_t capacity) {
+        const auto old = std::uint32_t(m_items.size());
+        if (capacity <= old) return;
+        m_items.resize(capacity);
+        for (std::uint32_t i = old; i < capacity; ++i) m_items[i].list_next = i + 1 < capacity ? i + 1 : m_free;
+        m_free = old;
+    }
     T& operator[](std::uint32_t i) { return m_items[i]; }
     const T& operator[](std::uint32_t i) const { return m_items[i]; }
     std::uint32_t live() const { return m_live; }
@@ -56,6 +64,8 @@ public:
         m_buckets.assign(n, kNil);
         m_mask = n - 1;
     }
+    // Empty, sized for `capacity` records (the caller inserts them again).
+    void reset(std::uint32_t capacity) { *this = HashIndex(capacity); }
     template <typename Eq>
     std::uint32_t find(const Slab<T>& slab, std::uint64_t hash, Eq&& eq) const {
         for (std::uint32_t i = m_buckets[hash & m_mask]; i != kNil; i = slab[i].*Next)

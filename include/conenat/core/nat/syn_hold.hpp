@@ -38,6 +38,8 @@ public:
     // At most `capacity` SYNs at once, `per_source` of them from one remote address (so that
     // one outside host cannot take every place).
     SynHold(std::uint32_t capacity, std::uint32_t per_source);
+    // A reconfigure's new bound per source address; the capacity stays (held tokens stay valid).
+    void set_per_source(std::uint32_t per_source) { m_per_source = per_source; }
     // Holds SYN `pkt` to `external` from `remote` until `deadline`. 0 when it cannot, with `why`:
     // full, the source at its bound, or (drop_syn_hold_full) already held.
     std::uint32_t add(Endpoint external, Endpoint remote, TimeMs deadline, std::span<const std::uint8_t> pkt,

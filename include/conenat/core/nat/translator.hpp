@@ -48,6 +48,12 @@ public:
     // The same for a batch of packets of one direction, with the table lookups of the whole
     // batch prefetched first: the way engines should call it.
     void process_batch(std::span<PacketRef> batch, Direction dir, TimeMs now);
+    // Live reconfiguration (MappingTable::reconfigure), with the worker's thread paused. Held
+    // SYNs stay held; new ones follow next's bound per source (the store keeps its capacity).
+    void reconfigure(const NatConfig& next, TimeMs now) {
+        m_table.reconfigure(next, now);
+        m_holds.set_per_source(next.max_held_syns_per_source);
+    }
     // Runs the timers. Engines call it at least every second.
     void expire(TimeMs now) { m_table.expire(now); }
     // The next held SYN whose hold time is over (0: none). The engine drops that packet (if it
