@@ -7,7 +7,9 @@
 #     TCP), while a pool port they do not forward stays closed;
 #   - conenatd's --forward (when the daemon has it) reaches the server from a second outside
 #     host, and the server's own traffic leaves from the forward's endpoint;
-#   - a second --internal-net (a guest prefix) is NATed; a prefix not given is not.
+#   - a second --internal-net (a guest prefix) is NATed; a prefix not given is not;
+#   - its table deleted, then the whole ruleset flushed (a firewall reload): the table is back
+#     within seconds and an existing mapping keeps its external endpoint for a new peer.
 #
 #   in1 10.0.0.2 / in2 10.0.0.3 + 10.1.0.3 (guest) + 10.2.0.3 (not internal) -- lan0 [router] wan0 E1 -- internet
 #
@@ -23,6 +25,7 @@ lab_exec "$LAB_RT" ip addr add 10.2.0.1/24 dev lan0
 lab_exec "$LAB_IN2" ip addr add 10.1.0.3/24 dev eth0
 lab_exec "$LAB_IN2" ip addr add 10.2.0.3/24 dev eth0
 
+table_back() { lab_exec "$LAB_RT" nft list table ip conenatd >/dev/null 2>&1; }
 # exchange NS SRC SPORT DST DPORT: the sources that answered a second of datagrams.
 exchange() { lab_exec "$1" timeout 10 "$LAB_PY" "$FLOWS" udp-exchange "$2" "$3" "$4" "$5" 1; }
 # connect NS SRC DST DPORT: connected | refused | timeout | ... within 2 s (a held SYN waits 6 s).
@@ -114,6 +117,23 @@ x=$(udp_mapped_port "$LAB_IN2" "$LAB_IN2_ADDR" 6001 "$LAB_Y1" 7007)
 check "LAN 10.0.0.3:6001 too ($x)" test "${x%:*}" = "$LAB_E1"
 x=$(udp_mapped_port "$LAB_IN2" 10.2.0.3 6002 "$LAB_Y1" 7007)
 check "control: 10.2.0.3, not internal, leaves untranslated ($x)" test "$x" = "10.2.0.3:6002"
+daemon_stop
+
+echo "== our table deleted, then the whole ruleset flushed: back within seconds, same external endpoint"
+lab_conntrack_flush
+start_daemon --nat-type port-restricted-cone || fail "daemon did not start"
+x=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 5300 "$LAB_A1" 7300)
+n=0
+for how in "delete table ip conenatd" "flush ruleset"; do
+  n=$((n + 1))
+  lab_exec "$LAB_RT" nft $how
+  wait_for 100 0.1 table_back
+  check "after 'nft $how' the table is back" table_back
+  y=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 5300 "$LAB_A2" $((7300 + n)))
+  check "in1:5300 to a new peer leaves from the same endpoint ($y = $x)" test -n "$y" -a "$y" = "$x"
+done
+check "rules_reinstalled counts both ($(stat rules_reinstalled))" test "$(stat rules_reinstalled)" -ge 2
+check "one log line per event" test "$(grep -c 'was deleted by someone else' "$LAB_DIR/conenatd.log")" -eq 2
 daemon_stop
 
 checks_done conntrack_router

@@ -155,11 +155,13 @@ Status ConntrackEngine::start() {
     m_started = true;
     m_event_thread = std::thread([this] { event_loop(); });
     m_queue_thread = std::thread([this] { queue_loop(); });
+    if (Status s = start_watch(); !s) return s;
     LOG_INFO("conntrack engine: %u mappings rebuilt from the conntrack table", m_table.mapping_count());
     return {};
 }
 
 void ConntrackEngine::stop() {
+    if (m_watch) m_watch->stop(); // no reinstall of a table we are about to remove
     if (m_started) {
         m_stop->signal();
         if (m_event_thread.joinable()) m_event_thread.join();
@@ -173,6 +175,7 @@ void ConntrackEngine::stop() {
     m_queue_out.reset();
     m_queue_in.reset();
     if (m_rules) m_rules->remove();
+    m_watch.reset();
     m_stop.reset();
 }
 

@@ -16,6 +16,7 @@
 #include "conenat/io/fd.hpp"
 #include "conenat/io/nftables.hpp"
 #include "engine/common/installed_rules.hpp"
+#include "engine/common/router_watch.hpp"
 #include "engine/conntrack/programmed.hpp"
 #include "engine/common/table_check.hpp"
 
@@ -76,6 +77,9 @@ private:
     // Installs the rule set again with every live mapping's elements (someone deleted or
     // flushed our table); logs `why` and the count.
     Status replay_rules(const std::string& why);
+    // router_life.cpp: RouterWatch's thread tells us of the router's events.
+    Status start_watch();
+    void table_lost(const std::string& why);
     bool internal(core::Ipv4 a) const { return m_config.is_internal(a); }
     bool external(core::Ipv4 a) const { return m_config.nat.pool.is_external(a); }
 
@@ -96,6 +100,7 @@ private:
     std::optional<io::ConntrackEvents> m_events;
     std::optional<io::NfQueue> m_queue_out, m_queue_in;
     std::optional<io::RawIpSocket> m_raw;
+    std::optional<RouterWatch> m_watch;
     std::optional<io::EventFd> m_stop; // wakes both threads to stop
     std::thread m_event_thread, m_queue_thread;
     bool m_started = false;
