@@ -211,6 +211,26 @@ TEST_CASE("limits and timers of a reconfigure apply to what comes next") {
     CHECK(t.consistency_error() == "");
 }
 
+TEST_CASE("a changed pool keeps the old one's quarantine for the ports it still has (CGN-8)") {
+    NatConfig c = config(NatType::FullCone);
+    c.pool.ports = PortSet::from_ranges({{1024, 1100}});
+    MappingTable t(c, 1);
+    REQUIRE(make(t, "10.0.0.2:1050", "203.0.113.5:7000", 0) != kNil);
+    t.expire(300'000); // released into quarantine (EIF UDP)
+    REQUIRE(t.mapping_count() == 0);
+    c.pool.ports = PortSet::from_ranges({{1024, 1200}});
+    t.reconfigure(c, 300'001);
+    const MappingId m = make(t, "10.0.0.3:1050", "203.0.113.5:7000", 300'001);
+    REQUIRE(m != kNil);
+    CHECK(t.mapping(m).ext_port != 1050);
+    CHECK(t.ports().in_use(Proto::Udp, ep("198.51.100.254:1050")));
+    t.expire(300'000 + c.pool.quarantine_ms + 1);
+    const MappingId later = make(t, "10.0.0.4:1050", "203.0.113.5:7000", 300'000 + c.pool.quarantine_ms + 1);
+    REQUIRE(later != kNil);
+    CHECK(t.mapping(later).ext_port == 1050); // its quarantine is over
+    CHECK(t.consistency_error() == "");
+}
+
 TEST_CASE("a per-host quota switched on counts the mappings that exist") {
     NatConfig c = config(NatType::FullCone);
     c.per_host_mappings = 0;

@@ -4,6 +4,8 @@
 #include "conenat/core/nat/mapping_table.hpp"
 
 #include <algorithm>
+#include <optional>
+#include <utility>
 
 namespace conenat::core {
 
@@ -58,8 +60,10 @@ void MappingTable::reconfigure(const NatConfig& next, TimeMs now) {
     const bool timers_changed = !same_timers(m_config.timeouts, next.timeouts);
     m_config = next;
     grow_tables();
-    if (pool_changed) m_ports = PortAllocator(m_config.pool, m_seed ^ 0x5bd1e995u ^ now);
+    std::optional<PortAllocator> old;
+    if (pool_changed) old = std::exchange(m_ports, PortAllocator(m_config.pool, m_seed ^ 0x5bd1e995u ^ now));
     apply_forwards(pool_changed, now);
+    if (old) m_ports.carry_quarantine(*old, now);
     if (timers_changed) retime_lists(now);
     recount_hosts();
 }

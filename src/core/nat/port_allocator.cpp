@@ -213,6 +213,28 @@ void PortAllocator::release(Proto proto, Endpoint ext, TimeMs now, bool quaranti
     m_quarantine_bits[base + *index / 64] |= mask;
 }
 
+void PortAllocator::carry_quarantine(const PortAllocator& old, TimeMs now) {
+    if (m_ring.empty())
+        return;
+    for (std::uint32_t i = 0; i < old.m_q_count; ++i) { // oldest first: the ring stays in order
+        const Quarantined& q = old.m_ring[(old.m_q_head + i) % old.m_ring.size()];
+        if (!bit(&old.m_quarantine_bits[old.word_base(q.slot, q.addr_index)], q.index))
+            continue; // reserve() took it meanwhile
+        if (now >= q.since && now - q.since >= m_config.quarantine_ms)
+            continue;
+        const auto addr_index = find_addr(old.m_config.external_addrs[q.addr_index]);
+        const auto index = m_config.ports.index_of(old.m_config.ports.at(q.index));
+        if (!addr_index || !index || test(q.slot, *addr_index, *index))
+            continue;
+        if (m_q_count == m_ring.size())
+            pop_quarantine();
+        take(q.slot, *addr_index, *index);
+        m_ring[(m_q_head + m_q_count) % m_ring.size()] = {q.since, *addr_index, *index, q.slot};
+        ++m_q_count;
+        m_quarantine_bits[word_base(q.slot, *addr_index) + *index / 64] |= std::uint64_t(1) << (*index % 64);
+    }
+}
+
 bool PortAllocator::in_use(Proto proto, Endpoint ext) const {
     const unsigned slot = slot_of(proto);
     const auto addr_index = find_addr(ext.addr);

@@ -61,6 +61,9 @@ public:
     bool reserve(Proto proto, Endpoint ext);
     // Frees `ext`; with `quarantine` it stays unusable for quarantine_ms (CGN-8).
     void release(Proto proto, Endpoint ext, TimeMs now, bool quarantine);
+    // After a pool change (a reconfigure, once the kept endpoints are claimed): what `old` holds
+    // in quarantine, and this pool has free, stays quarantined for the rest of its time (CGN-8).
+    void carry_quarantine(const PortAllocator& old, TimeMs now);
     bool in_use(Proto proto, Endpoint ext) const;
     std::uint32_t used(Proto proto) const;      // endpoints in use, quarantined ones included
     std::uint32_t capacity() const;             // external endpoints per protocol
