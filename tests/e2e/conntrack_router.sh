@@ -9,7 +9,9 @@
 #     host, and the server's own traffic leaves from the forward's endpoint;
 #   - a second --internal-net (a guest prefix) is NATed; a prefix not given is not;
 #   - its table deleted, then the whole ruleset flushed (a firewall reload): the table is back
-#     within seconds and an existing mapping keeps its external endpoint for a new peer.
+#     within seconds and an existing mapping keeps its external endpoint for a new peer;
+#   - wan0 renumbered (no --external-ip: the daemon follows it): one log line, new flows leave
+#     from the new address.
 #
 #   in1 10.0.0.2 / in2 10.0.0.3 + 10.1.0.3 (guest) + 10.2.0.3 (not internal) -- lan0 [router] wan0 E1 -- internet
 #
@@ -134,6 +136,26 @@ for how in "delete table ip conenatd" "flush ruleset"; do
 done
 check "rules_reinstalled counts both ($(stat rules_reinstalled))" test "$(stat rules_reinstalled)" -ge 2
 check "one log line per event" test "$(grep -c 'was deleted by someone else' "$LAB_DIR/conenatd.log")" -eq 2
+daemon_stop
+
+echo "== wan0 renumbered (the daemon follows it: no --external-ip): new flows use the new address"
+lab_conntrack_flush
+lab_exec "$LAB_RT" sysctl -qw net.ipv4.conf.wan0.promote_secondaries=1
+rm -f "$STATS"
+lab_bg "$LAB_RT" conenatd "$BIN" --engine conntrack --external-if wan0 --internal-net 10.0.0.0/24 --nat-type full-cone \
+  --foreground --pid-file "$LAB_DIR/conenatd.pid" --stats-file "$STATS" --log-level debug
+DAEMON=$LAB_BG_PID
+wait_for 100 0.1 test -s "$STATS" || fail "daemon did not start"
+x=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 5400 "$LAB_Y1" 7400)
+check "before: from one of wan0's addresses ($x)" test "${x%:*}" = "$LAB_E1" -o "${x%:*}" = "$LAB_E2"
+lab_exec "$LAB_RT" ip addr add 198.51.100.77/24 dev wan0
+lab_exec "$LAB_RT" ip addr del "$LAB_E2/24" dev wan0
+lab_exec "$LAB_RT" ip addr del "$LAB_E1/24" dev wan0
+lab_exec "$LAB_RT" ip route replace default via "$LAB_R"
+wait_for 100 0.1 grep -q "wan0: .* -> 198.51.100.77$" "$LAB_DIR/conenatd.log"
+check "one log line names the change" grep -q "wan0: .* -> 198.51.100.77$" "$LAB_DIR/conenatd.log"
+y=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 5401 "$LAB_Y1" 7401)
+check "a new flow leaves from the new address ($y)" test "${y%:*}" = 198.51.100.77
 daemon_stop
 
 checks_done conntrack_router

@@ -42,7 +42,7 @@ std::string queue_error(std::uint16_t num, const std::string& error) {
 void ConntrackEngine::mapping_created(const Mapping& m, TimeMs) {
     const io::MappingElement e{m.proto, m.internal(), {m.rem_addr, m.rem_port}, m.external()};
     m_to_add.push_back(e);
-    (void)m_programmed.add(e, m_config.nat.policy(m.proto).mapping);
+    (void)m_programmed.add(e, m.policy.mapping);
     // RFC 6888 §4: protocol, subscriber, external address and port (no destination, REQ-12).
     LOG_DEBUG("mapping created: %s %s -> %s", m.proto == Proto::Udp ? "udp" : m.proto == Proto::Tcp ? "tcp" : "icmp",
               text::format_endpoint(m.internal()).c_str(), text::format_endpoint(m.external()).c_str());
@@ -50,6 +50,7 @@ void ConntrackEngine::mapping_created(const Mapping& m, TimeMs) {
 
 void ConntrackEngine::mapping_removed(const Mapping& m, TimeMs) {
     const io::MappingElement e{m.proto, m.internal(), {m.rem_addr, m.rem_port}, m.external()};
+    if (m_reconfiguring) m_ended.emplace_back(m.proto, m.external());
     std::vector<io::MappingElement> elements = m_programmed.take(e); // with its per-flow ones
     if (elements.empty()) elements.push_back(e);
     for (const io::MappingElement& x : elements) {
@@ -101,7 +102,7 @@ void ConntrackEngine::program_flow(MappingId id, Endpoint remote) {
     const Endpoint want = key_remote(m.proto, key, remote_of(m.proto, remote));
     if (want == key_remote(m.proto, key, {m.rem_addr, m.rem_port})) return; // its own element does
     const io::MappingElement e{m.proto, m.internal(), want, m.external()};
-    if (m_programmed.add(e, m_config.nat.policy(m.proto).mapping)) m_to_add.push_back(e);
+    if (m_programmed.add(e, m.policy.mapping)) m_to_add.push_back(e);
 }
 
 Status ConntrackEngine::replay_rules(const std::string& why) {
@@ -222,7 +223,3 @@ std::string ConntrackEngine::stats() {
 
 } // namespace conenat::engine
 
-namespace conenat::engine {
-// Until this engine applies a configuration live, the old one runs on.
-Status ConntrackEngine::reconfigure(const EngineConfig&) { return Error{"this engine cannot apply a configuration live yet"}; }
-} // namespace conenat::engine

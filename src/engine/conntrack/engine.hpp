@@ -80,6 +80,9 @@ private:
     // router_life.cpp: RouterWatch's thread tells us of the router's events.
     Status start_watch();
     void table_lost(const std::string& why);
+    void wan_addresses(std::vector<core::Ipv4> addrs);
+    // Applies `next` (its addresses as given), m_mutex held: rules first, then the core.
+    Status apply(const EngineConfig& next);
     bool internal(core::Ipv4 a) const { return m_config.is_internal(a); }
     bool external(core::Ipv4 a) const { return m_config.nat.pool.is_external(a); }
 
@@ -93,6 +96,8 @@ private:
     std::vector<io::MappingElement> m_to_add, m_to_remove;
     ProgrammedMappings m_programmed; // every live mapping's elements (in the maps or in m_to_add)
     io::nft::Queueing m_queueing = io::nft::Queueing::Native;
+    bool m_reconfiguring = false;                              // apply() runs: ...
+    std::vector<std::pair<core::Proto, core::Endpoint>> m_ended; // ... the mappings it ended
     core::SynHold m_syn_hold; // with the packets held in the inbound queue (their ids)
     std::vector<std::uint32_t> m_released; // tokens released by the events thread
     std::vector<std::vector<std::uint8_t>> m_replies; // ICMP errors to send (queue thread)

@@ -108,6 +108,7 @@ void ConntrackEngine::event_loop() {
     TimeMs last_expire = now_ms(), last_resync = last_expire;
     m_event_buffer = m_events->buffer_size();
     bool check_table = true;
+    const TimeMs resync_ms = TimeMs(m_config.resync_interval_s) * 1000; // not changed live
     io::Poller poller;
     poller.watch(m_events->fd());
     const std::size_t stop = poller.watch(*m_stop);
@@ -141,7 +142,7 @@ void ConntrackEngine::event_loop() {
             LOG_WARN("conntrack events lost (ENOBUFS): buffer now %zu bytes, resyncing", std::size_t(m_event_buffer));
             resync(now);
             last_resync = now;
-        } else if (now - last_resync >= TimeMs(m_config.resync_interval_s) * 1000) {
+        } else if (now - last_resync >= resync_ms) {
             // Entries created before we subscribed never send DESTROY (kernel-facts): a periodic
             // dump ends them, and catches any drift.
             resync(now);

@@ -1,7 +1,16 @@
-// The conntrack engine through the router's life: its table put back when someone else removes
-// it (a firewall reload: `nft flush ruleset`, `nft delete table ip conenatd`), told at once by
-// RouterWatch (nf_tables events), with every live mapping replayed into it.
+// The conntrack engine through the router's life: a configuration applied live (SIGHUP), the
+// WAN's addresses followed (DHCP renew, PPPoE), and its table put back when someone else
+// removes it (a firewall reload: `nft flush ruleset`), each told at once by RouterWatch
+// (rtnetlink and nf_tables events). Every change runs under m_mutex, between batches of first
+// packets.
 #include "engine.hpp"
+
+#include "conenat/engine/clock.hpp"
+#include "conenat/io/conntrack.hpp"
+#include "conenat/util/text.hpp"
+#include "engine/conntrack/rules.hpp"
+
+#include <algorithm>
 
 #include "conenat/util/log.hpp"
 #include "conenat/util/rate_limit.hpp"
@@ -12,7 +21,7 @@ Status ConntrackEngine::start_watch() {
     if (!m_config.rules_auto) return {}; // --rules manual: the table is the user's
     RouterWatchConfig c;
     c.wan_if = m_config.external_if;
-    c.follow_wan = false;
+    c.follow_wan = m_config.external_from_if;
     c.table = m_config.table;
     c.own_portid = m_rules->nft().portid(); // our own element updates are no loss
     c.wan_now = m_config.nat.pool.external_addrs;
@@ -21,6 +30,7 @@ Status ConntrackEngine::start_watch() {
     m_watch.emplace(std::move(watch.value()));
     RouterWatchHandlers h;
     h.table_lost = [this](const std::string& why) { table_lost(why); };
+    h.wan_addresses = [this](std::vector<core::Ipv4> addrs) { wan_addresses(std::move(addrs)); };
     return m_watch->start(std::move(h));
 }
 
@@ -28,6 +38,71 @@ void ConntrackEngine::table_lost(const std::string& why) {
     std::lock_guard lock(m_mutex);
     if (Status s = replay_rules(why); !s)
         LOG_ERROR_LIMITED(10, "table ip %s: not reinstalled: %s", m_config.table.c_str(), s.error().c_str());
+}
+
+namespace {
+
+std::string addresses_text(const std::vector<core::Ipv4>& addrs) {
+    std::string s;
+    for (core::Ipv4 a : addrs) s += (s.empty() ? "" : ", ") + text::format_ipv4(a);
+    return s.empty() ? "(no address)" : s;
+}
+
+} // namespace
+
+Status ConntrackEngine::reconfigure(const EngineConfig& next) {
+    std::lock_guard lock(m_mutex);
+    EngineConfig c = next;
+    if (c.external_from_if) c.nat.pool.external_addrs = m_config.nat.pool.external_addrs; // the WAN's, followed
+    return apply(c);
+}
+
+Status ConntrackEngine::apply(const EngineConfig& next) {
+    using core::Proto;
+    if (const std::string_view why = core::validate(next.nat); !why.empty()) return Error{std::string(why)};
+    // Each map's key is the finest any live mapping needs: one kept from before a change of
+    // behaviour stays programmable (per-flow elements, program_flow).
+    io::NatMaps maps = conntrack_maps(next);
+    maps.udp_mapping = m_programmed.finest(Proto::Udp, maps.udp_mapping);
+    maps.tcp_mapping = m_programmed.finest(Proto::Tcp, maps.tcp_mapping);
+    maps.icmp_mapping = m_programmed.finest(Proto::Icmp, maps.icmp_mapping);
+    // The new table first: when the kernel refuses it, the old one (and config) runs on.
+    if (m_rules && m_config.rules_auto) CONENAT_TRY(m_rules->install(conntrack_rules(next, maps, m_queueing)));
+    std::vector<core::Ipv4> gone;
+    for (core::Ipv4 a : m_config.nat.pool.external_addrs)
+        if (std::find(next.nat.pool.external_addrs.begin(), next.nat.pool.external_addrs.end(), a) ==
+            next.nat.pool.external_addrs.end())
+            gone.push_back(a);
+    m_reconfiguring = true;
+    m_table.reconfigure(next.nat, now_ms()); // ends the mappings outside the new pool
+    m_reconfiguring = false;
+    m_config = next;
+    m_maps = maps;
+    // The fresh table holds no element yet: every live one goes in, new forwards included.
+    m_to_remove.clear();
+    m_to_add = m_programmed.all();
+    const Status programmed = m_config.rules_auto ? flush_elements() : Status{};
+    // Their kernel flows end with them, as MASQUERADE's do when an address goes.
+    for (const auto& [proto, external] : m_ended) (void)io::delete_conntrack_nat(proto, external);
+    for (core::Ipv4 a : gone) (void)io::delete_conntrack_nat(a);
+    if (!m_ended.empty()) LOG_INFO("reconfigured: %zu mappings ended", m_ended.size());
+    m_ended.clear();
+    return programmed;
+}
+
+void ConntrackEngine::wan_addresses(std::vector<core::Ipv4> addrs) {
+    std::lock_guard lock(m_mutex);
+    if (addrs == m_config.nat.pool.external_addrs) return;
+    const std::string before = addresses_text(m_config.nat.pool.external_addrs), after = addresses_text(addrs);
+    if (addrs.empty())
+        LOG_WARN("%s: %s -> %s: NAT pauses until an address comes", m_config.external_if.c_str(), before.c_str(),
+                 after.c_str());
+    else
+        LOG_NOTICE("%s: %s -> %s", m_config.external_if.c_str(), before.c_str(), after.c_str());
+    EngineConfig next = m_config;
+    next.nat.pool.external_addrs = std::move(addrs);
+    if (Status s = apply(next); !s)
+        LOG_ERROR_LIMITED(10, "%s: new addresses not applied: %s", m_config.external_if.c_str(), s.error().c_str());
 }
 
 } // namespace conenat::engine
