@@ -1,5 +1,6 @@
 // The threads of a software engine's workers, and the EventFd that stops them. Each worker has
-// run(const io::EventFd& stop): its loop, until `stop` is signalled.
+// run(const io::EventFd& stop): its loop, until `stop` is signalled. stop() then start() again
+// pauses them (a reconfigure): the workers keep their state, the kernel holds their packets.
 #pragma once
 
 #include "conenat/io/fd.hpp"
@@ -31,7 +32,7 @@ public:
             m_threads.emplace_back([&w, &stop = *m_stop] { w->run(stop); });
         return {};
     }
-    // Tells every worker to stop and waits for them. Idempotent.
+    // Tells every worker to stop and waits for them; start() may follow. Idempotent.
     void stop() {
         if (m_stop)
             m_stop->signal();
@@ -39,7 +40,10 @@ public:
             if (t.joinable())
                 t.join();
         m_threads.clear();
+        if (m_stop)
+            m_stop->clear(); // unsignalled for the next start()
     }
+    bool running() const { return !m_threads.empty(); }
 
 private:
     std::optional<io::EventFd> m_stop;

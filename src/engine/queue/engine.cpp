@@ -5,15 +5,7 @@
 #include "conenat/engine/clock.hpp"
 #include "worker.hpp"
 
-
 namespace conenat::engine {
-
-
-namespace {
-
-
-} // namespace
-
 
 std::string queue_rules_text(const EngineConfig& o, io::nft::Queueing q) {
     std::string error;
@@ -23,10 +15,7 @@ std::string queue_rules_text(const EngineConfig& o, io::nft::Queueing q) {
     return io::Nftables::render(queue_rules(o, plan, q));
 }
 
-
-QueueEngine::QueueEngine(const EngineConfig& config)
-    : m_config(config),
-      m_plan(plan_shards(config.nat, config.internal, config.queues, &m_plan_error)) {}
+QueueEngine::QueueEngine(const EngineConfig& config) : LiveEngine(config) {}
 
 QueueEngine::~QueueEngine() { stop(); }
 
@@ -52,29 +41,31 @@ Status QueueEngine::start() {
     m_rules.emplace(std::move(rules.value()));
     if (m_config.rules_auto) {
         const bool native = m_rules->nft().has_native_queue();
-        CONENAT_TRY(m_rules->install(queue_rules(m_config, m_plan, native ? io::nft::Queueing::Native : io::nft::Queueing::Xt)));
+        m_queueing = native ? io::nft::Queueing::Native : io::nft::Queueing::Xt;
+        CONENAT_TRY(install_rules());
         LOG_INFO("installed table ip %s (queue %s, %u worker%s, queues %u..%u)", m_config.table.c_str(),
                  native ? "native" : "xt NFQUEUE", m_plan.workers, m_plan.workers == 1 ? "" : "s",
                  unsigned(m_config.queue_out), unsigned(m_config.queue_out + 2 * m_plan.workers - 1));
     }
-    return m_threads.start(m_workers);
+    return run();
+}
+
+io::nft::RuleSet QueueEngine::rules_for(const EngineConfig& config, const ShardPlan& plan) const {
+    return queue_rules(config, plan, m_queueing);
 }
 
 void QueueEngine::stop() {
-    m_threads.stop();
+    halt();
     // The rules go first, so that nothing is queued to queues about to go away.
     if (m_rules) m_rules->remove();
     for (auto& w : m_workers)
         w->close(); // held packets dropped, queues unbound
 }
 
+Status QueueEngine::reconfigure(const EngineConfig& next) { return reconfigure_live(next); }
+
 std::string QueueEngine::stats() {
-    return worker_stats_text(m_workers, stat_names(QueueStat{}));
+    return worker_stats_text(m_workers, stat_names(QueueStat{})) + live_stats();
 }
 
-} // namespace conenat::engine
-
-namespace conenat::engine {
-// Until this engine applies a configuration live, the old one runs on.
-Status QueueEngine::reconfigure(const EngineConfig&) { return Error{"this engine cannot apply a configuration live yet"}; }
 } // namespace conenat::engine

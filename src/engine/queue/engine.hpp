@@ -9,16 +9,10 @@
 #include "conenat/engine/engine.hpp"
 #include "conenat/io/nfqueue.hpp"
 #include "conenat/io/nftables.hpp"
-#include "engine/common/installed_rules.hpp"
-#include "engine/software/shard_plan.hpp"
 #include "engine/common/stats_table.hpp"
-#include "engine/common/worker_threads.hpp"
+#include "engine/software/live_engine.hpp"
 
-#include <array>
-#include <atomic>
-#include <memory>
-#include <optional>
-#include <vector>
+#include <string>
 
 namespace conenat::engine {
 
@@ -36,7 +30,7 @@ class QueueWorker;
 // The rule set this engine installs, as nft text (--print-rules).
 std::string queue_rules_text(const EngineConfig& config, io::nft::Queueing queueing);
 
-class QueueEngine final : public Engine {
+class QueueEngine final : public Engine, private LiveEngine<QueueEngine, QueueWorker> {
 public:
     explicit QueueEngine(const EngineConfig& config);
     ~QueueEngine() override;
@@ -46,12 +40,11 @@ public:
     std::string stats() override;
 
 private:
-    EngineConfig m_config;
-    std::string m_plan_error; // before m_plan: the plan fills it
-    ShardPlan m_plan;
-    std::optional<InstalledRules> m_rules; // the nftables socket and our table
-    std::vector<std::unique_ptr<QueueWorker>> m_workers;
-    WorkerThreads m_threads; // last: stopped before the workers go
+    friend class LiveEngine<QueueEngine, QueueWorker>;
+    io::nft::RuleSet rules_for(const EngineConfig& config, const ShardPlan& plan) const;
+    void wan_changed() {}
+
+    io::nft::Queueing m_queueing = io::nft::Queueing::Native;
 };
 
 } // namespace conenat::engine

@@ -42,6 +42,11 @@ public:
     Status open();
     // The thread body (run_worker): until `stop` is signalled.
     void run(const io::EventFd& stop);
+    // With the thread paused: the engine's plan has changed, this worker's share of it is `config`.
+    // (Its internal prefixes are the kernel rules' business: the hooks give directions.)
+    void reconfigure(const core::NatConfig& config, const std::vector<core::Prefix>&, core::TimeMs now) {
+        m_translator.reconfigure(config, now);
+    }
     // Drops every held packet (at stop; the thread has ended) and unbinds the queues.
     void close();
     // The last published statistics: core counters, then QueueStat.

@@ -67,6 +67,8 @@ public:
     Steering(const ShardPlan& plan, unsigned self, std::vector<core::Prefix> internal);
 
     unsigned self() const { return m_self; }
+    // A reconfigure's internal prefixes (the plan itself is the engine's, updated in place).
+    void set_internal(std::vector<core::Prefix> internal) { m_internal = std::move(internal); }
     bool is_external(core::Ipv4 a) const;
     bool is_internal(core::Ipv4 a) const {
         for (const core::Prefix& p : m_internal)

@@ -6,9 +6,7 @@
 #include "engine/software/handoff_ring.hpp"
 #include "worker.hpp"
 
-
 namespace conenat::engine {
-
 
 namespace {
 
@@ -19,7 +17,6 @@ constexpr std::uint32_t kRouteTable = 0x636e; // "cn"
 constexpr std::size_t kRingBytes = std::size_t(4) << 20;
 constexpr unsigned kDeviceQueue = 4096;
 
-
 std::string conf_path(const std::string& ifname, const char* key) {
     return "/proc/sys/net/ipv4/conf/" + ifname + "/" + key;
 }
@@ -28,10 +25,7 @@ std::string conf_path(const std::string& ifname, const char* key) {
 
 std::string tun_rules_text(const EngineConfig& o) { return io::Nftables::render(tun_rules(o, o.tun_name)); }
 
-
-TunEngine::TunEngine(const EngineConfig& config)
-    : m_config(config),
-      m_plan(plan_shards(config.nat, config.internal, config.queues, &m_plan_error)) {}
+TunEngine::TunEngine(const EngineConfig& config) : LiveEngine(config) {}
 
 TunEngine::~TunEngine() { stop(); }
 
@@ -80,11 +74,15 @@ Status TunEngine::start() {
     if (!rules) return Error{rules.error()};
     m_rules.emplace(std::move(rules.value()));
     if (m_config.rules_auto) {
-        CONENAT_TRY(m_rules->install(tun_rules(m_config, tun_if)));
+        CONENAT_TRY(install_rules());
         LOG_INFO("installed table ip %s; marked packets (0x%08x) routed into %s (%u queue%s)", m_config.table.c_str(),
                  m_config.mark, tun_if.c_str(), n, n == 1 ? "" : "s");
     }
-    return m_threads.start(m_workers);
+    return run();
+}
+
+io::nft::RuleSet TunEngine::rules_for(const EngineConfig& config, const ShardPlan&) const {
+    return tun_rules(config, m_tun_if);
 }
 
 // The device up with the WAN's MTU (so that the kernel answers DF packets too big for the WAN
@@ -97,6 +95,7 @@ Status TunEngine::route_into_device() {
     // A deeper device queue than the default 500: bursts wait for the workers instead of being
     // dropped (as NFQUEUE's 4096); overload is still shed there, before any userspace work.
     CONENAT_TRY(m_rtnl->set_link(tun, true, *mtu, kDeviceQueue));
+    m_mtu = *mtu;
     auto index = m_rtnl->ifindex(tun);
     if (!index) return Error{index.error()};
     m_tun_index = *index;
@@ -153,7 +152,7 @@ void TunEngine::unroute_device() {
 }
 
 void TunEngine::stop() {
-    m_threads.stop();
+    halt();
     if (m_rules) m_rules->remove();
     unroute_device();
     for (auto& w : m_workers) // the device goes away with its last queue; the statistics stay
@@ -161,13 +160,23 @@ void TunEngine::stop() {
     m_wake_fds.clear();
 }
 
+Status TunEngine::reconfigure(const EngineConfig& next) { return reconfigure_live(next); }
+
 std::string TunEngine::stats() {
-    return worker_stats_text(m_workers, stat_names(TunStat{}));
+    return worker_stats_text(m_workers, stat_names(TunStat{})) + live_stats();
 }
 
-} // namespace conenat::engine
+// PPPoE: the interface may come back with another MTU, which the device takes (see route_into_device).
+void TunEngine::wan_changed() {
+    if (!m_rtnl) return;
+    auto mtu = m_rtnl->mtu(m_config.external_if);
+    if (!mtu || *mtu == m_mtu) return; // gone for now: its return is another change
+    if (Status s = m_rtnl->set_link(m_tun_if, true, *mtu, kDeviceQueue); !s) {
+        LOG_ERROR("%s: cannot take %s's mtu %u: %s", m_tun_if.c_str(), m_config.external_if.c_str(), *mtu, s.error().c_str());
+        return;
+    }
+    LOG_INFO("%s: mtu %u, as %s now has", m_tun_if.c_str(), *mtu, m_config.external_if.c_str());
+    m_mtu = *mtu;
+}
 
-namespace conenat::engine {
-// Until this engine applies a configuration live, the old one runs on.
-Status TunEngine::reconfigure(const EngineConfig&) { return Error{"this engine cannot apply a configuration live yet"}; }
 } // namespace conenat::engine

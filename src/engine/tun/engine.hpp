@@ -9,15 +9,14 @@
 #include "conenat/engine/engine.hpp"
 #include "conenat/io/fd.hpp"
 #include "conenat/io/nftables.hpp"
-#include "engine/common/installed_rules.hpp"
 #include "conenat/io/rtnetlink.hpp"
 #include "conenat/io/sysctl.hpp"
-#include "engine/software/shard_plan.hpp"
 #include "engine/common/stats_table.hpp"
-#include "engine/common/worker_threads.hpp"
+#include "engine/software/live_engine.hpp"
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace conenat::engine {
@@ -37,7 +36,7 @@ class HandoffRing;
 // The rule set this engine installs, as nft text (--print-rules).
 std::string tun_rules_text(const EngineConfig& config);
 
-class TunEngine final : public Engine {
+class TunEngine final : public Engine, private LiveEngine<TunEngine, TunWorker> {
 public:
     explicit TunEngine(const EngineConfig& config);
     ~TunEngine() override;
@@ -47,21 +46,19 @@ public:
     std::string stats() override;
 
 private:
+    friend class LiveEngine<TunEngine, TunWorker>;
+    io::nft::RuleSet rules_for(const EngineConfig& config, const ShardPlan& plan) const;
+    void wan_changed(); // the device keeps the WAN's MTU when the WAN comes back with another
     Status route_into_device(); // device up, sysctls, route, policy rules
     void unroute_device();
 
-    EngineConfig m_config;
-    std::string m_plan_error;
-    ShardPlan m_plan;
     std::string m_tun_if; // the device the rules route into
-    std::optional<InstalledRules> m_rules; // the nftables socket and our table
     std::optional<io::Rtnetlink> m_rtnl;
     std::vector<std::unique_ptr<HandoffRing>> m_rings; // [from * workers + to]
-    std::vector<std::unique_ptr<TunWorker>> m_workers;
-    WorkerThreads m_threads; // last: stopped before the workers go
     std::vector<io::EventFd> m_wake_fds; // worker k's: a hand-off arrived
     bool m_rule_added = false, m_local_moved = false, m_route_added = false;
     unsigned m_tun_index = 0;
+    unsigned m_mtu = 0; // the device's: the WAN's
 };
 
 } // namespace conenat::engine

@@ -42,6 +42,12 @@ public:
               std::vector<HandoffRing*> inbox, std::vector<HandoffRing*> outbox, std::span<const io::EventFd> wake_fds);
     // The thread body (run_worker): until `stop` is signalled.
     void run(const io::EventFd& stop);
+    // With the thread paused: the engine's plan has changed, this worker's share of it is `config`.
+    void reconfigure(const core::NatConfig& config, const std::vector<core::Prefix>& internal, core::TimeMs now) {
+        m_translator.reconfigure(config, now);
+        m_steering.set_internal(internal);
+        m_settings.internal = internal;
+    }
     // Closes its queue (after run() has ended), keeping the last statistics.
     void close();
     std::array<std::uint64_t, kStats> stats() const;
