@@ -25,9 +25,8 @@ constexpr std::size_t kMaxDatagrams = 1 << 16;
 } // namespace
 
 struct ConntrackEvents::Impl {
-    detail::NetlinkSocket sock;
+    detail::EventSocket events;
     std::size_t rcvbuf;
-    std::vector<char> buf = std::vector<char>(MNL_SOCKET_BUFFER_SIZE);
 };
 
 ConntrackEvents::ConntrackEvents(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
@@ -36,30 +35,28 @@ ConntrackEvents& ConntrackEvents::operator=(ConntrackEvents&&) noexcept = defaul
 ConntrackEvents::~ConntrackEvents() = default;
 
 Result<ConntrackEvents> ConntrackEvents::open(std::size_t rcvbuf) {
-    auto sock = detail::NetlinkSocket::open();
-    if (!sock)
-        return Error{"conntrack events: " + sock.error()};
     rcvbuf = std::min(rcvbuf, kMaxBuffer);
-    // The buffer first, so that no burst between joining and sizing overflows the default.
-    CONENAT_TRY(sock->force_rcvbuf(rcvbuf));
-    for (int group : {NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY})
-        CONENAT_TRY(sock->set_flag(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group, "conntrack events: join group"));
-    // Lets ctnetlink notice a failed DESTROY delivery and redeliver it (NEW is not retried).
-    CONENAT_TRY(sock->set_flag(SOL_NETLINK, NETLINK_BROADCAST_ERROR, 1, "conntrack events: NETLINK_BROADCAST_ERROR"));
-    CONENAT_TRY(sock->set_nonblocking());
-    return ConntrackEvents(std::make_unique<Impl>(Impl{std::move(sock.value()), rcvbuf}));
+    auto events = detail::EventSocket::open(
+        {NETLINK_NETFILTER, {NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY}, rcvbuf, MNL_SOCKET_BUFFER_SIZE,
+         kMaxDatagrams, "conntrack events"},
+        [](detail::NetlinkSocket& sock) {
+            // Lets ctnetlink notice a failed DESTROY delivery and redeliver it (NEW is not retried).
+            return sock.set_flag(SOL_NETLINK, NETLINK_BROADCAST_ERROR, 1, "conntrack events: NETLINK_BROADCAST_ERROR");
+        });
+    if (!events)
+        return Error{events.error()};
+    return ConntrackEvents(std::make_unique<Impl>(Impl{std::move(events.value()), rcvbuf}));
 }
 
 int ConntrackEvents::fd() const {
-    return m_impl->sock.fd();
+    return m_impl->events.socket().fd();
 }
 
 Result<ConntrackEvents::Read> ConntrackEvents::read(const FlowSink& sink) {
-    auto lost = detail::drain_events(m_impl->sock, m_impl->buf, kMaxDatagrams, "conntrack events",
-                                     [&](const nlmsghdr* nlh) {
-                                         if (auto ev = detail::parse_flow_event(nlh))
-                                             sink(*ev);
-                                     });
+    auto lost = m_impl->events.drain([&](const nlmsghdr* nlh) {
+        if (auto ev = detail::parse_flow_event(nlh))
+            sink(*ev);
+    });
     if (!lost)
         return Error{lost.error()};
     return *lost ? Read::Lost : Read::Drained;
@@ -67,7 +64,7 @@ Result<ConntrackEvents::Read> ConntrackEvents::read(const FlowSink& sink) {
 
 std::size_t ConntrackEvents::grow_buffer() {
     const std::size_t next = std::min(m_impl->rcvbuf * 2, kMaxBuffer);
-    if (next != m_impl->rcvbuf && m_impl->sock.force_rcvbuf(next))
+    if (next != m_impl->rcvbuf && m_impl->events.socket().force_rcvbuf(next))
         m_impl->rcvbuf = next;
     return m_impl->rcvbuf;
 }
@@ -77,7 +74,7 @@ std::size_t ConntrackEvents::buffer_size() const {
 }
 
 std::uint32_t ConntrackEvents::portid() const {
-    return m_impl->sock.portid();
+    return m_impl->events.socket().portid();
 }
 
 namespace {

@@ -1,5 +1,7 @@
 #include "conntrack_parse.hpp"
 
+#include "netlink.hpp"
+
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -99,20 +101,15 @@ std::vector<std::uint8_t> entry_identity(const nlmsghdr* nlh) {
         nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(nfgenmsg)))
         return out;
     bool tuple = false;
-    const auto* p = reinterpret_cast<const std::uint8_t*>(nlh) + MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(nfgenmsg));
-    const auto* end = reinterpret_cast<const std::uint8_t*>(nlh) + nlh->nlmsg_len;
-    while (p < end && std::size_t(end - p) >= sizeof(nlattr)) {
-        const auto* attr = reinterpret_cast<const nlattr*>(p);
-        if (attr->nla_len < sizeof(nlattr) || attr->nla_len > std::size_t(end - p))
-            break;
+    for_each_attr(nlh, sizeof(nfgenmsg), [&](const nlattr* attr) {
         const int type = mnl_attr_get_type(attr);
         if (type == CTA_TUPLE_ORIG || type == CTA_ZONE || type == CTA_ID) {
             tuple |= type == CTA_TUPLE_ORIG;
-            out.insert(out.end(), p, p + attr->nla_len);
+            const auto* bytes = reinterpret_cast<const std::uint8_t*>(attr);
+            out.insert(out.end(), bytes, bytes + attr->nla_len);
             out.resize(MNL_ALIGN(out.size()), 0);
         }
-        p += MNL_ALIGN(attr->nla_len);
-    }
+    });
     if (!tuple)
         out.clear();
     return out;

@@ -12,6 +12,22 @@
 
 namespace conenat::io::detail {
 
+namespace {
+// One datagram into `buf`: its length, or -1 with errno set; `from` gets the sender and
+// `msg_flags` recvmsg's flags (MSG_TRUNC: the datagram was longer than `buf`).
+ssize_t receive_from(int fd, std::span<char> buf, int flags, sockaddr_nl& from, int& msg_flags) {
+    iovec iov{buf.data(), buf.size()};
+    msghdr mh{};
+    mh.msg_name = &from;
+    mh.msg_namelen = sizeof from;
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    const ssize_t n = ::recvmsg(fd, &mh, flags);
+    msg_flags = mh.msg_flags;
+    return n;
+}
+} // namespace
+
 Error sys_error(std::string_view what, int err) {
     return Error{std::string(what) + ": " + std::strerror(err)};
 }
@@ -79,13 +95,8 @@ long NetlinkSocket::send(const void* buf, std::size_t len) const {
 Result<std::size_t> receive_answers(int fd, std::span<char> buf, std::string_view what) {
     for (;;) {
         sockaddr_nl from{};
-        iovec iov{buf.data(), buf.size()};
-        msghdr mh{};
-        mh.msg_name = &from;
-        mh.msg_namelen = sizeof from;
-        mh.msg_iov = &iov;
-        mh.msg_iovlen = 1;
-        const ssize_t n = ::recvmsg(fd, &mh, 0);
+        int msg_flags = 0;
+        const ssize_t n = receive_from(fd, buf, 0, from, msg_flags);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -93,7 +104,7 @@ Result<std::size_t> receive_answers(int fd, std::span<char> buf, std::string_vie
                 return Error{std::string(what) + ": no answer from the kernel"};
             return sys_error(std::string(what) + ": receive");
         }
-        if (mh.msg_flags & MSG_TRUNC)
+        if (msg_flags & MSG_TRUNC)
             return Error{std::string(what) + ": answer larger than " + std::to_string(buf.size()) + " bytes"};
         if (from.nl_pid != 0)
             continue; // any process may send to our port id: only the kernel answers
@@ -106,13 +117,8 @@ Result<bool> drain_events(const NetlinkSocket& sock, std::span<char> buf, std::s
     bool lost = false;
     for (std::size_t i = 0; i < max_datagrams; ++i) {
         sockaddr_nl from{};
-        iovec iov{buf.data(), buf.size()};
-        msghdr mh{};
-        mh.msg_name = &from;
-        mh.msg_namelen = sizeof from;
-        mh.msg_iov = &iov;
-        mh.msg_iovlen = 1;
-        const ssize_t n = ::recvmsg(sock.fd(), &mh, MSG_DONTWAIT);
+        int msg_flags = 0;
+        const ssize_t n = receive_from(sock.fd(), buf, MSG_DONTWAIT, from, msg_flags);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 break;
@@ -127,11 +133,30 @@ Result<bool> drain_events(const NetlinkSocket& sock, std::span<char> buf, std::s
         if (from.nl_pid != 0)
             continue;
         // A truncated datagram lost its tail: as good as dropped.
-        if (mh.msg_flags & MSG_TRUNC)
+        if (msg_flags & MSG_TRUNC)
             lost = true;
         for_each_message(buf.data(), std::size_t(n), on_message);
     }
     return lost;
+}
+
+Result<EventSocket> EventSocket::open(Spec spec, const std::function<Status(NetlinkSocket&)>& setup) {
+    auto sock = NetlinkSocket::open(0, spec.bus);
+    if (!sock)
+        return Error{spec.what + ": " + sock.error()};
+    // The buffer first, so that no burst between joining and sizing overflows the default.
+    if (spec.rcvbuf != 0)
+        CONENAT_TRY(sock->force_rcvbuf(spec.rcvbuf));
+    if (setup)
+        CONENAT_TRY(setup(*sock));
+    for (unsigned group : spec.groups)
+        CONENAT_TRY(sock->set_flag(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, int(group), spec.what + ": join group"));
+    CONENAT_TRY(sock->set_nonblocking());
+    return EventSocket(std::move(sock.value()), std::move(spec));
+}
+
+Result<bool> EventSocket::drain(const std::function<void(const nlmsghdr*)>& on_message) {
+    return drain_events(m_sock, m_buf, m_spec.max_datagrams, m_spec.what, on_message);
 }
 
 Status netlink_request(int fd, std::uint32_t portid, const nlmsghdr* request, std::string_view what,

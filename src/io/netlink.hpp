@@ -9,7 +9,9 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <linux/netlink.h>
 
@@ -57,6 +59,33 @@ private:
 Result<bool> drain_events(const NetlinkSocket& sock, std::span<char> buf, std::size_t max_datagrams,
                           std::string_view what, const std::function<void(const nlmsghdr*)>& on_message);
 
+// A subscribed, non-blocking multicast socket and its receive buffer: what each event reader
+// (conntrack events, the rtnetlink and nf_tables monitors) holds.
+class EventSocket {
+public:
+    struct Spec {
+        int bus = NETLINK_NETFILTER;
+        std::vector<unsigned> groups;     // joined last (NETLINK_ADD_MEMBERSHIP): nothing comes before the setup
+        std::size_t rcvbuf = 0;           // forced (SO_RCVBUFFORCE); 0: the default
+        std::size_t datagram = 1 << 16;   // the largest datagram read whole
+        std::size_t max_datagrams = 1024; // per drain(): the fd stays readable for the next
+        std::string what;                 // names the socket in errors
+    };
+    // `setup` runs on the socket before it joins the groups (socket options, filters).
+    static Result<EventSocket> open(Spec spec, const std::function<Status(NetlinkSocket&)>& setup = {});
+
+    NetlinkSocket& socket() { return m_sock; }
+    const NetlinkSocket& socket() const { return m_sock; }
+    // drain_events: every message ready now to `on_message`; true when the kernel dropped some.
+    Result<bool> drain(const std::function<void(const nlmsghdr*)>& on_message);
+
+private:
+    EventSocket(NetlinkSocket sock, Spec spec) : m_sock(std::move(sock)), m_spec(std::move(spec)), m_buf(m_spec.datagram) {}
+    NetlinkSocket m_sock;
+    Spec m_spec;
+    std::vector<char> m_buf;
+};
+
 // The error carried by an NLMSG_ERROR message (0 for an ACK), and its extended-ACK text if any.
 struct NetlinkAck {
     std::uint32_t seq = 0;
@@ -102,6 +131,21 @@ inline const nlmsghdr* next_message(const nlmsghdr* nlh, std::size_t& left) {
 template <typename F>
 void for_each_message(const void* buf, std::size_t len, F&& f) {
     for (const nlmsghdr* nlh = fitting(buf, len); nlh; nlh = next_message(nlh, len)) f(nlh);
+}
+
+// Calls `f` on each attribute after a family header of `hdr_size` bytes, never past nlmsg_len
+// (the caller checked that the message fits its buffer); an attribute that does not fit ends it.
+template <typename F>
+void for_each_attr(const nlmsghdr* nlh, std::size_t hdr_size, F&& f) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(nlh) + NLMSG_HDRLEN + NLMSG_ALIGN(hdr_size);
+    const auto* end = reinterpret_cast<const std::uint8_t*>(nlh) + nlh->nlmsg_len;
+    while (p < end && std::size_t(end - p) >= sizeof(nlattr)) {
+        const auto* attr = reinterpret_cast<const nlattr*>(p);
+        if (attr->nla_len < sizeof(nlattr) || attr->nla_len > std::size_t(end - p))
+            return;
+        f(attr);
+        p += NLA_ALIGN(attr->nla_len);
+    }
 }
 
 // Whether every message of the buffer fits it (checked before handing it to mnl_cb_run).

@@ -1,5 +1,7 @@
 #include "nft_event_parse.hpp"
 
+#include "netlink.hpp"
+
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_tables.h>
@@ -80,26 +82,19 @@ std::optional<NftEvent> parse_nft_event(const nlmsghdr* nlh) {
     // Attribute 1 names the table in every object message (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE,
     // NFTA_RULE_TABLE, NFTA_SET_TABLE, NFTA_SET_ELEM_LIST_TABLE, NFTA_OBJ_TABLE,
     // NFTA_FLOWTABLE_TABLE); a generation has its id, the committer's pid and name instead.
-    const auto* p = reinterpret_cast<const std::uint8_t*>(nlh) + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg));
-    const auto* end = reinterpret_cast<const std::uint8_t*>(nlh) + nlh->nlmsg_len;
-    while (p < end && std::size_t(end - p) >= sizeof(nlattr)) {
-        const auto* attr = reinterpret_cast<const nlattr*>(p);
-        if (attr->nla_len < sizeof(nlattr) || attr->nla_len > std::size_t(end - p))
-            break;
+    for_each_attr(nlh, sizeof(nfgenmsg), [&](const nlattr* attr) {
         const std::uint16_t type = mnl_attr_get_type(attr);
-        if (ev.object == Object::Generation) {
-            if (type == NFTA_GEN_ID)
-                ev.generation = be32_of(attr);
-            else if (type == NFTA_GEN_PROC_PID)
-                ev.proc_pid = be32_of(attr);
-            else if (type == NFTA_GEN_PROC_NAME)
-                ev.proc_name = text_of(attr);
-        } else if (type == NFTA_TABLE_NAME) {
-            ev.table = text_of(attr);
-            break;
+        if (ev.object != Object::Generation) {
+            if (type == NFTA_TABLE_NAME)
+                ev.table = text_of(attr);
+        } else if (type == NFTA_GEN_ID) {
+            ev.generation = be32_of(attr);
+        } else if (type == NFTA_GEN_PROC_PID) {
+            ev.proc_pid = be32_of(attr);
+        } else if (type == NFTA_GEN_PROC_NAME) {
+            ev.proc_name = text_of(attr);
         }
-        p += MNL_ALIGN(attr->nla_len);
-    }
+    });
     return ev;
 }
 

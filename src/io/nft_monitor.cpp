@@ -11,7 +11,6 @@
 #include <sys/socket.h>
 
 #include <cstddef>
-#include <vector>
 
 namespace conenat::io {
 
@@ -19,8 +18,6 @@ namespace {
 // nft coalesces one transaction's notifications into datagrams of up to NLMSG_GOODSIZE; a
 // `flush ruleset` of a big firewall is many of them. Overruns are reported (Read::Lost).
 constexpr std::size_t kReceiveBuffer = 4 << 20;
-constexpr std::size_t kDatagram = 1 << 16;
-constexpr std::size_t kMaxDatagrams = 1024; // per read(): the fd stays readable for the next
 
 // Drops every datagram whose first message comes from `portid`. Safe for the whole datagram:
 // nf_tables coalesces only the notifications of one transaction (nft_commit_notify), all from
@@ -40,8 +37,7 @@ Status attach_sender_filter(detail::NetlinkSocket& sock, std::uint32_t portid) {
 } // namespace
 
 struct NftMonitor::Impl {
-    detail::NetlinkSocket sock;
-    std::vector<char> buf = std::vector<char>(kDatagram);
+    detail::EventSocket events;
 };
 
 NftMonitor::NftMonitor(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
@@ -50,28 +46,28 @@ NftMonitor& NftMonitor::operator=(NftMonitor&&) noexcept = default;
 NftMonitor::~NftMonitor() = default;
 
 Result<NftMonitor> NftMonitor::open(std::uint32_t ignore_portid) {
-    auto sock = detail::NetlinkSocket::open();
-    if (!sock)
-        return Error{"nftables monitor: " + sock.error()};
-    CONENAT_TRY(sock->force_rcvbuf(kReceiveBuffer));
+    detail::EventSocket::Spec spec;
+    spec.groups = {NFNLGRP_NFTABLES};
+    spec.rcvbuf = kReceiveBuffer;
+    spec.what = "nftables monitor";
     // The filter before joining: nothing of ours is ever queued.
-    if (ignore_portid != 0)
-        CONENAT_TRY(attach_sender_filter(*sock, ignore_portid));
-    CONENAT_TRY(sock->set_flag(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, NFNLGRP_NFTABLES, "nftables monitor: join group"));
-    CONENAT_TRY(sock->set_nonblocking());
-    return NftMonitor(std::make_unique<Impl>(Impl{std::move(sock.value())}));
+    auto events = detail::EventSocket::open(std::move(spec), [&](detail::NetlinkSocket& sock) {
+        return ignore_portid != 0 ? attach_sender_filter(sock, ignore_portid) : Status{};
+    });
+    if (!events)
+        return Error{events.error()};
+    return NftMonitor(std::make_unique<Impl>(Impl{std::move(events.value())}));
 }
 
 int NftMonitor::fd() const {
-    return m_impl->sock.fd();
+    return m_impl->events.socket().fd();
 }
 
 Result<NftMonitor::Read> NftMonitor::read(const std::function<void(const NftEvent&)>& sink) {
-    auto lost = detail::drain_events(m_impl->sock, m_impl->buf, kMaxDatagrams, "nftables monitor",
-                                     [&](const nlmsghdr* nlh) {
-                                         if (auto ev = detail::parse_nft_event(nlh))
-                                             sink(*ev);
-                                     });
+    auto lost = m_impl->events.drain([&](const nlmsghdr* nlh) {
+        if (auto ev = detail::parse_nft_event(nlh))
+            sink(*ev);
+    });
     if (!lost)
         return Error{lost.error()};
     return *lost ? Read::Lost : Read::Drained;

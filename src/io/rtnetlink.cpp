@@ -83,21 +83,6 @@ const Hdr* family_header(const nlmsghdr* nlh) {
     return nlh->nlmsg_len >= NLMSG_HDRLEN + sizeof(Hdr) ? static_cast<const Hdr*>(mnl_nlmsg_get_payload(nlh)) : nullptr;
 }
 
-// Walks the attributes after a family header of `hdr_size` bytes, never past nlmsg_len (the
-// caller checked that the message fits its buffer).
-template <typename F>
-void for_each_attr(const nlmsghdr* nlh, std::size_t hdr_size, F&& f) {
-    const auto* p = reinterpret_cast<const std::uint8_t*>(nlh) + NLMSG_HDRLEN + MNL_ALIGN(hdr_size);
-    const auto* end = reinterpret_cast<const std::uint8_t*>(nlh) + nlh->nlmsg_len;
-    while (p < end && std::size_t(end - p) >= sizeof(nlattr)) {
-        const auto* attr = reinterpret_cast<const nlattr*>(p);
-        if (attr->nla_len < sizeof(nlattr) || attr->nla_len > std::size_t(end - p))
-            return;
-        f(attr);
-        p += MNL_ALIGN(attr->nla_len);
-    }
-}
-
 bool read_u32(const nlattr* attr, std::uint32_t& out) {
     if (mnl_attr_get_payload_len(attr) < sizeof(std::uint32_t))
         return false;
@@ -149,7 +134,7 @@ void parse_rule(const nlmsghdr* nlh, std::vector<Rtnetlink::ListedRule>& out) {
     bool other = frh->src_len != 0 || frh->dst_len != 0 || frh->tos != 0 || frh->action != FR_ACT_TO_TBL ||
                  (frh->flags & FIB_RULE_INVERT) != 0;
     bool have_mark = false, have_mask = false;
-    for_each_attr(nlh, sizeof(fib_rule_hdr), [&](const nlattr* attr) {
+    detail::for_each_attr(nlh, sizeof(fib_rule_hdr), [&](const nlattr* attr) {
         switch (mnl_attr_get_type(attr)) {
         case FRA_PRIORITY: other |= !read_u32(attr, r.pref); break;
         case FRA_TABLE: other |= !read_u32(attr, r.table); break;
@@ -180,7 +165,7 @@ std::optional<LinkAnswer> parse_link(const nlmsghdr* nlh) {
         return std::nullopt;
     LinkAnswer l;
     l.index = static_cast<unsigned>(info->ifi_index);
-    for_each_attr(nlh, sizeof(ifinfomsg), [&](const nlattr* attr) {
+    detail::for_each_attr(nlh, sizeof(ifinfomsg), [&](const nlattr* attr) {
         if (mnl_attr_get_type(attr) == IFLA_MTU)
             read_u32(attr, l.mtu);
     });
@@ -194,7 +179,7 @@ std::optional<AddressAnswer> parse_address(const nlmsghdr* nlh) {
     // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer's on a point-to-point
     // link (PPPoE) and the same as IFA_LOCAL otherwise.
     std::optional<std::uint32_t> local, address;
-    for_each_attr(nlh, sizeof(ifaddrmsg), [&](const nlattr* attr) {
+    detail::for_each_attr(nlh, sizeof(ifaddrmsg), [&](const nlattr* attr) {
         std::uint32_t v = 0;
         if (!read_u32(attr, v))
             return;
