@@ -354,6 +354,9 @@ ParseResult parse_options(int argc, char** argv) {
             if (colon == std::string_view::npos) throw std::runtime_error("--" + std::string(bad));
             throw BadOption(std::string(bad.substr(0, colon)), trim(bad.substr(colon + 1)));
         }
+        core::NatConfig forwards = o.nat; // their addresses are judged against the WAN's later
+        if (o.external_from_if) forwards.pool.external_addrs.clear();
+        if (const std::string bad = core::check_forwards(forwards); !bad.empty()) throw BadOption("forward", bad);
         o.values = values_of(vm);
         return {std::move(o), 0, {}};
     } catch (const BadOption& e) {

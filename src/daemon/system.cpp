@@ -24,14 +24,11 @@ std::optional<core::PortRange> local_port_range() {
 // 1024-65535 without the router's own ephemeral range: the well-known ports stay the router's
 // services', the ephemeral ones its own connections' (RFC 5382 §4.3: no collision with them).
 core::PortSet default_ports() {
-    std::vector<core::PortRange> ranges{{1024, 65535}};
-    if (const auto local = local_port_range()) {
-        ranges.clear();
-        if (local->first > 1024) ranges.push_back({1024, std::uint16_t(local->first - 1)});
-        if (local->last < 65535) ranges.push_back({std::uint16_t(std::max<unsigned>(local->last + 1, 1024)), 65535});
-        if (ranges.empty()) ranges.push_back({1024, 65535}); // the sysctl took everything: nothing better
-    }
-    return core::PortSet::from_ranges(ranges);
+    const core::PortSet all = core::PortSet::from_ranges({{1024, 65535}});
+    const auto local = local_port_range();
+    if (!local) return all;
+    core::PortSet rest = all.without({*local});
+    return rest.empty() ? all : rest; // the sysctl took everything: nothing better
 }
 
 // RFC 5382 §4.3 (TCP-host): ports the router's own sockets may take must not be handed out.
@@ -75,6 +72,10 @@ Status resolve_system(Options& o) {
             return Error{"--external-ip: " + text::format_ipv4(a) + " lies inside --internal-net (RFC 4787 REQ-7)"};
     }
     if (!o.default_ports) warn_local_port_overlap(o.nat.pool.ports);
+    if (const std::string bad = core::check_forwards(o.nat); !bad.empty()) {
+        if (!o.external_from_if) return Error{"--forward: " + bad};
+        LOG_WARN("--forward: %s: it waits until %s has that address", bad.c_str(), o.external_if.c_str());
+    }
     return {};
 }
 

@@ -50,6 +50,9 @@ expect_bad --forward "${ok[@]}" --forward udp:51820
 expect_bad --forward "${ok[@]}" --forward icmp:7=10.0.0.2
 expect_bad --forward "${ok[@]}" --forward udp:70000=10.0.0.2
 expect_bad "outside every --internal-net" "${ok[@]}" --forward tcp:8080=10.9.0.2:80
+expect_bad --forward "${ok[@]}" --forward udp:5000=10.0.0.2 --forward udp:5000=10.0.0.3
+expect_bad --forward "${ok[@]}" --forward tcp:5000=10.0.0.2:80 --forward tcp:5001=10.0.0.2:80
+expect_bad --forward "${ok[@]}" --external-ip 198.51.100.254 --forward udp:192.0.2.9:5000=10.0.0.2
 expect_bad --port-block-size --external-if wan0 --internal-net 10.0.0.0/24 --internal-net 10.1.0.0/24 --port-block-size 64
 expect_bad --external-ip "${ok[@]}" --external-ip 198.51.100.300
 expect_bad --external-ip "${ok[@]}" --external-ip 10.0.0.5
