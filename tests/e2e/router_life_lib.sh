@@ -36,7 +36,7 @@ RL_V6_WAN_RT=2001:db8:b::254
 RL_V6_PEER=2001:db8:b::1
 RL_EXT=$LAB_E1
 RL_CONF_FILE=$LAB_DIR/conenatd.conf
-RL_LOG=$LAB_DIR/conenatd.log
+RL_LOG=$LAB_DIR/conenatd.0.log
 RL_RECORD=$LAB_DIR/endpoints
 RL_EPOCH=0
 FRESH=21000
@@ -122,10 +122,11 @@ DAEMON=
 rl_daemon_start() {
   rl_write_config
   rm -f "$STATS"
-  lab_bg "$LAB_RT" conenatd "$BIN" --config "$RL_CONF_FILE" --foreground \
+  RL_EPOCH=$((RL_EPOCH + 1))
+  RL_LOG=$LAB_DIR/conenatd.$RL_EPOCH.log   # one log per daemon: a restart keeps the last one's
+  lab_bg "$LAB_RT" "conenatd.$RL_EPOCH" "$BIN" --config "$RL_CONF_FILE" --foreground \
     --pid-file "$LAB_DIR/conenatd.pid" --stats-file "$STATS"
   DAEMON=$LAB_BG_PID
-  RL_EPOCH=$((RL_EPOCH + 1))
   wait_for 100 0.1 test -s "$STATS"
 }
 # With the base config, unless a daemon runs already.
@@ -163,7 +164,7 @@ rl_reach() {
   REACH=no
   udp_observe "$ns" "$addr" "$port" 2 1 || return 0
   pid=$LAB_BG_PID
-  udp_send "$LAB_INET" "$peer" "$PEER_PORT" "${ext%:*}" "${ext#*:}" reach || true
+  udp_send "$LAB_INET" "$peer" "$PEER_PORT" "${ext%:*}" "${ext#*:}" reach >/dev/null 2>&1 || true
   if udp_seen "$pid" | grep -q "^$peer:"; then REACH=yes; fi
 }
 
