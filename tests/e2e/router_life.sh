@@ -290,11 +290,12 @@ EOF
   r=$(fl "$LAB_INET" 3 tcp-connect "$LAB_A1" 0 "$RL_EXT" 25003 3 | cut -d' ' -f1)
   check "(control) TCP from A1 to $RL_EXT:25003, not forwarded, does not connect: $r" test "$r" != connected
   for port in 25000 25002 25003; do eval "lab_kill \$pid$port 2"; done
-  # conenatd's forward is a mapping both ways: in1:25001 leaves as EXT:25001; nobody else gets that port.
-  out=$(rl_map "$LAB_IN1" "$LAB_IN1_ADDR" 25001 "$LAB_Y1" 7001)
-  check "in1:25001 (the UDP forward's target) leaves as $RL_EXT:25001 ($out)" test "$out" = "$RL_EXT:25001"
+  # conenatd's forward is a mapping both ways, its port reserved: in2:25001 first (port
+  # preservation would give it 25001) gets another port; in1:25001 leaves as EXT:25001.
   out=$(rl_map "$LAB_IN2" "$LAB_IN2_ADDR" 25001 "$LAB_Y1" 7001)
   check "in2:25001 is NATed ($out) but not to the forward's port" test -n "$out" -a "$out" != "$RL_EXT:25001"
+  out=$(rl_map "$LAB_IN1" "$LAB_IN1_ADDR" 25001 "$LAB_Y1" 7001)
+  check "in1:25001 (the UDP forward's target) leaves as $RL_EXT:25001 ($out)" test "$out" = "$RL_EXT:25001"
   lab_exec "$LAB_RT" nft delete table ip user
 }
 
