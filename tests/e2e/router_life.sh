@@ -53,6 +53,19 @@ two_remotes() {
   M2=$(rl_map "$LAB_IN1" "$LAB_IN1_ADDR" "$MP" "$LAB_Y1" 7001)
 }
 
+# New flows from in1 (a fresh port each) to A1 until A1 sees ADDR, a few seconds at most (each
+# try waits up to 2 s for the peer): sets NEW_FLOW to "ENDPOINT (try N)".
+new_flow_leaves_as() {
+  local addr=$1 a i
+  for ((i = 1; i <= 10; i++)); do
+    fresh
+    a=$(rl_map "$LAB_IN1" "$LAB_IN1_ADDR" "$FRESH" "$LAB_A1" 7000)
+    [ "${a%:*}" = "$addr" ] && break
+    sleep 0.5
+  done
+  NEW_FLOW="$a (try $i)"
+}
+
 section1() {
   local x1 xo po p1 a b line other
   echo "== 1: SIGHUP reload (full-cone -> symmetric, a smaller pool, a broken config, a restart-only key)"
@@ -140,13 +153,8 @@ section2() {
   ip -n "$LAB_RT" addr add "$RL_NEW_EXT/24" dev wan0
   ip -n "$LAB_RT" route replace default via "$LAB_R" dev wan0
   RL_EPOCH=$((RL_EPOCH + 1))
-  for ((i = 1; i <= 10; i++)); do  # a few seconds at most (each try waits up to 2 s for the peer)
-    fresh
-    a=$(rl_map "$LAB_IN1" "$LAB_IN1_ADDR" "$FRESH" "$LAB_A1" 7000)
-    [ "${a%:*}" = "$RL_NEW_EXT" ] && break
-    sleep 0.5
-  done
-  check "after: a new flow leaves with the new address ($a, try $i)" test "${a%:*}" = "$RL_NEW_EXT"
+  new_flow_leaves_as "$RL_NEW_EXT"
+  check "after: a new flow leaves with the new address ($NEW_FLOW)" test "${NEW_FLOW%%:*}" = "$RL_NEW_EXT"
   for ((i = 1; i <= 10; i++)); do
     a=$(rl_map "$LAB_IN1" "$LAB_IN1_ADDR" "$p" "$LAB_A1" 7000)
     [ "${a%:*}" = "$RL_NEW_EXT" ] && break
@@ -170,13 +178,8 @@ section3() {
   check "the daemon runs on without wan0" alive
   rl_wan_create "$RL_EXT" || fail "wan0 could not be created again"
   RL_EPOCH=$((RL_EPOCH + 1))
-  for ((i = 1; i <= 10; i++)); do
-    fresh
-    a=$(rl_map "$LAB_IN1" "$LAB_IN1_ADDR" "$FRESH" "$LAB_A1" 7000)
-    [ "${a%:*}" = "$RL_EXT" ] && break
-    sleep 0.5
-  done
-  check "after: NAT resumes, a new flow leaves as $a (try $i)" test "${a%:*}" = "$RL_EXT"
+  new_flow_leaves_as "$RL_EXT"
+  check "after: NAT resumes, a new flow leaves as $NEW_FLOW" test "${NEW_FLOW%%:*}" = "$RL_EXT"
   two_remotes
   check "after: still endpoint-independent ($M1, $M2)" test -n "$M1" -a "$M1" = "$M2"
   check "the daemon never exited" alive
