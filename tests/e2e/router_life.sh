@@ -260,9 +260,14 @@ udp_in() {
 }
 
 section6() {
-  local r port pid out
-  echo "== 6: port forwards inside the pool: the user's DNAT (25000) and conenatd's (udp 25001, tcp 25002)"
-  lab_exec "$LAB_RT" nft -f - <<EOF
+  local r port pid out udp_ports="25001" tcp_ports="25002" user=false
+  # The software engines take the LAN's outbound traffic out of conntrack before it runs (-300):
+  # a reply from the user's own DNAT target loses its reverse translation. A known limit (README):
+  # conenatd's forward is their way, checked here for every engine.
+  if [ "$ENGINE" = conntrack ]; then
+    user=true udp_ports="25000 25001" tcp_ports="25000 25002"
+    echo "== 6: port forwards inside the pool: the user's DNAT (25000) and conenatd's (udp 25001, tcp 25002)"
+    lab_exec "$LAB_RT" nft -f - <<EOF
 table ip user {
   chain pre {
     type nat hook prerouting priority -100;
@@ -271,8 +276,11 @@ table ip user {
   }
 }
 EOF
-  check "the user's table is in place" sh -c "ip netns exec '$LAB_RT' nft list table ip user >/dev/null"
-  for port in 25000 25001; do
+    check "the user's table is in place" sh -c "ip netns exec '$LAB_RT' nft list table ip user >/dev/null"
+  else
+    echo "== 6: port forwards inside the pool: conenatd's (udp 25001, tcp 25002); the user's own DNAT: conntrack engine only"
+  fi
+  for port in $udp_ports; do
     PEER_PORT=$((PEER_PORT + 1))
     r=$(udp_in "$port")
     check "UDP from A1 to $RL_EXT:$port reaches in1:$port from A1 ($r)" test "${r%%:*}" = "$LAB_A1"
@@ -280,26 +288,27 @@ EOF
   PEER_PORT=$((PEER_PORT + 1))
   r=$(udp_in 25003)
   check "(control) UDP from A1 to $RL_EXT:25003, not forwarded, does not reach in1:25003 ($r)" test -z "$r"
-  for port in 25000 25002 25003; do
+  local pids=()
+  for port in $tcp_ports 25003; do
     lab_bg "$LAB_IN1" "rl_fwd_tcp$port" "$LAB_PY" "$FLOWS" tcp-serve "$LAB_IN1_ADDR" "$port" 20
-    eval "pid$port=\$LAB_BG_PID"
+    pids+=("$LAB_BG_PID")
     wait_for 50 0.1 lab_tcp_listening "$LAB_IN1" "$LAB_IN1_ADDR" "$port"
   done
-  for port in 25000 25002; do
+  for port in $tcp_ports; do
     r=$(fl "$LAB_INET" 3 tcp-connect "$LAB_A1" 0 "$RL_EXT" "$port" 3 | cut -d' ' -f1)
     check "TCP from A1 to $RL_EXT:$port connects to in1:$port: $r ($(grep accepted "$LAB_DIR/rl_fwd_tcp$port.log" | paste -sd' '))" \
       test "$r" = connected
   done
   r=$(fl "$LAB_INET" 3 tcp-connect "$LAB_A1" 0 "$RL_EXT" 25003 3 | cut -d' ' -f1)
   check "(control) TCP from A1 to $RL_EXT:25003, not forwarded, does not connect: $r" test "$r" != connected
-  for port in 25000 25002 25003; do eval "lab_kill \$pid$port 2"; done
+  for pid in "${pids[@]}"; do lab_kill "$pid" 2; done
   # conenatd's forward is a mapping both ways, its port reserved: in2:25001 first (port
   # preservation would give it 25001) gets another port; in1:25001 leaves as EXT:25001.
   out=$(rl_map "$LAB_IN2" "$LAB_IN2_ADDR" 25001 "$LAB_Y1" 7001)
   check "in2:25001 is NATed ($out) but not to the forward's port" test -n "$out" -a "$out" != "$RL_EXT:25001"
   out=$(rl_map "$LAB_IN1" "$LAB_IN1_ADDR" 25001 "$LAB_Y1" 7001)
   check "in1:25001 (the UDP forward's target) leaves as $RL_EXT:25001 ($out)" test "$out" = "$RL_EXT:25001"
-  lab_exec "$LAB_RT" nft delete table ip user
+  if $user; then lab_exec "$LAB_RT" nft delete table ip user; fi
 }
 
 section7() {
