@@ -37,7 +37,7 @@ ConntrackEvents::~ConntrackEvents() = default;
 Result<ConntrackEvents> ConntrackEvents::open(std::size_t rcvbuf) {
     rcvbuf = std::min(rcvbuf, kMaxBuffer);
     auto events = detail::EventSocket::open(
-        {NETLINK_NETFILTER, {NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY}, rcvbuf, MNL_SOCKET_BUFFER_SIZE,
+        {NETLINK_NETFILTER, {NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY}, rcvbuf, std::size_t(MNL_SOCKET_BUFFER_SIZE),
          kMaxDatagrams, "conntrack events"},
         [](detail::NetlinkSocket& sock) {
             // Lets ctnetlink notice a failed DESTROY delivery and redeliver it (NEW is not retried).

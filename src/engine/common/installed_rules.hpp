@@ -31,6 +31,8 @@ public:
     void remove();
 
     bool installed() const { return m_rules.has_value(); }
+    // How this kernel's queue rules reach NFQUEUE: the nft queue statement, else the xt target.
+    io::nft::Queueing queueing() { return m_nft.has_native_queue() ? io::nft::Queueing::Native : io::nft::Queueing::Xt; }
     io::Nftables& nft() { return m_nft; } // map elements, counters, has_native_queue
 
 private:

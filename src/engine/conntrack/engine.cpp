@@ -137,10 +137,10 @@ Status ConntrackEngine::start() {
     if (!rules) return Error{rules.error()};
     m_rules.emplace(std::move(rules.value()));
     if (m_config.rules_auto) {
-        const bool native = m_rules->nft().has_native_queue();
-        m_queueing = native ? io::nft::Queueing::Native : io::nft::Queueing::Xt;
+        m_queueing = m_rules->queueing();
         CONENAT_TRY(m_rules->install(conntrack_rules(m_config, m_queueing)));
-        LOG_INFO("installed table ip %s (queue %s)", m_config.table.c_str(), native ? "native" : "xt NFQUEUE");
+        LOG_INFO("installed table ip %s (queue %s)", m_config.table.c_str(),
+                 m_queueing == io::nft::Queueing::Native ? "native" : "xt NFQUEUE");
     }
     auto raw = io::RawIpSocket::open();
     if (!raw) return Error{"raw socket: " + raw.error()};

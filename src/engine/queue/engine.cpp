@@ -40,11 +40,10 @@ Status QueueEngine::start() {
     if (!rules) return Error{rules.error()};
     m_rules.emplace(std::move(rules.value()));
     if (m_config.rules_auto) {
-        const bool native = m_rules->nft().has_native_queue();
-        m_queueing = native ? io::nft::Queueing::Native : io::nft::Queueing::Xt;
+        m_queueing = m_rules->queueing();
         CONENAT_TRY(install_rules());
         LOG_INFO("installed table ip %s (queue %s, %u worker%s, queues %u..%u)", m_config.table.c_str(),
-                 native ? "native" : "xt NFQUEUE", m_plan.workers, m_plan.workers == 1 ? "" : "s",
+                 m_queueing == io::nft::Queueing::Native ? "native" : "xt NFQUEUE", m_plan.workers, m_plan.workers == 1 ? "" : "s",
                  unsigned(m_config.queue_out), unsigned(m_config.queue_out + 2 * m_plan.workers - 1));
     }
     return run();
