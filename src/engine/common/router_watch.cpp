@@ -32,13 +32,13 @@ const char* object_text(io::NftEvent::Object o) {
     return "something of";
 }
 
+} // namespace
+
 std::string addresses_text(const std::vector<core::Ipv4>& addrs) {
     std::string s;
-    for (core::Ipv4 a : addrs) s += (s.empty() ? "" : " ") + text::format_ipv4(a);
-    return s.empty() ? "none" : s;
+    for (core::Ipv4 a : addrs) s += (s.empty() ? "" : ", ") + text::format_ipv4(a);
+    return s.empty() ? "(no address)" : s;
 }
-
-} // namespace
 
 struct RouterWatch::State {
     RouterWatchConfig config;
@@ -215,7 +215,7 @@ void RouterWatch::State::fire_if_due(std::int64_t now) {
         why += " (and " + std::to_string(held_more) + " more since)";
     held.reset();
     held_more = 0;
-    LOG_NOTICE("router watch: table ip %s lost: %s", config.table.c_str(), why.c_str());
+    LOG_DEBUG("router watch: table ip %s lost: %s", config.table.c_str(), why.c_str());
     if (handlers.table_lost)
         handlers.table_lost(why);
 }
@@ -233,7 +233,7 @@ void RouterWatch::State::read_wan() {
     if (addrs == wan)
         return;
     wan = addrs;
-    LOG_INFO("router watch: %s addresses now: %s", config.wan_if.c_str(), addresses_text(wan).c_str());
+    LOG_DEBUG("router watch: %s addresses now: %s", config.wan_if.c_str(), addresses_text(wan).c_str());
     if (handlers.wan_addresses)
         handlers.wan_addresses(std::move(addrs));
 }

@@ -59,4 +59,7 @@ private:
     std::thread m_thread;
 };
 
+// "198.51.100.1, 198.51.100.2"; "(no address)" for none.
+std::string addresses_text(const std::vector<core::Ipv4>& addrs);
+
 } // namespace conenat::engine

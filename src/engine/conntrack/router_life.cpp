@@ -7,7 +7,7 @@
 
 #include "conenat/engine/clock.hpp"
 #include "conenat/io/conntrack.hpp"
-#include "conenat/util/text.hpp"
+#include "engine/common/router_follow.hpp"
 #include "engine/conntrack/rules.hpp"
 
 #include <algorithm>
@@ -18,37 +18,17 @@
 namespace conenat::engine {
 
 Status ConntrackEngine::start_watch() {
-    if (!m_config.rules_auto) return {}; // --rules manual: the table is the user's
-    RouterWatchConfig c;
-    c.wan_if = m_config.external_if;
-    c.follow_wan = m_config.external_from_if;
-    c.table = m_config.table;
-    c.own_portid = m_rules->nft().portid(); // our own element updates are no loss
-    c.wan_now = m_config.nat.pool.external_addrs;
-    auto watch = RouterWatch::open(std::move(c));
-    if (!watch) return Error{"router watch: " + watch.error()};
-    m_watch.emplace(std::move(watch.value()));
-    RouterWatchHandlers h;
-    h.table_lost = [this](const std::string& why) { table_lost(why); };
-    h.wan_addresses = [this](std::vector<core::Ipv4> addrs) { wan_addresses(std::move(addrs)); };
-    return m_watch->start(std::move(h));
+    return follow_router(m_watch, m_config, *m_rules,
+                         {[this](std::vector<core::Ipv4> addrs) { wan_addresses(std::move(addrs)); },
+                          [this](const std::string& why) { table_lost(why); }});
 }
 
 void ConntrackEngine::table_lost(const std::string& why) {
     std::lock_guard lock(m_mutex);
+    if (!m_config.rules_auto) return; // --rules manual: the table is the user's
     if (Status s = replay_rules(why); !s)
         LOG_ERROR_LIMITED(10, "table ip %s: not reinstalled: %s", m_config.table.c_str(), s.error().c_str());
 }
-
-namespace {
-
-std::string addresses_text(const std::vector<core::Ipv4>& addrs) {
-    std::string s;
-    for (core::Ipv4 a : addrs) s += (s.empty() ? "" : ", ") + text::format_ipv4(a);
-    return s.empty() ? "(no address)" : s;
-}
-
-} // namespace
 
 Status ConntrackEngine::reconfigure(const EngineConfig& next) {
     std::lock_guard lock(m_mutex);
@@ -93,16 +73,10 @@ Status ConntrackEngine::apply(const EngineConfig& next) {
 void ConntrackEngine::wan_addresses(std::vector<core::Ipv4> addrs) {
     std::lock_guard lock(m_mutex);
     if (addrs == m_config.nat.pool.external_addrs) return;
-    const std::string before = addresses_text(m_config.nat.pool.external_addrs), after = addresses_text(addrs);
-    if (addrs.empty())
-        LOG_WARN("%s: %s -> %s: NAT pauses until an address comes", m_config.external_if.c_str(), before.c_str(),
-                 after.c_str());
-    else
-        LOG_NOTICE("%s: %s -> %s", m_config.external_if.c_str(), before.c_str(), after.c_str());
+    log_wan_change(m_config.external_if, m_config.nat.pool.external_addrs, addrs);
     EngineConfig next = m_config;
     next.nat.pool.external_addrs = std::move(addrs);
-    if (Status s = apply(next); !s)
-        LOG_ERROR_LIMITED(10, "%s: new addresses not applied: %s", m_config.external_if.c_str(), s.error().c_str());
+    if (Status s = apply(next); !s) log_wan_error(m_config.external_if, s.error());
 }
 
 } // namespace conenat::engine

@@ -24,9 +24,5 @@ struct LivePlan {
 // says why not.
 Result<LivePlan> live_plan(EngineConfig given, const std::vector<core::Ipv4>& followed, unsigned workers);
 
-// The one log line of a change of the WAN's addresses.
-void log_wan_change(const std::string& wan_if, const std::vector<core::Ipv4>& before,
-                    const std::vector<core::Ipv4>& now);
-void log_wan_error(const std::string& wan_if, const std::string& error);
 
 } // namespace conenat::engine

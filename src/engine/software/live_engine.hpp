@@ -12,10 +12,11 @@
 #include "conenat/engine/config.hpp"
 #include "conenat/io/nftables.hpp"
 #include "engine/common/installed_rules.hpp"
+#include "engine/common/router_follow.hpp"
 #include "engine/common/router_watch.hpp"
 #include "engine/common/worker_threads.hpp"
 #include "engine/software/live_config.hpp"
-#include "engine/software/router_follow.hpp"
+
 #include "engine/software/shard_plan.hpp"
 
 #include <atomic>

@@ -1,4 +1,4 @@
-// How a software engine (queue, tun) follows the router while it runs (RouterWatch): the WAN's
+// How an engine follows the router while it runs (RouterWatch): the WAN's
 // addresses when they come from the interface (--external-ip not given), and its table, put
 // back when someone removes it (`nft flush ruleset`, a firewall reload).
 #pragma once
@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace conenat::engine {
 
@@ -23,5 +24,10 @@ Status follow_router(std::optional<RouterWatch>& watch, const EngineConfig& conf
 // The table someone removed, installed again; one log line, counted in `reinstalled`.
 void reinstall_table(InstalledRules& rules, const std::string& table, const std::string& why,
                      std::atomic<std::uint64_t>& reinstalled);
+
+// The one log line of a change of the WAN's addresses ("wan0: a, b -> c"; none: NAT pauses),
+// and of new addresses an engine could not apply.
+void log_wan_change(const std::string& wan_if, const std::vector<core::Ipv4>& before, const std::vector<core::Ipv4>& now);
+void log_wan_error(const std::string& wan_if, const std::string& error);
 
 } // namespace conenat::engine

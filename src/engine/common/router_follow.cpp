@@ -1,6 +1,7 @@
 #include "router_follow.hpp"
 
 #include "conenat/util/log.hpp"
+#include "conenat/util/rate_limit.hpp"
 
 namespace conenat::engine {
 
@@ -31,6 +32,18 @@ void reinstall_table(InstalledRules& rules, const std::string& table, const std:
     }
     reinstalled.fetch_add(1, std::memory_order_relaxed);
     LOG_WARN("table ip %s reinstalled (lost: %s)", table.c_str(), why.c_str());
+}
+
+void log_wan_change(const std::string& wan_if, const std::vector<core::Ipv4>& before, const std::vector<core::Ipv4>& now) {
+    if (now.empty())
+        LOG_WARN("%s: %s -> (no address): NAT pauses until an address comes", wan_if.c_str(),
+                 addresses_text(before).c_str());
+    else
+        LOG_NOTICE("%s: %s -> %s", wan_if.c_str(), addresses_text(before).c_str(), addresses_text(now).c_str());
+}
+
+void log_wan_error(const std::string& wan_if, const std::string& error) {
+    LOG_ERROR_LIMITED(10, "%s: the new addresses are not applied: %s", wan_if.c_str(), error.c_str());
 }
 
 } // namespace conenat::engine
