@@ -24,15 +24,34 @@ for r in "$build"/regress_fuzz_*; do  # every input that ever crashed a fuzz tar
   else failed=$((failed + 1)); echo "-- regress $t: FAILED"; fi
 done
 
+# End-to-end scripts, E2E_JOBS at a time (default 2: most of their time is spent waiting on
+# timers and peers; each builds its own namespaces, so they cannot see each other). The longest
+# start first; each one's output is printed whole when it ends.
+e2e=()
+for t in soak conntrack_engine queue_engine tun_engine conntrack_features; do
+  [ -e "tests/e2e/$t.sh" ] && e2e+=("tests/e2e/$t.sh")
+done
 for t in tests/e2e/*.sh; do
   case $t in *lib.sh) continue ;; esac  # sourced libraries, not tests
   case $t in */router_life.sh) continue ;; esac  # needs an engine: router_life_<engine>.sh run it
-  [ -e "$t" ] || continue
-  name=$(basename "$t" .sh)
+  case " ${e2e[*]} " in *" $t "*) continue ;; esac
+  [ -e "$t" ] && e2e+=("$t")
+done
+if [ -n "${E2E_ONLY:-}" ]; then  # E2E_ONLY="name ...": just those (a developer's shortcut)
+  only=(); for t in "${e2e[@]}"; do case " $E2E_ONLY " in *" $(basename "$t" .sh) "*) only+=("$t") ;; esac; done
+  e2e=("${only[@]}")
+fi
+
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+declare -A job_name=() job_start=()
+finish() {  # reaps one ended test: its output, then its verdict
+  local pid rc name took
+  wait -n -p pid; rc=$?
+  name=${job_name[$pid]}; took="$((SECONDS - ${job_start[$pid]})) s"
+  unset "job_name[$pid]"
   echo "== e2e $name"
-  start=$SECONDS
-  BUILD="$build" timeout 900 bash "$t"; rc=$?
-  took="$((SECONDS - start)) s"
+  cat "$logs/$name.log"
   case $rc in
     0)  passed=$((passed + 1)); echo "-- $name: passed ($took)" ;;
     77) if [ "${CI:-}" = true ]; then  # CI installs everything: a skip there hides a broken test
@@ -42,7 +61,15 @@ for t in tests/e2e/*.sh; do
         fi ;;
     *)  failed=$((failed + 1)); echo "-- $name: FAILED (exit $rc, $took)" ;;
   esac
+}
+jobs_max=${E2E_JOBS:-2}
+for t in "${e2e[@]}"; do
+  while [ ${#job_name[@]} -ge "$jobs_max" ]; do finish; done
+  name=$(basename "$t" .sh)
+  BUILD="$build" timeout 900 bash "$t" >"$logs/$name.log" 2>&1 </dev/null &
+  job_name[$!]=$name; job_start[$!]=$SECONDS
 done
+while [ ${#job_name[@]} -gt 0 ]; do finish; done
 
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]
