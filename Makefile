@@ -3,6 +3,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 BUILD   ?= build
 CXX     ?= g++
+PKG_CONFIG ?= pkg-config
 ifeq ($(origin CXX),default)
 CXX := g++
 endif
@@ -29,7 +30,7 @@ UTIL_OBJ   := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/util/*.cpp))
 IO_OBJ     := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/io/*.cpp))
 ENGINE_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/engine/*/*.cpp))
 DAEMON_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/daemon/*.cpp))
-SYS_LIBS   := $(shell pkg-config --libs libmnl libnetfilter_conntrack libnetfilter_queue libnftnl 2>/dev/null) \
+SYS_LIBS   := $(shell $(PKG_CONFIG) --libs libmnl libnetfilter_conntrack libnetfilter_queue libnftnl 2>/dev/null) \
               -lboost_program_options -pthread
 DAEMON_BIN := $(BUILD)/conenatd
 IO_LIB     := $(BUILD)/libconenat_io.a
@@ -66,7 +67,7 @@ $(BUILD)/obj/%.o: %.cpp
 
 $(CORE_LIB): $(CORE_OBJ)
 	@$(if $(Q),echo "  AR      $@")
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 # The examples that name their options ("# options: ...") are --print-rules output: their
 # header up to that line is kept, the rest regenerated (tests/e2e/rule_sets.sh checks them).
@@ -87,7 +88,7 @@ $(UNIT_BIN): $(UNIT_OBJ) $(ENGINE_LIB) $(IO_LIB) $(UTIL_OBJ) $(CORE_LIB)
 
 $(ENGINE_LIB): $(ENGINE_OBJ)
 	@$(if $(Q),echo "  AR      $@")
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(DAEMON_BIN): $(DAEMON_OBJ) $(ENGINE_OBJ) $(IO_OBJ) $(UTIL_OBJ) $(CORE_LIB)
 	@$(if $(Q),echo "  LD      $@")
@@ -156,7 +157,7 @@ regress: $(REGRESS_BINS)
 	$(Q)for t in $(FUZZ_TARGETS); do $(BUILD)/regress_$$t tests/fuzz/regress/$$t tests/fuzz/seeds/$$t || exit 1; done
 
 $(IO_LIB): $(IO_OBJ)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 bench: $(BENCH_BIN)
 	$(Q)$(BENCH_BIN)

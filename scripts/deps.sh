@@ -9,6 +9,8 @@ build_pkgs=(g++ make pkg-config doctest-dev libmnl-dev libnetfilter-conntrack-de
             libnetfilter-queue-dev libnftnl-dev libboost-program-options-dev)
 test_pkgs=(iproute2 iptables nftables conntrack coturn stun-client stun-server socat iperf3 hping3
            tcpdump python3-scapy traceroute iputils-ping procps ethtool strace)
+# The packages' tests: busybox runs the OpenWrt UCI translation; the .deb is built and linted.
+test_pkgs+=(busybox debhelper dpkg-dev lintian fakeroot)
 dev_pkgs=(clang-14 libfuzzer-14-dev libclang-rt-14-dev)
 
 case "${1:-build}" in
