@@ -5,7 +5,8 @@
 # `conenatd --config FILE --print-rules`; bad files are refused with the line and the option
 # named, nothing on stdout. Also: every UCI option is a key `conenatd --help` knows and every
 # config key has its UCI option; the restart-only keys are the daemon's (needs_restart); the
-# init and hotplug scripts parse (sh -n).
+# init script's start / reload / refusals (procd's and netifd's shell API recorded: neither runs
+# here); the init and hotplug scripts parse (sh -n).
 #
 #   one private namespace with a veth wan0 (conenatd checks the WAN interface): no lab
 set -uo pipefail
@@ -159,6 +160,103 @@ sed -n '/^bool needs_restart/,/^}/p' src/daemon/options.cpp | grep -oE '"[a-z-]+
 dash_u2c --restart-keys | sort >"$TMP/restart.uci"
 if diff -u "$TMP/restart.daemon" "$TMP/restart.uci" >"$TMP/diff"; then pass "restart-only keys match needs_restart()"
 else fail "restart-only keys differ from needs_restart():"; cat "$TMP/diff"; fi
+
+# The init script's own logic (start, reload, refusals), run by busybox sh and dash in the
+# namespace with the real translation and the real conenatd check; procd's and netifd's shell
+# API (procd_*, start/stop, network_get_device, logger), which need procd and ubus, record their
+# calls instead. Files: $H/config (UCI), $H/conenatd.conf (the daemon's), $H/calls.
+H=$TMP/init
+mkdir "$H"
+cat >"$H/run.sh" <<'HARNESS'
+H=$1; INIT=$2; TEST_U2C=$3; TEST_PROG=$4; shift 4
+procd_open_instance() { echo "open" >>"$H/calls"; }
+procd_set_param() { echo "param $*" >>"$H/calls"; }
+procd_close_instance() { echo "close" >>"$H/calls"; }
+procd_add_reload_trigger() { echo "trigger $*" >>"$H/calls"; }
+network_get_device() { [ "$2" = wan ] && eval "$1=wan0"; }
+logger() { echo "logger $*" >>"$H/calls"; }
+start() { echo "start" >>"$H/calls"; start_service; }
+stop() { echo "stop" >>"$H/calls"; stop_service; }
+. "$INIT"
+PROG=$TEST_PROG UCI2CONF=$TEST_U2C UCI_FILE=$H/config CONF=$H/conenatd.conf
+"$@"
+HARNESS
+# init SHELL ACTION: runs the init script's ACTION (start_service, reload_service...); its exit status.
+init() {
+  : >"$H/calls"
+  if [ "$1" = busybox ]; then
+    ip netns exec "$NS" env PATH="$TMP/bb:$PATH" busybox sh "$H/run.sh" "$H" "$FILES/conenatd.init" "$U2C" "$BIN" "$2" 2>"$H/stderr"
+  else
+    ip netns exec "$NS" dash "$H/run.sh" "$H" "$FILES/conenatd.init" "$U2C" "$BIN" "$2" 2>"$H/stderr"
+  fi
+}
+calls() { tr '\n' ';' <"$H/calls"; }
+actions() { grep -xE 'start|stop' "$H/calls" | tr '\n' ' '; }
+# uci [SED-EXPRESSION...]: $H/config is the shipped sample, enabled, edited by the expressions.
+uci() {
+  local e args=(-e "s/option enabled '0'/option enabled '1'/")
+  for e in "$@"; do args+=(-e "$e"); done
+  sed "${args[@]}" "$FILES/conenatd.config" >"$H/config"
+}
+for sh in busybox dash; do
+  rm -f "$H/conenatd.conf"
+  uci
+  init $sh start_service; rc=$?
+  want="open;param command $BIN --config $H/conenatd.conf --foreground --pid-file /var/run/conenatd.pid;param file $H/conenatd.conf;param reload_signal HUP;"
+  if [ $rc -eq 0 ] && [[ "$(calls)" == "$want"* ]] && diff -q "$GOLD/sample.conf" "$H/conenatd.conf" >/dev/null; then
+    pass "init ($sh): start writes the sample's config (WAN device from netifd) and one procd instance"
+  else fail "init ($sh): start: exit $rc, calls $(calls), stderr $(cat "$H/stderr")"; fi
+
+  uci "s/option nat_type 'full-cone'/option nat_type 'symmetric'/"
+  init $sh reload_service; rc=$?
+  [ $rc -eq 0 ] && [ "$(actions)" = "start " ] && grep -q '^nat-type = symmetric' "$H/conenatd.conf" &&
+    pass "init ($sh): a changed nat_type reloads (the instance's file changes: SIGHUP), no restart" ||
+    fail "init ($sh): reload of nat_type: exit $rc, calls $(calls), stderr $(cat "$H/stderr")"
+
+  uci "s/option nat_type 'full-cone'/option nat_type 'symmetric'/" "s/option engine 'conntrack'/option engine 'queue'/"
+  init $sh reload_service; rc=$?
+  [ $rc -eq 0 ] && [ "$(actions)" = "stop start " ] && grep -q '^engine = queue' "$H/conenatd.conf" &&
+    pass "init ($sh): a changed engine (restart-only) restarts" ||
+    fail "init ($sh): reload of engine: exit $rc, calls $(calls), stderr $(cat "$H/stderr")"
+
+  cp "$H/conenatd.conf" "$H/good.conf"
+  uci "s/option nat_type 'full-cone'/option nat_type 'cone-ish'/"
+  init $sh reload_service; rc=$?
+  [ $rc -ne 0 ] && ! grep -qxE 'start|stop|open' "$H/calls" && cmp -s "$H/good.conf" "$H/conenatd.conf" &&
+    grep -q "option nat_type: expected one of" "$H/stderr" && grep -q "logger .*option nat_type" "$H/calls" &&
+    pass "init ($sh): a bad nat_type is logged by name, the running config stays" ||
+    fail "init ($sh): reload of a bad nat_type: exit $rc, calls $(calls), stderr $(cat "$H/stderr")"
+
+  uci "s/#option ports/option ports/" "s/#option map_e/option map_e/"
+  init $sh reload_service; rc=$?
+  [ $rc -ne 0 ] && ! grep -qxE 'start|stop|open' "$H/calls" && cmp -s "$H/good.conf" "$H/conenatd.conf" &&
+    grep -q "refused by conenatd: .*map-e: cannot be combined with --ports" "$H/stderr" &&
+    pass "init ($sh): ports + map_e refused by conenatd's own check, the running config stays" ||
+    fail "init ($sh): reload of ports + map_e: exit $rc, calls $(calls), stderr $(cat "$H/stderr")"
+
+  init $sh start_service; rc=$?
+  [ $rc -eq 0 ] && grep -q "^open" "$H/calls" && grep -q "keeping the running configuration" "$H/stderr" &&
+    cmp -s "$H/good.conf" "$H/conenatd.conf" && pass "init ($sh): start with a bad config keeps the running one" ||
+    fail "init ($sh): start with a bad config while running: exit $rc, calls $(calls), stderr $(cat "$H/stderr")"
+
+  rm -f "$H/conenatd.conf"
+  init $sh start_service; rc=$?
+  [ $rc -ne 0 ] && ! grep -q "^open" "$H/calls" && [ ! -e "$H/conenatd.conf" ] &&
+    pass "init ($sh): start with a bad config and none running refuses" ||
+    fail "init ($sh): start with a bad config, stopped: exit $rc, calls $(calls), stderr $(cat "$H/stderr")"
+
+  uci "s/option enabled '1'/option enabled '0'/"; cp "$H/good.conf" "$H/conenatd.conf"
+  init $sh start_service; rc=$?
+  [ $rc -eq 0 ] && ! grep -q "^open" "$H/calls" && [ ! -e "$H/conenatd.conf" ] &&
+    pass "init ($sh): enabled 0 gives procd no instance (it stops a running one)" ||
+    fail "init ($sh): enabled 0: exit $rc, calls $(calls), stderr $(cat "$H/stderr")"
+
+  uci "s/option wan 'wan'/option wan 'lan2'/"
+  init $sh start_service; rc=$?
+  [ $rc -ne 0 ] && ! grep -q "^open" "$H/calls" && grep -q "WAN network 'lan2' has no device yet" "$H/stderr" &&
+    pass "init ($sh): a WAN network without a device waits for its ifup" ||
+    fail "init ($sh): WAN without a device: exit $rc, calls $(calls), stderr $(cat "$H/stderr")"
+done
 
 # The init and hotplug scripts parse, in both shells.
 for f in "$FILES/conenatd.init" "$FILES/conenatd.hotplug" "$U2C"; do
