@@ -1,4 +1,8 @@
 # conenatd — plain GNU make. `make` builds into $(BUILD)/; see README.md for the targets.
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The one version of both binaries (--version), passed to the compiler as CONENAT_VERSION.
+VERSION := 0.1.0
+# `make install` (DESTDIR for staging, e.g. a package build): see the install target.
 PREFIX  ?= /usr/local
 DESTDIR ?=
 BUILD   ?= build
@@ -10,6 +14,7 @@ endif
 OPT      ?= -O2
 CXXFLAGS ?= $(OPT) -g
 CXXFLAGS += -std=c++20 -Wall -Wextra -Wshadow -Wno-missing-field-initializers -Iinclude -Isrc -MMD -MP
+CXXFLAGS += -DCONENAT_VERSION='"$(VERSION)"'
 CXXFLAGS += $(EXTRA_CXXFLAGS)
 LDFLAGS  += $(EXTRA_LDFLAGS)
 
@@ -52,7 +57,7 @@ BENCH_SRC := $(wildcard bench/core/*.cpp) tests/support/packet_builder.cpp
 BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_BIN := $(BUILD)/core_bench
 
-.PHONY: all examples unit test deps sanitize fuzz regress bench bench-e2e demo check-core clean install soak
+.PHONY: all examples unit test deps sanitize fuzz regress bench bench-e2e demo check-core clean install uninstall soak
 # Tests and benchmarks include their support code rooted at the tree: "tests/support/...".
 $(BUILD)/obj/tests/%.o $(BUILD)/obj/bench/%.o: CXXFLAGS += -I.
 # Fuzz targets, and per target a plain (no libFuzzer) runner of its regression inputs and seeds.
@@ -188,8 +193,51 @@ soak: deps
 	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) $(DAEMON_BIN)
 	$(Q)BUILD=$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) bash tests/e2e/soak.sh
 
-install: all
-	install -D -m 0755 $(BUILD)/conenatd $(DESTDIR)$(PREFIX)/sbin/conenatd
+# Installs only what runs: the binaries, the systemd unit (its paths substituted), the example
+# config (only when none is there: a user's config is never overwritten), man pages and docs.
+# INSTALL_STRIP=-s strips the binaries. `make uninstall` removes what install put there, except
+# a config that differs from the example (the user changed it: kept, and said so).
+SBINDIR        ?= $(PREFIX)/sbin
+SYSCONFDIR     ?= $(PREFIX)/etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR         ?= $(PREFIX)/share/man
+DOCDIR         ?= $(PREFIX)/share/doc/conenatd
+INSTALL        ?= install
+INSTALL_STRIP  ?=
+CTL_BIN        ?= $(BUILD)/conenatctl
+MAN_PAGES      := $(wildcard man/*.[1-8])
+DOC_FILES      := README.md ARCHITECTURE.md LICENSE
+UNIT_SED       := -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
+
+# The unit with the installed paths (tests/e2e/systemd.sh and install.sh read it from here too).
+$(BUILD)/conenatd.service: systemd/conenatd.service Makefile
+	@mkdir -p $(@D)
+	$(Q)sed $(UNIT_SED) $< > $@
+
+# conenatctl: installed once its sources are in the tree.
+INSTALL_CTL    := $(if $(wildcard src/ctl/main.cpp),$(CTL_BIN))
+
+install: $(DAEMON_BIN) $(INSTALL_CTL) $(BUILD)/conenatd.service
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(DOCDIR)
+	$(INSTALL) $(INSTALL_STRIP) -m 0755 $(DAEMON_BIN) $(DESTDIR)$(SBINDIR)/conenatd
+	$(if $(INSTALL_CTL),$(INSTALL) $(INSTALL_STRIP) -m 0755 $(CTL_BIN) $(DESTDIR)$(SBINDIR)/conenatctl)
+	$(INSTALL) -m 0644 $(BUILD)/conenatd.service $(DESTDIR)$(SYSTEMDUNITDIR)/conenatd.service
+	$(INSTALL) -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+	$(Q)for m in $(MAN_PAGES); do s=$${m##*.}; \
+	  $(INSTALL) -d $(DESTDIR)$(MANDIR)/man$$s && $(INSTALL) -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
+	$(Q)if [ -e $(DESTDIR)$(SYSCONFDIR)/conenatd.conf ]; then \
+	  echo "  KEEP    $(DESTDIR)$(SYSCONFDIR)/conenatd.conf (exists)"; \
+	else $(INSTALL) -m 0644 examples/conenatd.conf $(DESTDIR)$(SYSCONFDIR)/conenatd.conf; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/conenatd $(DESTDIR)$(SBINDIR)/conenatctl $(DESTDIR)$(SYSTEMDUNITDIR)/conenatd.service
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOC_FILES)))
+	$(Q)for m in $(MAN_PAGES); do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; done
+	$(Q)if cmp -s examples/conenatd.conf $(DESTDIR)$(SYSCONFDIR)/conenatd.conf; then \
+	  rm -f $(DESTDIR)$(SYSCONFDIR)/conenatd.conf; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/conenatd.conf ]; then \
+	  echo "  KEEP    $(DESTDIR)$(SYSCONFDIR)/conenatd.conf (changed from the example)"; fi
+	-$(Q)rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 clean:
 	rm -rf $(BUILD)

@@ -1,12 +1,15 @@
 // conenatd: options -> checks -> pid file -> (daemonize) -> engine -> signals: SIGHUP reloads,
-// SIGTERM/SIGINT stop.
+// SIGTERM/SIGINT stop. Under systemd (NOTIFY_SOCKET) each step is told to it (notify.hpp).
 #include "conenat/util/log.hpp"
+#include "conenat/daemon/notify.hpp"
 #include "conenat/daemon/options.hpp"
 #include "conenat/daemon/process.hpp"
 #include "conenat/daemon/reload.hpp"
 #include "conenat/daemon/system.hpp"
 #include "conenat/engine/engine.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -41,6 +44,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "conenatd: %s\n", s.error().c_str());
         return 2;
     }
+    const Notifier systemd = Notifier::from_environment();
     if (o.print_rules) {
         const std::string rules = engine::rules_text(o, o.print_queue_statements);
         std::fputs(rules.c_str(), stdout);
@@ -76,17 +80,38 @@ int main(int argc, char** argv) {
     }
     notify_ready(0);
     LOG_NOTICE("running (pid %d)", int(::getpid()));
+    systemd.ready("running");
+    // The loop wakes every second (statistics) and, under a systemd watchdog, in time for each
+    // ping: sent only while the engine's threads go round their loops.
+    using Clock = std::chrono::steady_clock;
+    const auto ping_every = systemd.watchdog_interval();
+    const int wake_ms = ping_every.count() ? int(std::clamp<long long>(ping_every.count() / 1000, 1, 1000)) : 1000;
+    Clock::time_point next_ping = Clock::now();
+    bool stuck_logged = false;
     for (;;) {
-        const int sig = wait_signal(1000);
+        const int sig = wait_signal(wake_ms);
+        if (ping_every.count() && Clock::now() >= next_ping) {
+            if (engine->alive()) {
+                systemd.watchdog();
+                next_ping = Clock::now() + ping_every;
+                stuck_logged = false;
+            } else if (!stuck_logged) {
+                LOG_ERROR("an engine thread is stuck: no watchdog ping to systemd");
+                stuck_logged = true;
+            }
+        }
         if (sig == SIGHUP) {
             LOG_NOTICE("SIGHUP: reloading");
-            reload(o, argc, argv, *engine);
+            systemd.reloading();
+            const auto r = reload(o, argc, argv, *engine);
+            systemd.ready(r ? "running; " + r.value() : "running the previous configuration; " + r.error());
         } else if (sig == SIGUSR1 || sig == SIGUSR2) {
             LOG_NOTICE("signal %d ignored (SIGHUP reloads, SIGTERM stops)", sig);
         }
         if (!o.stats_file.empty()) write_stats(o.stats_file, engine->stats());
         if (sig == SIGTERM || sig == SIGINT) {
             LOG_NOTICE("signal %d: stopping", sig);
+            systemd.stopping();
             break;
         }
     }

@@ -5,6 +5,10 @@
 
 #include <boost/program_options.hpp>
 
+#ifndef CONENAT_VERSION
+#error "CONENAT_VERSION: the Makefile passes the one VERSION"
+#endif
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -76,7 +80,8 @@ po::options_description describe() {
         ("exhausted-reply", po::value<std::string>()->default_value("admin-prohibited"),
          "ICMP error for a flow that gets no mapping: admin-prohibited (3/13) | host-unreachable (3/1) | none")
         ("foreground", po::bool_switch(), "stay in the foreground, log to stderr")
-        ("pid-file", po::value<std::string>()->default_value("/run/conenatd.pid"), "pid file (locked)")
+        ("pid-file", po::value<std::string>()->default_value("/run/conenatd/conenatd.pid"),
+         "pid file (locked; its directory is created when missing)")
         ("stats-file", po::value<std::string>(), "write counters to FILE every second")
         ("log-level", po::value<std::string>()->default_value("info"), "error | warning | notice | info | debug")
         ("rules", po::value<std::string>()->default_value("auto"), "auto: install and remove the rules | manual: the user does")
@@ -341,7 +346,7 @@ ParseResult parse_options(int argc, char** argv) {
             return {std::nullopt, 0, {}};
         }
         if (vm.count("version")) {
-            std::cout << "conenatd 0.1\n";
+            std::cout << "conenatd " CONENAT_VERSION "\n";
             return {std::nullopt, 0, {}};
         }
         Options o = build(vm);

@@ -23,6 +23,11 @@ std::string errno_text() { return std::strerror(errno); }
 } // namespace
 
 Result<PidFile> PidFile::acquire(const std::string& path) {
+    // Its directory (/run/conenatd by default; systemd's RuntimeDirectory makes it too): one
+    // level, 0755, when missing.
+    if (const auto slash = path.rfind('/'); slash != std::string::npos && slash > 0)
+        if (::mkdir(path.substr(0, slash).c_str(), 0755) != 0 && errno != EEXIST)
+            return Error{"--pid-file: cannot create the directory of '" + path + "': " + errno_text()};
     for (;;) {
         io::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
         if (!fd) return Error{"--pid-file: cannot open '" + path + "': " + errno_text()};

@@ -35,13 +35,17 @@ std::string joined(const std::vector<std::string>& keys) {
     return s;
 }
 
+Error refused(const std::string& why) {
+    LOG_ERROR("reload refused, the running configuration stays: %s", why.c_str());
+    return Error{"reload refused, the running configuration stays: " + why};
+}
+
 } // namespace
 
-void reload(Options& current, int argc, char** argv, engine::Engine& engine) {
+Result<std::string> reload(Options& current, int argc, char** argv, engine::Engine& engine) {
     ParseResult parsed = parse_options(argc, argv);
     if (!parsed.options) {
-        LOG_ERROR("reload refused, the running configuration stays: %s", parsed.error.c_str());
-        return;
+        return refused(parsed.error);
     }
     Options next = std::move(*parsed.options);
     std::vector<std::string> changed, kept;
@@ -63,19 +67,18 @@ void reload(Options& current, int argc, char** argv, engine::Engine& engine) {
     }
     if (changed.empty()) {
         LOG_NOTICE("reload: configuration unchanged");
-        return;
+        return std::string("configuration unchanged");
     }
     if (Status s = resolve_system(next); !s) {
-        LOG_ERROR("reload refused, the running configuration stays: %s", s.error().c_str());
-        return;
+        return refused(s.error());
     }
     if (Status s = engine.reconfigure(next); !s) {
-        LOG_ERROR("reload refused, the running configuration stays: %s", s.error().c_str());
-        return;
+        return refused(s.error());
     }
     util::log_init(next.log_level, !next.foreground);
     current = std::move(next);
     LOG_NOTICE("reloaded: %s", joined(changed).c_str());
+    return "reloaded: " + joined(changed);
 }
 
 } // namespace conenat::daemon

@@ -16,7 +16,7 @@ struct FakeWorker {
     io::EventFd port = std::move(io::EventFd::open().value());
     const io::EventFd* stop = nullptr;
     core::TimeMs clock = 0;
-    int rounds = 0, worked = 0, published = 0, expired = 0, hold_sweeps = 0, ended = 0;
+    int rounds = 0, worked = 0, published = 0, expired = 0, hold_sweeps = 0, ended = 0, beats = 0;
     std::size_t index = 0;
     std::vector<std::string> log;
 
@@ -38,6 +38,7 @@ struct FakeWorker {
     void expire(core::TimeMs) { ++expired; }
     void end_round() { ++ended; }
     void publish() { ++published; }
+    void beat(core::TimeMs) { ++beats; }
 };
 
 } // namespace
@@ -56,6 +57,7 @@ TEST_CASE("works each ready round, keeps house on its clock, and publishes once 
     CHECK(w.worked == 10);
     CHECK(w.hold_sweeps == 10); // every round
     CHECK(w.ended == 10);
+    CHECK(w.beats == 10); // the heartbeat: once a round
     CHECK(w.expired == 2);         // at 500 and 1000 ms
     CHECK(w.published == 3 + 1);   // at 300, 600, 900 ms (250 ms after the last), and at the end
     CHECK(w.log == std::vector<std::string>(10, "work"));

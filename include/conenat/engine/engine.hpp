@@ -28,6 +28,9 @@ public:
     virtual Status reconfigure(const EngineConfig& next) = 0;
     // "name value" lines: the core's counters and the engine's own.
     virtual std::string stats() = 0;
+    // True while every datapath thread has gone round its loop lately (heartbeat.hpp): the
+    // systemd watchdog pings only then. Cheap (reads a few atomics); any thread may ask.
+    virtual bool alive() const = 0;
 };
 
 // The engine `config.engine` names.

@@ -8,6 +8,7 @@
 #include "conenat/core/nat/syn_hold.hpp"
 #include "conenat/core/packet/parse.hpp"
 #include "conenat/engine/engine.hpp"
+#include "conenat/engine/heartbeat.hpp"
 #include "conenat/engine/latency.hpp"
 #include "conenat/io/conntrack.hpp"
 #include "conenat/io/conntrack_table.hpp"
@@ -40,6 +41,10 @@ public:
     void stop() override;
     Status reconfigure(const EngineConfig& next) override;
     std::string stats() override;
+    bool alive() const override {
+        const core::TimeMs now = now_ms();
+        return m_event_beat.recent(now) && m_queue_beat.recent(now);
+    }
 
 private:
     // What a conntrack entry means to us.
@@ -108,6 +113,7 @@ private:
     std::optional<RouterWatch> m_watch;
     std::optional<io::EventFd> m_stop; // wakes both threads to stop
     std::thread m_event_thread, m_queue_thread;
+    Heartbeat m_event_beat, m_queue_beat; // each thread's, once a round
     bool m_started = false;
     // events thread: the kernel's conntrack drops when we started and last looked
     std::optional<std::uint64_t> m_ct_drops_base;

@@ -118,6 +118,7 @@ void ConntrackEngine::event_loop() {
         batch.clear();
         auto read = m_events->read([&](const io::FlowEvent& e) { batch.push_back(e); });
         const TimeMs now = now_ms();
+        m_event_beat.beat(now);
         {
             std::lock_guard lock(m_mutex);
             for (const io::FlowEvent& e : batch) apply(e, now);

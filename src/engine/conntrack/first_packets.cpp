@@ -105,6 +105,7 @@ void ConntrackEngine::queue_loop() {
         m_queued_out += no;
         m_queued_in += ni;
         const TimeMs now = now_ms();
+        m_queue_beat.beat(now);
         const auto t0 = std::chrono::steady_clock::now();
         std::chrono::steady_clock::time_point t1{}, t2{};
         {

@@ -63,6 +63,8 @@ void QueueEngine::stop() {
 
 Status QueueEngine::reconfigure(const EngineConfig& next) { return reconfigure_live(next); }
 
+bool QueueEngine::alive() const { return live_alive(); }
+
 std::string QueueEngine::stats() {
     return worker_stats_text(m_workers, stat_names(QueueStat{})) + live_stats();
 }

@@ -38,6 +38,7 @@ public:
     void stop() override;
     Status reconfigure(const EngineConfig& next) override;
     std::string stats() override;
+    bool alive() const override;
 
 private:
     friend class LiveEngine<QueueEngine, QueueWorker>;

@@ -10,6 +10,7 @@
 #include "engine/software/steering.hpp"
 #include "engine/software/held_syns.hpp"
 #include "engine/software/two_pass_batch.hpp"
+#include "conenat/engine/heartbeat.hpp"
 #include "engine/software/worker_loop.hpp"
 #include "engine/software/worker_stats.hpp"
 
@@ -51,6 +52,8 @@ public:
     void close();
     // The last published statistics: core counters, then QueueStat.
     std::array<std::uint64_t, kStats> stats() const;
+    // Whether its thread went round its loop lately (Engine::alive).
+    bool alive(core::TimeMs now) const { return m_heartbeat.recent(now); }
 
 private:
     enum Kind : std::uint8_t { kMain, kHairpin };
@@ -68,6 +71,7 @@ private:
     friend void run_worker(W&, const io::EventFd&, C&&);
     void watch(io::Poller& poller);
     core::TimeMs work(const io::Poller& poller, core::TimeMs now);
+    void beat(core::TimeMs now) { m_heartbeat.beat(now); }
     void poll_failed() { add(QueueStat::queue_errors); }
     void expire(core::TimeMs now) { m_translator.expire(now); }
     void end_round();
@@ -115,6 +119,7 @@ private:
     std::array<std::uint64_t, std::size_t(QueueStat::count_)> m_own{};
     Stats m_stats; // the core's counters corrected for hand-offs (see dispose), and m_own
     TableCheck m_check;
+    Heartbeat m_heartbeat;
 };
 
 } // namespace conenat::engine

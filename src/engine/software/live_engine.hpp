@@ -63,6 +63,15 @@ protected:
             return Error{next.error()};
         return apply(std::move(next->config), std::move(next->plan));
     }
+    // Every worker's thread went round its loop lately (not asked while paused: the caller of
+    // reconfigure is the daemon's main thread, which also asks this).
+    bool live_alive() const {
+        const core::TimeMs now = now_ms();
+        for (const auto& w : m_workers)
+            if (!w->alive(now))
+                return false;
+        return true;
+    }
     // The statistics' lines of what happened to it while it ran.
     std::string live_stats() const {
         return "rules_reinstalled " + std::to_string(m_reinstalled.load(std::memory_order_relaxed)) + "\n";

@@ -19,6 +19,7 @@ constexpr int kPollMs = 100; // also the lateness bound of an expired SYN hold
 //   void expire_holds(core::TimeMs now), void expire(core::TimeMs now)
 //   void end_round()                         send what the round queued (verdicts, raw packets)
 //   void publish()
+//   void beat(core::TimeMs now)              a round went by (its Heartbeat)
 template <typename Worker, typename Clock>
 void run_worker(Worker& w, const io::EventFd& stop, Clock&& clock) {
     io::Poller poller;
@@ -31,6 +32,7 @@ void run_worker(Worker& w, const io::EventFd& stop, Clock&& clock) {
         if (poller.readable(stop_index))
             break;
         const core::TimeMs now = w.work(poller, clock());
+        w.beat(now);
         w.expire_holds(now);
         if (now - last_expire >= kExpireMs) {
             w.expire(now);

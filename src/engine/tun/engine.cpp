@@ -162,6 +162,8 @@ void TunEngine::stop() {
 
 Status TunEngine::reconfigure(const EngineConfig& next) { return reconfigure_live(next); }
 
+bool TunEngine::alive() const { return live_alive(); }
+
 std::string TunEngine::stats() {
     return worker_stats_text(m_workers, stat_names(TunStat{})) + live_stats();
 }

@@ -44,6 +44,7 @@ public:
     void stop() override;
     Status reconfigure(const EngineConfig& next) override;
     std::string stats() override;
+    bool alive() const override;
 
 private:
     friend class LiveEngine<TunEngine, TunWorker>;

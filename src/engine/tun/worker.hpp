@@ -10,6 +10,7 @@
 #include "engine.hpp"
 #include "engine/software/held_syns.hpp"
 #include "engine/software/two_pass_batch.hpp"
+#include "conenat/engine/heartbeat.hpp"
 #include "engine/software/worker_loop.hpp"
 #include "engine/software/worker_stats.hpp"
 
@@ -51,6 +52,8 @@ public:
     // Closes its queue (after run() has ended), keeping the last statistics.
     void close();
     std::array<std::uint64_t, kStats> stats() const;
+    // Whether its thread went round its loop lately (Engine::alive).
+    bool alive(core::TimeMs now) const { return m_heartbeat.recent(now); }
 
 private:
     static constexpr std::size_t kBatch = 64;
@@ -72,6 +75,7 @@ private:
     friend void run_worker(W&, const io::EventFd&, C&&);
     void watch(io::Poller& poller);
     core::TimeMs work(const io::Poller& poller, core::TimeMs now); // rounds until the device is drained
+    void beat(core::TimeMs now) { m_heartbeat.beat(now); }
     void poll_failed() { add(TunStat::read_errors); }
     void expire(core::TimeMs now);
     void end_round() {}
@@ -124,6 +128,7 @@ private:
     std::array<std::uint64_t, std::size_t(TunStat::count_)> m_own{};
     Stats m_stats; // the core's counters corrected for hand-offs (see dispose), and m_own
     TableCheck m_check;
+    Heartbeat m_heartbeat;
 };
 
 } // namespace conenat::engine
