@@ -29,11 +29,6 @@ Behaviour stricter(Behaviour a, Behaviour b) { return a == Behaviour::Unknown ||
 
 } // namespace
 
-std::string render(const Finding& f) {
-    const char* level = f.level == Finding::Level::Ok ? "OK      " : f.level == Finding::Level::Problem ? "PROBLEM " : "NOTE    ";
-    return level + f.text + "\n";
-}
-
 std::vector<Finding> stun_findings(const StunDiscovery& d, core::Ipv4 wan) {
     using L = Finding::Level;
     std::vector<Finding> out;

@@ -112,9 +112,9 @@ Result<std::vector<NftFailure>> NftSocket::commit(NftBatch& batch) {
 }
 
 Status NftSocket::dump(std::uint16_t type, const std::function<void(nlmsghdr*)>& fill,
-                       const std::function<void(const nlmsghdr*)>& on_message) {
+                       const std::function<void(const nlmsghdr*)>& on_message, std::uint16_t family) {
     std::vector<char> buf(std::max<std::size_t>(MNL_SOCKET_BUFFER_SIZE, 64 * 1024));
-    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), type, NFPROTO_IPV4, NLM_F_DUMP, m_seq++);
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), type, family, NLM_F_DUMP, m_seq++);
     fill(nlh);
     return netlink_request(m_sock.fd(), m_sock.portid(), nlh, "nftables: dump", buf, on_message);
 }

@@ -4,6 +4,8 @@
 
 #include "netlink.hpp"
 
+#include <linux/netfilter.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -62,10 +64,10 @@ public:
     // Sends the whole batch in one sendmsg and collects one ACK per message. The kernel
     // applies all or nothing: any failure means nothing of the batch was committed.
     Result<std::vector<NftFailure>> commit(NftBatch& batch);
-    // Runs a dump request of `type` (NLM_F_DUMP); `fill` writes the request payload,
-    // `on_message` sees every reply message.
+    // Runs a dump request of `type` (NLM_F_DUMP) for `family` (NFPROTO_*); `fill` writes the
+    // request payload, `on_message` sees every reply message.
     Status dump(std::uint16_t type, const std::function<void(nlmsghdr*)>& fill,
-                const std::function<void(const nlmsghdr*)>& on_message);
+                const std::function<void(const nlmsghdr*)>& on_message, std::uint16_t family = NFPROTO_IPV4);
     std::uint32_t portid() const { return m_sock.portid(); }
     // The first sequence number for the next NftBatch.
     std::uint32_t next_seq() const { return m_seq; }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "conenat/engine/config.hpp"
+#include "conenat/io/nft_rules.hpp"
 #include "conenat/util/result.hpp"
 
 #include <memory>
@@ -40,5 +41,7 @@ std::unique_ptr<Engine> make_engine(const EngineConfig& config);
 // `queue_statements`, the text for a kernel without the nft queue statement: no queue
 // statements, the packets they would take left for iptables' NFQUEUE (examples/iptables-*.sh).
 std::string rules_text(const EngineConfig& config, bool queue_statements = true);
+// The same rule set as a description (native queue statements): what `check` looks for.
+io::nft::RuleSet rule_set(const EngineConfig& config);
 
 } // namespace conenat::engine
