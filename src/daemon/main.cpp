@@ -7,6 +7,7 @@
 #include "conenat/daemon/reload.hpp"
 #include "conenat/daemon/system.hpp"
 #include "conenat/engine/engine.hpp"
+#include "conenat/engine/metrics.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -20,6 +21,7 @@ using namespace conenat::daemon;
 
 namespace {
 
+// Writes `text` to `path` through a temporary file in the same directory, renamed over it.
 void write_stats(const std::string& path, const std::string& text) {
     const std::string tmp = path + ".tmp";
     {
@@ -109,6 +111,7 @@ int main(int argc, char** argv) {
             LOG_NOTICE("signal %d ignored (SIGHUP reloads, SIGTERM stops)", sig);
         }
         if (!o.stats_file.empty()) write_stats(o.stats_file, engine->stats());
+        if (!o.metrics_file.empty()) write_stats(o.metrics_file, engine::prometheus_text(*engine));
         if (sig == SIGTERM || sig == SIGINT) {
             LOG_NOTICE("signal %d: stopping", sig);
             systemd.stopping();
@@ -117,6 +120,7 @@ int main(int argc, char** argv) {
     }
     engine->stop();
     if (!o.stats_file.empty()) write_stats(o.stats_file, engine->stats());
+    if (!o.metrics_file.empty()) write_stats(o.metrics_file, engine::prometheus_text(*engine));
     LOG_NOTICE("stopped");
     return 0;
 }

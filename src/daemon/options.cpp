@@ -83,6 +83,9 @@ po::options_description describe() {
         ("pid-file", po::value<std::string>()->default_value("/run/conenatd/conenatd.pid"),
          "pid file (locked; its directory is created when missing)")
         ("stats-file", po::value<std::string>(), "write counters to FILE every second")
+        ("metrics-file", po::value<std::string>(),
+         "write the statistics in the Prometheus text format to FILE every second (atomically: for "
+         "node_exporter's textfile collector, name it *.prom)")
         ("log-level", po::value<std::string>()->default_value("info"), "error | warning | notice | info | debug")
         ("rules", po::value<std::string>()->default_value("auto"), "auto: install and remove the rules | manual: the user does")
         ("print-rules", po::bool_switch(), "print the rules and exit")
@@ -208,6 +211,7 @@ Options build(const po::variables_map& vm) {
     o.foreground = vm["foreground"].as<bool>();
     o.pid_file = vm["pid-file"].as<std::string>();
     if (vm.count("stats-file")) o.stats_file = vm["stats-file"].as<std::string>();
+    if (vm.count("metrics-file")) o.metrics_file = vm["metrics-file"].as<std::string>();
     const std::string level = vm["log-level"].as<std::string>();
     if (level == "error") o.log_level = LogLevel::Error;
     else if (level == "warning") o.log_level = LogLevel::Warning;

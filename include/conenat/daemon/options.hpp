@@ -20,6 +20,7 @@ struct Options : engine::EngineConfig {
     bool foreground = false;
     std::string pid_file = "/run/conenatd.pid";
     std::string stats_file;           // empty: none
+    std::string metrics_file;         // Prometheus text; empty: none
     LogLevel log_level = LogLevel::Info;
     bool print_rules = false;
     bool print_queue_statements = true; // false: --print-rules-without-queues

@@ -5,11 +5,13 @@
 #pragma once
 
 #include "conenat/engine/config.hpp"
+#include "conenat/engine/latency.hpp"
 #include "conenat/io/nft_rules.hpp"
 #include "conenat/util/result.hpp"
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace conenat::engine {
 
@@ -32,6 +34,8 @@ public:
     // True while every datapath thread has gone round its loop lately (heartbeat.hpp): the
     // systemd watchdog pings only then. Cheap (reads a few atomics); any thread may ask.
     virtual bool alive() const = 0;
+    // Its latency histograms (none by default), for the Prometheus exposition (metrics.hpp).
+    virtual std::vector<NamedLatency> latencies() const { return {}; }
 };
 
 // The engine `config.engine` names.

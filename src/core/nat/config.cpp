@@ -67,10 +67,21 @@ std::string_view validate(const NatConfig& c) {
 
 std::string_view to_string(Counter c) {
     switch (c) {
-#define CONENAT_COUNTER_NAME(name) \
+#define CONENAT_COUNTER_NAME(name, help) \
     case Counter::name: return #name;
         CONENAT_COUNTERS(CONENAT_COUNTER_NAME)
 #undef CONENAT_COUNTER_NAME
+    case Counter::count_: break;
+    }
+    return "?";
+}
+
+std::string_view help(Counter c) {
+    switch (c) {
+#define CONENAT_COUNTER_HELP(name, help) \
+    case Counter::name: return help;
+        CONENAT_COUNTERS(CONENAT_COUNTER_HELP)
+#undef CONENAT_COUNTER_HELP
     case Counter::count_: break;
     }
     return "?";

@@ -199,7 +199,7 @@ std::string ConntrackEngine::stats() {
     }
     const std::pair<const char*, const std::atomic<std::uint64_t>*> own[] = {
         {"queued_out", &m_queued_out}, {"queued_in", &m_queued_in}, {"verdict_repeat", &m_repeat},
-        {"verdict_drop", &m_dropped}, {"syn_holds", &m_held}, {"syn_hold_expired", &m_hold_expired},
+        {"verdict_drop", &m_dropped}, {"syn_holds", &m_held},
         {"events_new", &m_events_new}, {"events_destroy", &m_events_destroy}, {"events_ignored", &m_events_ignored},
         {"events_lost", &m_events_lost}, {"resyncs", &m_resyncs}, {"nft_errors", &m_nft_errors},
         {"elements_added", &m_elements_added}, {"elements_removed", &m_elements_removed},
@@ -219,6 +219,11 @@ std::string ConntrackEngine::stats() {
                 text.add(prefix + "_user_dropped", st->user_dropped);
             }
     return text.str();
+}
+
+std::vector<NamedLatency> ConntrackEngine::latencies() const {
+    return {{"first_packet", "Time from a first packet's arrival in the queue to its verdict", m_decide_us.snapshot()},
+            {"program_maps", "Time to program a new mapping into the nftables maps", m_program_us.snapshot()}};
 }
 
 } // namespace conenat::engine

@@ -45,6 +45,7 @@ public:
         const core::TimeMs now = now_ms();
         return m_event_beat.recent(now) && m_queue_beat.recent(now);
     }
+    std::vector<NamedLatency> latencies() const override;
 
 private:
     // What a conntrack entry means to us.
@@ -124,7 +125,7 @@ private:
     // In-daemon time of a batch of first packets: from receive to the verdicts sent, and the
     // part of it spent programming the maps (ACKed nftables batch).
     LatencyHistogram m_decide_us, m_program_us;
-    std::atomic<std::uint64_t> m_queued_out{0}, m_queued_in{0}, m_repeat{0}, m_dropped{0}, m_held{0}, m_hold_expired{0},
+    std::atomic<std::uint64_t> m_queued_out{0}, m_queued_in{0}, m_repeat{0}, m_dropped{0}, m_held{0},
         m_events_new{0}, m_events_destroy{0}, m_events_ignored{0}, m_events_lost{0}, m_resyncs{0}, m_nft_errors{0},
         m_elements_added{0}, m_elements_removed{0}, m_replies_sent{0}, m_event_buffer{0}, m_rules_reinstalled{0},
         m_conntrack_full{0}, m_conntrack_drops{0};

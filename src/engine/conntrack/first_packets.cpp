@@ -77,7 +77,6 @@ void ConntrackEngine::expire_holds(TimeMs now) {
     while (const std::uint32_t token = m_syn_hold.pop_expired(now)) {
         const SynHold::Held* h = m_syn_hold.take(token);
         if (!h) continue;
-        ++m_hold_expired;
         m_table.counters().add(Counter::syn_hold_expired);
         std::vector<std::uint8_t> reply(icmp::kErrorBytes);
         reply.resize(unsolicited_syn_reply(m_config.nat, h->packet(), reply));
