@@ -65,12 +65,15 @@ Result<std::string> reload(Options& current, int argc, char** argv, engine::Engi
             else next.values.erase(k);
         }
     }
+    if (Status s = resolve_system(next); !s) {
+        return refused(s.error());
+    }
+    // The same keys, but the ruleset's own DNAT rules changed the pool (resolve_system).
+    if (changed.empty() && next.nat.pool.ports.ranges() != current.nat.pool.ports.ranges())
+        changed.push_back("ports (the ruleset's DNAT rules)");
     if (changed.empty()) {
         LOG_NOTICE("reload: configuration unchanged");
         return std::string("configuration unchanged");
-    }
-    if (Status s = resolve_system(next); !s) {
-        return refused(s.error());
     }
     if (Status s = engine.reconfigure(next); !s) {
         return refused(s.error());

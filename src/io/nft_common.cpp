@@ -59,6 +59,8 @@ void add_set(NftBatch& batch, const std::string& table, std::uint32_t id, const 
         nftnl_set_set_data(s.get(), NFTNL_SET_USERDATA, set.userdata.data(), static_cast<std::uint32_t>(set.userdata.size()));
     if (set.flags & NFT_SET_CONSTANT)
         nftnl_set_set_u32(s.get(), NFTNL_SET_DESC_SIZE, static_cast<std::uint32_t>(elems.size()));
+    else if (set.size)
+        nftnl_set_set_u32(s.get(), NFTNL_SET_DESC_SIZE, set.size);
     const std::string what =
         (set.flags & NFT_SET_ANONYMOUS) ? "anonymous set" : (set.flags & NFT_SET_MAP ? "map " : "set ") + set.name;
     batch.add(NFT_MSG_NEWSET, NLM_F_CREATE, what, [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, s.get()); });

@@ -45,6 +45,7 @@ struct SetSpec {
     std::uint32_t key_type = 0, key_len = 0;
     std::uint32_t data_type = 0, data_len = 0; // maps (NFT_SET_MAP); data_len 0: not sent
     std::vector<std::uint8_t> userdata;        // NFTNL_SET_USERDATA (nft's typeof); empty: none
+    std::uint32_t size = 0;                    // most elements (NFTNL_SET_DESC_SIZE); 0: not sent
 };
 
 // A set (NEWSET, then its elements in NEWSETELEM messages of at most 1000) with id `id`.

@@ -26,7 +26,7 @@ std::uint32_t hook_of(nft::Hook h) {
 }
 
 std::uint32_t type_id(nft::Type t) {
-    return t == nft::Type::Ipv4Addr ? kTypeIpv4 : kTypeInetService;
+    return t == nft::Type::Ipv4Addr ? kTypeIpv4 : t == nft::Type::InetProto ? kTypeInetProto : kTypeInetService;
 }
 
 // nft's id and length of a (concatenated) type: each field of a concatenation takes a 32-bit
@@ -81,6 +81,9 @@ Status build_install(NftBatch& batch, const nft::RuleSet& rules) {
         SetSpec spec;
         spec.name = s.name;
         spec.flags = s.interval ? NFT_SET_INTERVAL : 0;
+        if (s.dynamic)
+            spec.flags |= NFT_SET_TIMEOUT | NFT_SET_EVAL;
+        spec.size = s.size;
         std::tie(spec.key_type, spec.key_len) = type_of(s.key);
         if (!s.data.empty()) {
             spec.flags |= NFT_SET_MAP;

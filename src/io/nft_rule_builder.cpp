@@ -120,6 +120,18 @@ RuleBuilder& RuleBuilder::lookup(std::uint32_t sreg, const std::string& set, std
     return *this;
 }
 
+RuleBuilder& RuleBuilder::dynset_update(std::uint32_t sreg, const std::string& set, std::uint32_t set_id,
+                                        std::uint64_t timeout_ms) {
+    if (nftnl_expr* e = add("dynset")) {
+        nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, sreg);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+        nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set.c_str());
+        nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, set_id);
+        nftnl_expr_set_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT, timeout_ms);
+    }
+    return *this;
+}
+
 RuleBuilder& RuleBuilder::lookup_absent(std::uint32_t sreg, const std::string& set, std::optional<std::uint32_t> set_id) {
     if (nftnl_expr* e = add("lookup")) {
         nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);

@@ -30,6 +30,8 @@ public:
                         std::optional<std::uint32_t> dreg = std::nullopt);
     // The key in `sreg` is NOT in the set (NFT_LOOKUP_F_INV).
     RuleBuilder& lookup_absent(std::uint32_t sreg, const std::string& set, std::optional<std::uint32_t> set_id);
+    // Adds the key in `sreg` to the dynamic set, or refreshes its timeout (NFT_DYNSET_OP_UPDATE).
+    RuleBuilder& dynset_update(std::uint32_t sreg, const std::string& set, std::uint32_t set_id, std::uint64_t timeout_ms);
     // dreg = data (a constant, e.g. a NAT address or port).
     RuleBuilder& immediate(std::uint32_t dreg, std::span<const std::uint8_t> data);
     RuleBuilder& nat(std::uint32_t type, std::uint32_t addr_reg, std::uint32_t proto_reg);

@@ -306,6 +306,63 @@ Term ct_untracked() {
             [](RuleContext& c) { ct_term(c, NFT_CT_STATE, NF_CT_STATE_UNTRACKED_BIT, NFT_CMP_NEQ); }};
 }
 
+Term ct_original() {
+    return {"ct direction original",
+            [](RuleContext& c) { c.rule().ct(NFT_CT_DIRECTION, kReg).cmp_u8(kReg, NFT_CMP_EQ, IP_CT_DIR_ORIGINAL); }};
+}
+
+Term ct_reply() {
+    return {"ct direction reply",
+            [](RuleContext& c) { c.rule().ct(NFT_CT_DIRECTION, kReg).cmp_u8(kReg, NFT_CMP_EQ, IP_CT_DIR_REPLY); }};
+}
+
+namespace {
+// The flow's five fields, each in its own 32-bit register slot from NFT_REG32_00 (the layout
+// of a concatenated key): source address, protocol, source port, destination address and port
+// (`reversed`: destination first).
+std::string flow_text(bool reversed, const std::string& l4 = "th") {
+    const std::string s = "ip saddr", d = "ip daddr", sp = l4 + " sport", dp = l4 + " dport";
+    return reversed ? d + " . meta l4proto . " + dp + " . " + s + " . " + sp
+                    : s + " . meta l4proto . " + sp + " . " + d + " . " + dp;
+}
+// As nft lists a timeout: "3h", "5m", "1h30m".
+std::string duration_text(std::uint32_t s) {
+    std::string t;
+    for (auto [unit, n] : {std::pair{"d", 86400u}, {"h", 3600u}, {"m", 60u}, {"s", 1u}})
+        if (s >= n) {
+            t += std::to_string(s / n) + unit;
+            s %= n;
+        }
+    return t.empty() ? "0s" : t;
+}
+void load_flow(RuleContext& c, bool reversed) {
+    constexpr std::uint32_t kSaddr = 12, kDaddr = 16, kSport = 0, kDport = 2;
+    c.rule()
+        .payload(NFT_PAYLOAD_NETWORK_HEADER, reversed ? kDaddr : kSaddr, 4, NFT_REG32_00)
+        .meta(NFT_META_L4PROTO, NFT_REG32_01)
+        .payload(NFT_PAYLOAD_TRANSPORT_HEADER, reversed ? kDport : kSport, 2, NFT_REG32_02)
+        .payload(NFT_PAYLOAD_NETWORK_HEADER, reversed ? kSaddr : kDaddr, 4, NFT_REG32_03)
+        .payload(NFT_PAYLOAD_TRANSPORT_HEADER, reversed ? kSport : kDport, 2, NFT_REG32_04);
+}
+} // namespace
+
+Term flow_in_set(const std::string& set, bool reversed) {
+    return {flow_text(reversed) + " @" + set, [=](RuleContext& c) {
+                load_flow(c, reversed);
+                c.rule().lookup(NFT_REG32_00, set, c.set_id(set));
+            }};
+}
+
+Term update_flow(const std::string& set, bool reversed, Proto4 proto, std::uint32_t timeout_s) {
+    const std::string l4 = proto == Proto4::Tcp ? "tcp" : "udp";
+    return {"update @" + set + " { " + flow_text(reversed, l4) + " timeout " + duration_text(timeout_s) + " }",
+            [=](RuleContext& c) {
+                l4proto_build(c, {proto});
+                load_flow(c, reversed);
+                c.rule().dynset_update(NFT_REG32_00, set, c.set_id(set), std::uint64_t(timeout_s) * 1000);
+            }};
+}
+
 Term quoted_header_plain() {
     return {"@th,64,8 0x45", [](RuleContext& c) {
                 c.rule().payload(NFT_PAYLOAD_TRANSPORT_HEADER, kQuotedVersionIhl, 1, kReg).cmp_u8(kReg, NFT_CMP_EQ, 0x45);

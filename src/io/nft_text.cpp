@@ -12,7 +12,13 @@ namespace conenat::io {
 namespace {
 
 const char* type_text(nft::Type t) {
-    return t == nft::Type::Ipv4Addr ? "ipv4_addr" : t == nft::Type::InetService ? "inet_service" : "verdict";
+    switch (t) {
+    case nft::Type::Ipv4Addr: return "ipv4_addr";
+    case nft::Type::InetService: return "inet_service";
+    case nft::Type::InetProto: return "inet_proto";
+    case nft::Type::Verdict: break;
+    }
+    return "verdict";
 }
 
 std::string types_text(const std::vector<nft::Type>& types) {
@@ -69,8 +75,12 @@ void render_set(std::ostream& out, const nft::Set& s) {
     if (!s.data.empty())
         out << " : " << (s.data_typeof.empty() ? types_text(s.data) : detail::typeof_text(s.data_typeof));
     out << "\n";
+    if (s.size)
+        out << "\t\tsize " << s.size << "\n";
     if (s.interval)
         out << "\t\tflags interval\n";
+    if (s.dynamic)
+        out << "\t\tflags dynamic,timeout\n";
     if (!s.elements.empty()) {
         const nft::Type t = s.key[0];
         out << "\t\telements = { ";

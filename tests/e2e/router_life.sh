@@ -12,7 +12,8 @@
 #   4 `nft flush ruleset`, then `nft delete table`: full-cone inbound to an existing mapping's
 #     endpoint works again, the endpoint unchanged, the event logged
 #   5 a UDP and a TCP service of the router inside the pool answer outside peers at once
-#   6 a user's DNAT rule and conenatd's own forwards inside the pool deliver UDP and TCP
+#   6 a user's DNAT rule (learned on reload) and conenatd's own forwards inside the pool deliver UDP
+#     and TCP both ways from two peers; their ports are never given to a mapping
 #   7 the guest prefix (the second internal-net) is NATed
 #   8 IPv6 (ping and TCP) crosses the router untouched
 # ONLY="4 5" runs just those sections (each sets up what it needs). Throughout, the peers' view
@@ -249,25 +250,10 @@ section5() {
 # fl NS SECS ARGS: flows.py in NS, bounded.
 fl() { local ns=$1 secs=$2; shift 2; lab_exec "$ns" timeout $((secs + 5)) "$LAB_PY" "$FLOWS" "$@"; }
 
-# UDP from A1 (fresh port) to the external PORT; in1 listens on PORT: prints what in1 saw.
-udp_in() {
-  local port=$1 pid
-  udp_observe "$LAB_IN1" "$LAB_IN1_ADDR" "$port" 2 1 || return 0
-  pid=$LAB_BG_PID
-  PEER_PORT=$((PEER_PORT + 1))
-  udp_send "$LAB_INET" "$LAB_A1" "$PEER_PORT" "$RL_EXT" "$port" fwd >/dev/null 2>&1 || true
-  udp_seen "$pid" | paste -sd' '
-}
-
-section6() {
-  local r port pid out udp_ports="25001" tcp_ports="25002" user=false
-  # The software engines take the LAN's outbound traffic out of conntrack before it runs (-300):
-  # a reply from the user's own DNAT target loses its reverse translation. A known limit (README):
-  # conenatd's forward is their way, checked here for every engine.
-  if [ "$ENGINE" = conntrack ]; then
-    user=true udp_ports="25000 25001" tcp_ports="25000 25002"
-    echo "== 6: port forwards inside the pool: the user's DNAT (25000) and conenatd's (udp 25001, tcp 25002)"
-    lab_exec "$LAB_RT" nft -f - <<EOF
+# The user's own port forward, in a table of their own (as /etc/nftables.conf or fw4 writes it):
+# UDP and TCP 25000, inside the pool, to in1:25000.
+user_dnat_up() {
+  lab_exec "$LAB_RT" nft -f - <<EOF
 table ip user {
   chain pre {
     type nat hook prerouting priority -100;
@@ -276,39 +262,57 @@ table ip user {
   }
 }
 EOF
-    check "the user's table is in place" sh -c "ip netns exec '$LAB_RT' nft list table ip user >/dev/null"
-  else
-    echo "== 6: port forwards inside the pool: conenatd's (udp 25001, tcp 25002); the user's own DNAT: conntrack engine only"
-  fi
-  for port in $udp_ports; do
-    PEER_PORT=$((PEER_PORT + 1))
-    r=$(udp_in "$port")
-    check "UDP from A1 to $RL_EXT:$port reaches in1:$port from A1 ($r)" test "${r%%:*}" = "$LAB_A1"
+}
+
+# The user's DNAT (25000) and conenatd's own forwards (UDP 25001, TCP 25002) from two outside
+# hosts, UDP answered by in1 (the answer must come back from the forwarded endpoint) and TCP
+# connected; 25003 (in the pool, not forwarded, in1 listening) is the control.
+section6() {
+  local r port peer out pids=()
+  echo "== 6: port forwards inside the pool: the user's own DNAT (25000), conenatd's (udp 25001, tcp 25002)"
+  user_dnat_up
+  check "the user's table is in place" sh -c "ip netns exec '$LAB_RT' nft list table ip user >/dev/null"
+  # The daemon learns the ruleset's DNAT ports at start and on reload (systemctl reload).
+  rl_reload "$RELOAD_RE"
+  check "on reload the daemon keeps the user's DNAT port out of its pool: $(rl_new_log | grep -E 'DNAT' | head -n 1)" \
+    rl_new_log_has "DNAT rules take port 25000: kept out of the pool"
+  for port in 25000 25001 25003; do
+    lab_bg "$LAB_IN1" "rl_fwd_udp$port" "$LAB_PY" "$LAB_HELPER" udp-echo "$LAB_IN1_ADDR" "$port" 30
+    pids+=("$LAB_BG_PID")
+    wait_for 50 0.1 lab_udp_listening "$LAB_IN1" "$LAB_IN1_ADDR" "$port"
   done
-  PEER_PORT=$((PEER_PORT + 1))
-  r=$(udp_in 25003)
-  check "(control) UDP from A1 to $RL_EXT:25003, not forwarded, does not reach in1:25003 ($r)" test -z "$r"
-  local pids=()
-  for port in $tcp_ports 25003; do
-    lab_bg "$LAB_IN1" "rl_fwd_tcp$port" "$LAB_PY" "$FLOWS" tcp-serve "$LAB_IN1_ADDR" "$port" 20
+  for port in 25000 25002 25003; do
+    lab_bg "$LAB_IN1" "rl_fwd_tcp$port" "$LAB_PY" "$FLOWS" tcp-serve "$LAB_IN1_ADDR" "$port" 30
     pids+=("$LAB_BG_PID")
     wait_for 50 0.1 lab_tcp_listening "$LAB_IN1" "$LAB_IN1_ADDR" "$port"
   done
-  for port in $tcp_ports; do
-    r=$(fl "$LAB_INET" 3 tcp-connect "$LAB_A1" 0 "$RL_EXT" "$port" 3 | cut -d' ' -f1)
-    check "TCP from A1 to $RL_EXT:$port connects to in1:$port: $r ($(grep accepted "$LAB_DIR/rl_fwd_tcp$port.log" | paste -sd' '))" \
-      test "$r" = connected
+  for peer in "$LAB_A1" "$LAB_Y1"; do
+    for port in 25000 25001; do
+      r=$(fl "$LAB_INET" 2 udp-exchange "$peer" 0 "$RL_EXT" "$port" 1 | paste -sd' ')
+      check "UDP from $peer to $RL_EXT:$port: in1:$port answers from it: '$r'" test "$r" = "from $RL_EXT:$port"
+    done
+    r=$(fl "$LAB_INET" 2 udp-exchange "$peer" 0 "$RL_EXT" 25003 1 | paste -sd' ')
+    check "(control) UDP from $peer to $RL_EXT:25003, not forwarded: no answer: '$r'" test -z "$r"
+    for port in 25000 25002; do
+      r=$(fl "$LAB_INET" 3 tcp-connect "$peer" 0 "$RL_EXT" "$port" 3 | cut -d' ' -f1)
+      check "TCP from $peer to $RL_EXT:$port connects to in1:$port: $r" test "$r" = connected
+    done
+    r=$(fl "$LAB_INET" 3 tcp-connect "$peer" 0 "$RL_EXT" 25003 3 | cut -d' ' -f1)
+    check "(control) TCP from $peer to $RL_EXT:25003, not forwarded, does not connect: $r" test "$r" != connected
   done
-  r=$(fl "$LAB_INET" 3 tcp-connect "$LAB_A1" 0 "$RL_EXT" 25003 3 | cut -d' ' -f1)
-  check "(control) TCP from A1 to $RL_EXT:25003, not forwarded, does not connect: $r" test "$r" != connected
   for pid in "${pids[@]}"; do lab_kill "$pid" 2; done
-  # conenatd's forward is a mapping both ways, its port reserved: in2:25001 first (port
-  # preservation would give it 25001) gets another port; in1:25001 leaves as EXT:25001.
+  # Reserved ports: in2:25000 and in2:25001 first (port preservation would give them those
+  # ports) get others; in1:25001 leaves as EXT:25001 (conenatd's forward is a mapping both ways).
+  out=$(rl_map "$LAB_IN2" "$LAB_IN2_ADDR" 25000 "$LAB_Y1" 7001)
+  check "in2:25000 is NATed ($out) but not to the user's DNAT port" test -n "$out" -a "$out" != "$RL_EXT:25000"
   out=$(rl_map "$LAB_IN2" "$LAB_IN2_ADDR" 25001 "$LAB_Y1" 7001)
   check "in2:25001 is NATed ($out) but not to the forward's port" test -n "$out" -a "$out" != "$RL_EXT:25001"
   out=$(rl_map "$LAB_IN1" "$LAB_IN1_ADDR" 25001 "$LAB_Y1" 7001)
   check "in1:25001 (the UDP forward's target) leaves as $RL_EXT:25001 ($out)" test "$out" = "$RL_EXT:25001"
-  if $user; then lab_exec "$LAB_RT" nft delete table ip user; fi
+  lab_exec "$LAB_RT" nft delete table ip user
+  rl_reload "$RELOAD_RE"
+  check "the user's table gone, a reload gives the port back to the pool: $(rl_new_log | grep -E 'reload' | head -n 1)" \
+    rl_new_log_has "reloaded: ports"
 }
 
 section7() {

@@ -45,7 +45,7 @@ struct Chain {
 enum class Field : std::uint8_t { SrcAddr, SrcPort, DstAddr, DstPort };
 
 // nft's data types of set keys and map data (a key is one type or a concatenation).
-enum class Type : std::uint8_t { Ipv4Addr, InetService, Verdict };
+enum class Type : std::uint8_t { Ipv4Addr, InetService, Verdict, InetProto };
 
 // A packet field a set's key or data is declared by (nft's `typeof`): nft then lists the set by
 // these fields rather than by their types. An icmp id is an integer, which `type` cannot name,
@@ -64,6 +64,9 @@ struct Set {
     bool interval = false;
     std::vector<Element> elements; // of a one-field key (maps of concatenations are filled later)
     std::vector<Payload> key_typeof, data_typeof; // non-empty: declared (and listed) by these fields
+    // A set the packet path fills (`update @set`): elements time out; at most `size` of them.
+    bool dynamic = false;
+    std::uint32_t size = 0;
 };
 
 struct RuleSet {

@@ -41,6 +41,11 @@ Term mark_lacks(std::uint32_t mark);         // meta mark & M == 0
 Term ct_status_dnat();                       // ct status dnat
 Term ct_status_no_snat();                    // ct status ! snat (not source-NATed)
 Term ct_untracked();                         // ct state untracked
+Term ct_original();                          // ct direction original
+Term ct_reply();                             // ct direction reply
+// A TCP or UDP packet's flow as `ip saddr . meta l4proto . th sport . ip daddr . th dport`
+// (`reversed`: the flow of its reply: destination first) is in the set.
+Term flow_in_set(const std::string& set, bool reversed = false);
 // An ICMP error quotes an IPv4 header without options ...
 Term quoted_header_plain();
 // ... whose protocol is one of these.
@@ -71,6 +76,10 @@ Term accept();
 Term drop();
 Term goto_chain(const std::string& chain);
 Term mark_set_bits(std::uint32_t mark);  // meta mark set meta mark | M
+// A `proto` packet's flow (as flow_in_set) added to the set, or its timeout restarted:
+// `update @set { ip saddr . meta l4proto . tcp sport . ip daddr . tcp dport timeout 3h }`
+// (the protocol match comes with it: nft lists it as the ports' dependency).
+Term update_flow(const std::string& set, bool reversed, Proto4 proto, std::uint32_t timeout_s);
 // NFQUEUE `num`: the nft queue statement when `native`, else the xt NFQUEUE target. With
 // `bypass` a packet passes when nobody listens; without it, it is dropped.
 Term queue(std::uint16_t num, bool native, bool bypass = false);

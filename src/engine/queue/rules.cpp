@@ -97,6 +97,7 @@ RuleSet queue_rules(const EngineConfig& o, const ShardPlan& plan, Queueing queue
     for (const ShardRange& s : plan.ports)
         d.ports.push_back({std::uint16_t(s.first), std::uint16_t(s.last)});
     r.sets.push_back(external_set(o));
+    r.sets.push_back(dnat_replies_set());
     if (!d.direct) {
         r.sets.push_back({"in_ports", {Type::InetService}, {Type::Verdict}, true, elements(plan.ports, "in")});
         r.sets.push_back({"hp_ports", {Type::InetService}, {Type::Verdict}, true, elements(plan.ports, "hp")});
@@ -139,9 +140,12 @@ RuleSet queue_rules(const EngineConfig& o, const ShardPlan& plan, Queueing queue
     pre.push_back(then({iifname(wan, Cmp::Neq), internal, daddr_in_set(kExternalSet), icmp_type(kIcmpErrors)},
                        d.by_host(saddr, "hp_hosts", "hp")));
     inbound(pre, o, false, d);
-    // Outbound: out of conntrack here (before it), translated in postrouting.
+    // Outbound: out of conntrack here (before it), translated in postrouting; but the replies
+    // of the user's own DNAT flows keep it.
+    pre.push_back(dnat_reply_rule(o));
     pre.push_back({iifname(wan, Cmp::Neq), internal, fib_daddr_oif(wan), notrack()});
     r.chains.push_back({"pre", BaseChain{"filter", Hook::Prerouting, raw}, std::move(pre)});
+    r.chains.push_back(dnat_flows_chain(o));
 
     r.chains.push_back(
         {"post",

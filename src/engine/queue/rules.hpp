@@ -5,6 +5,8 @@
 //   set external { ipv4_addr }                    the external addresses
 //   map in_ports, hp_ports { inet_service : verdict; interval }   external port -> worker chain
 //   map out_hosts, hp_hosts { ipv4_addr : verdict }               internal host -> worker chain
+//   set dnat_replies { ipv4_addr . inet_proto . inet_service . ipv4_addr . inet_service;
+//                      flags dynamic,timeout }    replies of the user's own DNAT flows (rule_parts.hpp)
 //   chain in<k>  { notrack counter queue num <main k> }            inbound, prerouting
 //   chain out<k> { counter queue num <main k> }                    outbound, postrouting
 //   chain hp<k>  { notrack counter queue num <hairpin k> }         hairpinned, prerouting
@@ -15,7 +17,11 @@
 //     iifname != <wan> ip saddr <int> ip daddr @external ... <host> vmap @hp_hosts  -- hairpin
 //     ip daddr @external <key> vmap @in_ports       -- inbound; <key>: th dport | icmp id (echo
 //                                                      reply) | the quoted source port (errors)
+//     iifname != <wan> ip saddr <int> <flow> @dnat_replies accept  -- a user DNAT's reply: the kernel's
 //     iifname != <wan> ip saddr <int> fib daddr oifname <wan> notrack   -- outbound, queued below
+//   }
+//   chain dnat_flows { type filter hook forward priority filter;   -- each packet of a flow the kernel
+//     ct status dnat ... update @dnat_replies { <its reply's flow> timeout 3h | 5m }   DNATed
 //   }
 //   chain post { type filter hook postrouting priority srcnat (100);
 //     oifname <wan> ip saddr <int> ct state untracked <host> vmap @out_hosts

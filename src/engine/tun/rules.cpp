@@ -25,6 +25,7 @@ RuleSet tun_rules(const EngineConfig& o, const std::string& tun_if) {
                 "and routes what it marks into " + tun_if + " by policy routing (ip rule fwmark M/M lookup <table>;\n"
                 "ip route add default dev " + tun_if + " table <table>); the 'lookup local' rule moves behind it.";
     r.sets.push_back(external_set(o));
+    r.sets.push_back(dnat_replies_set());
     r.chains.push_back({steer, std::nullopt, {{mark_set_bits(o.mark), notrack(), counter(), accept()}}});
     r.chains.push_back(
         {"pre",
@@ -39,8 +40,10 @@ RuleSet tun_rules(const EngineConfig& o, const std::string& tun_if) {
              {daddr_in_set(ext), l4proto({Proto4::Tcp, Proto4::Udp}), th_dport_in(ports), goto_chain(steer)},
              {daddr_in_set(ext), icmp_type({kEchoReply}), icmp_id_in(pool), goto_chain(steer)},
              {daddr_in_set(ext), icmp_type(kIcmpErrors), goto_chain(steer)},
+             dnat_reply_rule(o), // the user's own DNAT flows' replies: the kernel's
              {iifname(wan, Cmp::Neq), internal, fib_daddr_oif(wan), goto_chain(steer)},
          }});
+    r.chains.push_back(dnat_flows_chain(o));
     // The router's own ICMP errors about packets the engine delivered (fragmentation needed on
     // the LAN link, say) quote the translated packet: rerouted (a route chain) into the device,
     // where the engine restores the quoted header (RFC 5508 REQ-5).

@@ -4,6 +4,7 @@
 //
 // table ip <table> {                              (<int>: the internal prefix, or a set of them)
 //   set external { ipv4_addr }                          the external addresses
+//   set dnat_replies { <flow>; flags dynamic,timeout }  replies of the user's own DNAT flows (rule_parts.hpp)
 //   chain steer { meta mark set meta mark | M notrack counter accept }
 //   chain pre { type filter hook prerouting priority raw (-300);
 //     iifname <tun> notrack counter accept               -- translated by the engine: routed as it is
@@ -14,7 +15,11 @@
 //     ip daddr @external icmp type echo-reply icmp id { <pool> } goto steer
 //     ip daddr @external icmp type { 3, 11, 12 } goto steer  -- errors (the engine returns the
 //                                                           router's own to it untouched)
+//     iifname != <wan> ip saddr <int> <flow> @dnat_replies accept  -- a user DNAT's reply: the kernel's
 //     iifname != <wan> ip saddr <int> fib daddr oifname <wan> goto steer   -- outbound
+//   }
+//   chain dnat_flows { type filter hook forward priority filter;   -- each packet of a flow the kernel
+//     ct status dnat ... update @dnat_replies { <its reply's flow> timeout 3h | 5m }   DNATed
 //   }
 //   chain output { type route hook output priority raw;   -- the router's own ICMP errors about
 //     ip daddr != <int> icmp type { 3, 11, 12 } @th,192,32 <int> goto steer  -- packets we delivered
