@@ -209,19 +209,15 @@ MAN_PAGES      := $(wildcard man/*.[1-8])
 DOC_FILES      := README.md ARCHITECTURE.md LICENSE
 UNIT_SED       := -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
 
-# The unit with the installed paths (tests/e2e/systemd.sh and install.sh read it from here too).
-$(BUILD)/conenatd.service: systemd/conenatd.service Makefile
-	@mkdir -p $(@D)
-	$(Q)sed $(UNIT_SED) $< > $@
-
 # conenatctl: installed once its sources are in the tree.
 INSTALL_CTL    := $(if $(wildcard src/ctl/main.cpp),$(CTL_BIN))
 
-install: $(DAEMON_BIN) $(INSTALL_CTL) $(BUILD)/conenatd.service
+install: $(DAEMON_BIN) $(INSTALL_CTL)
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(DOCDIR)
 	$(INSTALL) $(INSTALL_STRIP) -m 0755 $(DAEMON_BIN) $(DESTDIR)$(SBINDIR)/conenatd
 	$(if $(INSTALL_CTL),$(INSTALL) $(INSTALL_STRIP) -m 0755 $(CTL_BIN) $(DESTDIR)$(SBINDIR)/conenatctl)
-	$(INSTALL) -m 0644 $(BUILD)/conenatd.service $(DESTDIR)$(SYSTEMDUNITDIR)/conenatd.service
+	sed $(UNIT_SED) systemd/conenatd.service > $(DESTDIR)$(SYSTEMDUNITDIR)/conenatd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/conenatd.service
 	$(INSTALL) -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
 	$(Q)for m in $(MAN_PAGES); do s=$${m##*.}; \
 	  $(INSTALL) -d $(DESTDIR)$(MANDIR)/man$$s && $(INSTALL) -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
