@@ -3,6 +3,7 @@
 #   scripts/deps.sh build   packages to build the daemon and run the unit tests
 #   scripts/deps.sh test    build + everything the end-to-end tests drive
 #   scripts/deps.sh dev     test + fuzzing and sanitizer runtimes
+#   scripts/deps.sh runtime only what the installed daemon needs to run (its shared libraries)
 set -euo pipefail
 
 build_pkgs=(g++ make pkg-config doctest-dev libmnl-dev libnetfilter-conntrack-dev
@@ -12,13 +13,22 @@ test_pkgs=(iproute2 iptables nftables conntrack coturn stun-client stun-server s
            prometheus prometheus-node-exporter)
 # The packages' tests: busybox runs the OpenWrt UCI translation; the .deb is built and linted.
 test_pkgs+=(busybox debhelper dpkg-dev lintian fakeroot)
+# make install's checks: the man pages' lint, the unit's systemd-analyze, `file` (stripped?).
+test_pkgs+=(mandoc systemd file)
 dev_pkgs=(clang-14 libfuzzer-14-dev libclang-rt-14-dev)
+# The libraries conenatd links (ldd build/conenatd; Debian 12's names). No nft or iptables
+# binary: it programs netfilter itself (libnftnl, libnetfilter_*).
+runtime_pkgs=(libmnl0 libnfnetlink0 libnetfilter-conntrack3 libnetfilter-queue1 libnftnl11
+              libboost-program-options1.74.0 libstdc++6)
+# The test set's servers: started by the tests themselves, never enabled or left running.
+servers=(coturn stun-server prometheus prometheus-node-exporter)
 
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;
   test)  want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
   dev)   want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${dev_pkgs[@]}") ;;
-  *) echo "usage: $0 build|test|dev" >&2; exit 2 ;;
+  runtime) want=("${runtime_pkgs[@]}") ;;
+  *) echo "usage: $0 build|test|dev|runtime" >&2; exit 2 ;;
 esac
 
 missing=()
@@ -46,10 +56,17 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-if [ -d /run/systemd/system ]; then
-  for unit in prometheus prometheus-node-exporter coturn stun-server; do
-    systemctl list-unit-files "$unit.service" "$unit-*.timer" --no-legend 2>/dev/null | while read -r u _; do
-      systemctl disable --now "$u" >/dev/null 2>&1 || true
-    done
+# Each server package this run installed: its systemd units disabled (offline too: systemctl
+# only edits the wants/ links) and stopped when systemd runs, its init script's links disabled.
+for p in "${missing[@]}"; do
+  case " ${servers[*]} " in *" $p "*) ;; *) continue ;; esac
+  for f in $(dpkg -L "$p" 2>/dev/null | grep -E '/systemd/system/[^/]+\.(service|socket|timer)$|^/etc/init\.d/'); do
+    name=${f##*/}
+    if [[ $f == /etc/init.d/* ]]; then
+      update-rc.d "$name" disable >/dev/null 2>&1 || true
+    elif command -v systemctl >/dev/null; then
+      systemctl disable "$name" >/dev/null 2>&1 || true
+      [ -d /run/systemd/system ] && { systemctl stop "$name" >/dev/null 2>&1 || true; }
+    fi
   done
-fi
+done
