@@ -6,6 +6,7 @@
 #include "conenat/daemon/process.hpp"
 #include "conenat/daemon/reload.hpp"
 #include "conenat/daemon/system.hpp"
+#include "conenat/daemon/user_dnat.hpp"
 #include "conenat/engine/engine.hpp"
 #include "conenat/engine/metrics.hpp"
 
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     notify_ready(0);
+    auto user_dnat = UserDnatFollow::open();
     LOG_NOTICE("running (pid %d)", int(::getpid()));
     systemd.ready("running");
     // The loop wakes every second (statistics) and, under a systemd watchdog, in time for each
@@ -110,6 +112,7 @@ int main(int argc, char** argv) {
         } else if (sig == SIGUSR1 || sig == SIGUSR2) {
             LOG_NOTICE("signal %d ignored (SIGHUP reloads, SIGTERM stops)", sig);
         }
+        if (user_dnat) user_dnat->poll(o, *engine);
         if (!o.stats_file.empty()) write_stats(o.stats_file, engine->stats());
         if (!o.metrics_file.empty()) write_stats(o.metrics_file, engine::prometheus_text(*engine));
         if (sig == SIGTERM || sig == SIGINT) {

@@ -1,6 +1,6 @@
 #include "conenat/daemon/system.hpp"
 
-#include "conenat/io/nft_dnat_scan.hpp"
+#include "conenat/daemon/user_dnat.hpp"
 #include "conenat/io/rtnetlink.hpp"
 #include "conenat/util/log.hpp"
 #include "conenat/util/text.hpp"
@@ -44,41 +44,6 @@ void warn_local_port_overlap(const core::PortSet& ports) {
                      lo, hi);
             return;
         }
-}
-
-std::string ranges_text(const std::vector<core::PortRange>& ranges) {
-    std::string s;
-    for (const core::PortRange& r : ranges)
-        s += (s.empty() ? "" : ",") + std::to_string(r.first) + (r.last != r.first ? "-" + std::to_string(r.last) : "");
-    return s;
-}
-
-// The ports the ruleset's own DNAT rules (other tables: a user's port forwards) take, out of
-// the pool: a mapping given one would lose its inbound traffic to the forward (the kernel's
-// DNAT runs first in the conntrack engine), and the software engines keep the kernel's hands
-// on the port (their tables only take pool and forward ports). Unreadable: the pool stays.
-Status reserve_user_dnat(Options& o) {
-    auto scan = io::dnat_ports(o.table);
-    if (!scan) {
-        LOG_WARN("the ruleset's DNAT rules could not be read (%s): their ports stay in the pool", scan.error().c_str());
-        return {};
-    }
-    for (const std::string& u : scan->unknown)
-        LOG_WARN("a DNAT rule in %s: its ports stay in the pool", u.c_str());
-    if (scan->ports.empty()) return {};
-    const core::PortSet taken = core::PortSet::from_ranges(scan->ports);
-    core::PortSet rest = o.nat.pool.ports.without(taken.ranges());
-    if (rest.size() == o.nat.pool.ports.size()) return {};
-    if (rest.empty() || o.nat.pool.block_size > rest.size())
-        return Error{"--ports: the ruleset's own DNAT rules take (nearly) every port of the pool (" + ranges_text(taken.ranges()) + ")"};
-    LOG_NOTICE("the ruleset's own DNAT rules take port%s %s: kept out of the pool", taken.size() == 1 ? "" : "s",
-               ranges_text(taken.ranges()).c_str());
-    for (const core::Forward& f : o.nat.forwards)
-        if (taken.contains(f.external.port))
-            LOG_WARN("--forward: external port %u is also matched by a DNAT rule of the ruleset: only one of them gets its inbound traffic",
-                     unsigned(f.external.port));
-    o.nat.pool.ports = std::move(rest);
-    return {};
 }
 
 } // namespace

@@ -12,7 +12,7 @@
 #   4 `nft flush ruleset`, then `nft delete table`: full-cone inbound to an existing mapping's
 #     endpoint works again, the endpoint unchanged, the event logged
 #   5 a UDP and a TCP service of the router inside the pool answer outside peers at once
-#   6 a user's DNAT rule (learned on reload) and conenatd's own forwards inside the pool deliver UDP
+#   6 a user's DNAT rule (followed as it comes and goes) and conenatd's own forwards inside the pool deliver UDP
 #     and TCP both ways from two peers; their ports are never given to a mapping
 #   7 the guest prefix (the second internal-net) is NATed
 #   8 IPv6 (ping and TCP) crosses the router untouched
@@ -270,12 +270,15 @@ EOF
 section6() {
   local r port peer out pids=()
   echo "== 6: port forwards inside the pool: the user's own DNAT (25000), conenatd's (udp 25001, tcp 25002)"
+  # The daemon reads the ruleset's DNAT ports at start, on reload and when another table changes.
+  rl_log_mark
   user_dnat_up
   check "the user's table is in place" sh -c "ip netns exec '$LAB_RT' nft list table ip user >/dev/null"
-  # The daemon learns the ruleset's DNAT ports at start and on reload (systemctl reload).
-  rl_reload "$RELOAD_RE"
-  check "on reload the daemon keeps the user's DNAT port out of its pool: $(rl_new_log | grep -E 'DNAT' | head -n 1)" \
+  rl_wait_log "DNAT rules take port 25000: kept out of the pool"
+  check "the daemon sees the user's DNAT rule (no reload) and keeps its port out of the pool: $(rl_new_log | grep -E 'DNAT' | head -n 1)" \
     rl_new_log_has "DNAT rules take port 25000: kept out of the pool"
+  rl_reload "$RELOAD_RE"
+  check "a reload reads the same ports: $(rl_new_log | grep -E "$RELOAD_RE" | head -n 1)" rl_new_log_has "configuration unchanged"
   for port in 25000 25001 25003; do
     lab_bg "$LAB_IN1" "rl_fwd_udp$port" "$LAB_PY" "$LAB_HELPER" udp-echo "$LAB_IN1_ADDR" "$port" 30
     pids+=("$LAB_BG_PID")
@@ -309,10 +312,11 @@ section6() {
   check "in2:25001 is NATed ($out) but not to the forward's port" test -n "$out" -a "$out" != "$RL_EXT:25001"
   out=$(rl_map "$LAB_IN1" "$LAB_IN1_ADDR" 25001 "$LAB_Y1" 7001)
   check "in1:25001 (the UDP forward's target) leaves as $RL_EXT:25001 ($out)" test "$out" = "$RL_EXT:25001"
+  rl_log_mark
   lab_exec "$LAB_RT" nft delete table ip user
-  rl_reload "$RELOAD_RE"
-  check "the user's table gone, a reload gives the port back to the pool: $(rl_new_log | grep -E 'reload' | head -n 1)" \
-    rl_new_log_has "reloaded: ports"
+  rl_wait_log "DNAT rules changed"
+  check "the user's table gone, the port is back in the pool: $(rl_new_log | grep -E 'DNAT' | head -n 1)" \
+    rl_new_log_has "DNAT rules changed: the pool is now 20000-29999"
 }
 
 section7() {

@@ -25,6 +25,7 @@ struct Options : engine::EngineConfig {
     bool print_rules = false;
     bool print_queue_statements = true; // false: --print-rules-without-queues
     bool default_ports = true;        // no --ports / --map-e: the system decides (resolve_system)
+    core::PortSet configured_ports;   // the pool before the ruleset's own DNAT ports left it (user_dnat.hpp)
     // Every option as its key and value text (defaults included; a repeated one joined by ", "):
     // what a reload compares to name the keys it changes.
     std::map<std::string, std::string> values;
