@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
             if (engine->alive()) {
                 systemd.watchdog();
                 next_ping = Clock::now() + ping_every;
+                if (stuck_logged) LOG_NOTICE("the engine's threads run again: watchdog pings resume");
                 stuck_logged = false;
             } else if (!stuck_logged) {
                 LOG_ERROR("an engine thread is stuck: no watchdog ping to systemd");

@@ -109,6 +109,33 @@ for engine in conntrack queue tun; do
   grep -q "reload refused" "$LAB_DIR/conenatd.log" || fail "$engine: the refusal is not in the log"
 done
 
+# ---------------------------------------------------------------- a stuck engine thread
+# Every thread but the main one stopped (ptrace): the main thread runs on but the engine's
+# threads no longer go round their loops, so the pings stop (systemd would restart the
+# daemon); let go, they resume. No --stats-file here: stats() may wait on a stopped thread.
+write_conf conntrack
+listen "$LAB_DIR/notify.sock"
+lab_bg "$LAB_RT" conenatd env NOTIFY_SOCKET="$LAB_DIR/notify.sock" WATCHDOG_USEC=1000000 "$BIN" --config "$CONF" \
+  --foreground --pid-file "$LAB_DIR/conenatd.pid"
+DAEMON=$LAB_BG_PID
+check "stuck: READY=1, then pings" wait_for 300 0.1 at_least "WATCHDOG=1" 2
+lab_bg "$LAB_RT" freeze "$LAB_PY" tests/e2e/freeze_threads.py "$DAEMON" 120 "$LAB_DIR/release"
+FREEZER=$LAB_BG_PID
+check "stuck: the engine's threads stopped" wait_for 300 0.1 grep -q "^frozen [1-9]" "$LAB_DIR/freeze.log"
+check "stuck: the daemon sees it (logged once)" wait_for 300 0.1 grep -q "an engine thread is stuck" "$LAB_DIR/conenatd.log"
+pings=$(count "WATCHDOG=1")
+sleep 3 # six ping intervals
+check "stuck: no WATCHDOG=1 while its threads are stuck ($pings, then $(count WATCHDOG=1))" \
+  test "$(count "WATCHDOG=1")" -eq "$pings"
+touch "$LAB_DIR/release"
+check "stuck: its threads let go" wait_for 300 0.1 grep -q "^released" "$LAB_DIR/freeze.log"
+check "stuck: the pings resume (the control)" wait_for 300 0.1 at_least "WATCHDOG=1" $((pings + 2))
+lab_kill "$FREEZER"
+daemon_stop
+check "stuck: STOPPING=1 at the end" at_least "STOPPING=1" 1
+check "stuck: logged once" test "$(grep -c "an engine thread is stuck" "$LAB_DIR/conenatd.log")" -eq 1
+unlisten
+
 # ---------------------------------------------------------------- no watchdog wanted
 # An abstract socket, no WATCHDOG_USEC: READY=1 and STOPPING=1 (the positive control), never a
 # ping. The daemon lives through several of its one-second rounds (three statistics writes).
