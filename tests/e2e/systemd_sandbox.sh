@@ -88,4 +88,40 @@ check "control: ... leaving no rules" no_table
 DAEMON=
 unlisten
 
+# ---------------------------------------------------------------- the system call filter
+# Not built by unit_sandbox.sh (seccomp): every system call each engine makes (strace -f -c over
+# start, a flow, a reload, stop) must be in what the unit's SystemCallFilter= lines allow
+# (syscall_filter.py asks systemd-analyze). The control: a call the filter takes away (setuid,
+# in ~@privileged) is reported by the same comparison.
+if command -v strace >/dev/null && command -v systemd-analyze >/dev/null; then
+  "$LAB_PY" tests/e2e/syscall_filter.py "$UNIT" >"$LAB_DIR/allowed" || fail "syscall_filter.py"
+  outside() { comm -23 <(sort -u "$1") "$LAB_DIR/allowed" | tr '\n' ' '; }
+  port=42900
+  for engine in conntrack queue tun; do
+    rm -f "$STATS"
+    lab_bg "$LAB_RT" "strace-$engine" strace -f -c -o "$LAB_DIR/strace.$engine" -- "$BIN" --engine "$engine" \
+      --external-if wan0 --internal-net "$LAB_INTERNAL_NET" --external-ip "$LAB_E1" --foreground \
+      --pid-file "$LAB_DIR/conenatd.pid" --stats-file "$STATS"
+    tracer=$LAB_BG_PID
+    wait_for 300 0.1 test -s "$STATS"
+    port=$((port + 1))
+    check "$engine traced: the NAT works" nat_works "$port"
+    traced=$(cat "$LAB_DIR/conenatd.pid")
+    kill -HUP "$traced"
+    sleep 1.5 # a round of the main loop after the reload
+    kill -TERM "$traced"
+    wait_for 300 0.1 bash -c "! kill -0 $tracer 2>/dev/null"
+    awk '/^------/ { n++; next } n == 1 { print $NF }' "$LAB_DIR/strace.$engine" >"$LAB_DIR/calls.$engine"
+    check "$engine: strace saw its system calls ($(wc -l <"$LAB_DIR/calls.$engine"))" \
+      test "$(wc -l <"$LAB_DIR/calls.$engine")" -gt 20
+    bad=$(outside "$LAB_DIR/calls.$engine")
+    check "$engine: every system call it made is allowed by SystemCallFilter=${bad:+ (not: $bad)}" test -z "$bad"
+  done
+  { cat "$LAB_DIR/calls.conntrack"; echo setuid; } >"$LAB_DIR/calls.control"
+  check "control: a setuid call would be reported" test "$(outside "$LAB_DIR/calls.control")" = "setuid "
+else
+  echo "note: strace or systemd-analyze missing: the system call filter is not compared"
+  [ "${CI:-}" = true ] && fail "strace / systemd-analyze missing under CI"
+fi
+
 checks_done systemd_sandbox
