@@ -66,7 +66,7 @@ NftRuleView rule_view(nftnl_rule* rule, std::uint32_t family) {
     std::uint32_t meta_reg = ~0u, meta_key = 0;
     nftnl_expr_iter* it = nftnl_expr_iter_create(rule);
     for (nftnl_expr* e = it ? nftnl_expr_iter_next(it) : nullptr; e; e = nftnl_expr_iter_next(it)) {
-        const std::string_view name = str(nftnl_expr_get_str(e, NFTNL_EXPR_NAME));
+        const std::string name = str(nftnl_expr_get_str(e, NFTNL_EXPR_NAME));
         if (name == "counter") {
             r.packets += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
         } else if (name == "queue") {
