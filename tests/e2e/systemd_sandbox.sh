@@ -89,17 +89,19 @@ DAEMON=
 unlisten
 
 # ---------------------------------------------------------------- the system call filter
-# Not built by unit_sandbox.sh (seccomp): every system call each engine makes (strace -f -c over
+# Not built by unit_sandbox.sh (seccomp): every system call each engine makes (strace -f -C over
 # start, a flow, a reload, stop) must be in what the unit's SystemCallFilter= lines allow
-# (syscall_filter.py asks systemd-analyze). The control: a call the filter takes away (setuid,
-# in ~@privileged) is reported by the same comparison.
+# (syscall_filter.py asks systemd-analyze), and every socket family it opens in its
+# RestrictAddressFamilies=. The control: a call the filter takes away (setuid, in
+# ~@privileged) is reported by the same comparison.
 if command -v strace >/dev/null && command -v systemd-analyze >/dev/null; then
   "$LAB_PY" tests/e2e/syscall_filter.py "$UNIT" >"$LAB_DIR/allowed" || fail "syscall_filter.py"
   outside() { comm -23 <(sort -u "$1") "$LAB_DIR/allowed" | tr '\n' ' '; }
+  families=" $(sed -n 's/^RestrictAddressFamilies=//p' "$UNIT") "
   port=42900
   for engine in conntrack queue tun; do
     rm -f "$STATS"
-    lab_bg "$LAB_RT" "strace-$engine" strace -f -c -o "$LAB_DIR/strace.$engine" -- "$BIN" --engine "$engine" \
+    lab_bg "$LAB_RT" "strace-$engine" strace -f -C -o "$LAB_DIR/strace.$engine" -- "$BIN" --engine "$engine" \
       --external-if wan0 --internal-net "$LAB_INTERNAL_NET" --external-ip "$LAB_E1" --foreground \
       --pid-file "$LAB_DIR/conenatd.pid" --stats-file "$STATS"
     tracer=$LAB_BG_PID
@@ -116,6 +118,10 @@ if command -v strace >/dev/null && command -v systemd-analyze >/dev/null; then
       test "$(wc -l <"$LAB_DIR/calls.$engine")" -gt 20
     bad=$(outside "$LAB_DIR/calls.$engine")
     check "$engine: every system call it made is allowed by SystemCallFilter=${bad:+ (not: $bad)}" test -z "$bad"
+    used=$(grep -oE 'socket\(AF_[A-Z0-9]+' "$LAB_DIR/strace.$engine" | cut -d'(' -f2 | sort -u | tr '\n' ' ')
+    bad=$(for f in $used; do [[ $families == *" $f "* ]] || echo -n "$f "; done)
+    check "$engine: the socket families it opened ($used) are in RestrictAddressFamilies=${bad:+ (not: $bad)}" \
+      test -n "$used" -a -z "$bad"
   done
   { cat "$LAB_DIR/calls.conntrack"; echo setuid; } >"$LAB_DIR/calls.control"
   check "control: a setuid call would be reported" test "$(outside "$LAB_DIR/calls.control")" = "setuid "
