@@ -38,6 +38,10 @@ DAEMON_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/daemon/*.cpp))
 SYS_LIBS   := $(shell $(PKG_CONFIG) --libs libmnl libnetfilter_conntrack libnetfilter_queue libnftnl 2>/dev/null) \
               -lboost_program_options -pthread
 DAEMON_BIN := $(BUILD)/conenatd
+# conenatctl: a thin client of the control socket (src/ctl), its request parser shared (util).
+CTL_OBJ    := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/ctl/*.cpp)) $(BUILD)/obj/src/io/unix_socket.o \
+              $(BUILD)/obj/src/io/fd.o
+CTL_BIN    := $(BUILD)/conenatctl
 IO_LIB     := $(BUILD)/libconenat_io.a
 
 ENGINE_LIB := $(BUILD)/libconenat_engine.a
@@ -63,7 +67,7 @@ $(BUILD)/obj/tests/%.o $(BUILD)/obj/bench/%.o: CXXFLAGS += -I.
 # Fuzz targets, and per target a plain (no libFuzzer) runner of its regression inputs and seeds.
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.cpp,%,$(wildcard tests/fuzz/fuzz_*.cpp))
 REGRESS_BINS := $(FUZZ_TARGETS:%=$(BUILD)/regress_%)
-all: $(CORE_LIB) $(UNIT_BIN) $(BENCH_BIN) $(DAEMON_BIN) $(IO_TEST_BIN) $(REGRESS_BINS)
+all: $(CORE_LIB) $(UNIT_BIN) $(BENCH_BIN) $(DAEMON_BIN) $(CTL_BIN) $(IO_TEST_BIN) $(REGRESS_BINS)
 
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(@D)
@@ -98,6 +102,10 @@ $(ENGINE_LIB): $(ENGINE_OBJ)
 $(DAEMON_BIN): $(DAEMON_OBJ) $(ENGINE_OBJ) $(IO_OBJ) $(UTIL_OBJ) $(CORE_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CXX) $(CXXFLAGS) $(LDFLAGS) $^ $(SYS_LIBS) -o $@
+
+$(CTL_BIN): $(CTL_OBJ) $(UTIL_OBJ) $(CORE_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(CXXFLAGS) $(LDFLAGS) $^ -o $@
 
 $(IO_TEST_BIN): $(IO_TEST_OBJ) $(IO_OBJ) $(UTIL_OBJ) $(CORE_LIB)
 	@$(if $(Q),echo "  LD      $@")

@@ -61,7 +61,7 @@ nat_start() {
       # shellcheck disable=SC2086  # DEMO_DAEMON_ARGS is a list of words on purpose
       lab_bg "$LAB_RT" "conenatd.$type" "$daemon" --engine "${DEMO_ENGINE:-conntrack}" --nat-type "$type" \
         --external-if wan0 --internal-net "$LAB_INTERNAL_NET" --foreground \
-        --pid-file "$LAB_DIR/conenatd.$type.pid" --stats-file "$LAB_DIR/conenatd.$type.stats" \
+        --pid-file "$LAB_DIR/conenatd.$type.pid" --control-socket "$LAB_DIR/conenatd.$type.sock" --stats-file "$LAB_DIR/conenatd.$type.stats" \
         ${DEMO_DAEMON_ARGS:-}
       nat_pid=$LAB_BG_PID
       local i

@@ -15,6 +15,8 @@ test_pkgs=(iproute2 iptables nftables conntrack coturn stun-client stun-server s
 test_pkgs+=(busybox debhelper dpkg-dev lintian fakeroot)
 # make install's checks: the man pages' lint, the unit's systemd-analyze, `file` (stripped?).
 test_pkgs+=(mandoc systemd file)
+# conenatctl's tests validate its --json output against doc/conenatctl.schema.json.
+test_pkgs+=(python3-jsonschema)
 dev_pkgs=(clang-14 libfuzzer-14-dev libclang-rt-14-dev)
 # The libraries conenatd links (ldd build/conenatd; Debian 12's names). No nft or iptables
 # binary: it programs netfilter itself (libnftnl, libnetfilter_*).

@@ -249,6 +249,7 @@ c_start() {
       [[ "$c" != prev-* ]] || bin=$prev_bin
       cmd="exec $bin --engine ${c#prev-} --nat-type $nat_type --external-if wan0"
       cmd+=" --internal-net $LAB_INTERNAL_NET --foreground --pid-file \"\$LAB_DIR/conenatd.pid\""
+      cmd+=" --control-socket \"\$LAB_DIR/conenatd.sock\""
       # One load host stands in for a whole LAN: no per-host quota.
       cmd+=" --stats-file \"\$LAB_DIR/conenatd.stats\" --per-host-limit 0 ${BENCH_DAEMON_ARGS:-}"
       bg_start "$c.$r" "$cmd" "nft list table ip conenatd" ;;

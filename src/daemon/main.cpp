@@ -2,11 +2,13 @@
 // SIGTERM/SIGINT stop. Under systemd (NOTIFY_SOCKET) each step is told to it (notify.hpp).
 #include "conenat/util/log.hpp"
 #include "conenat/daemon/notify.hpp"
+#include "conenat/daemon/control.hpp"
 #include "conenat/daemon/options.hpp"
 #include "conenat/daemon/process.hpp"
 #include "conenat/daemon/reload.hpp"
 #include "conenat/daemon/system.hpp"
 #include "conenat/daemon/user_dnat.hpp"
+#include "conenat/engine/clock.hpp"
 #include "conenat/engine/engine.hpp"
 #include "conenat/engine/metrics.hpp"
 
@@ -64,6 +66,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "conenatd: %s\n", instance.error().c_str());
         return 1;
     }
+    auto control = ControlServer::open(o.control_socket); // before detaching: its error reaches the caller
+    if (!control) {
+        std::fprintf(stderr, "conenatd: %s\n", control.error().c_str());
+        return 1;
+    }
     if (!o.foreground) {
         if (Status s = daemonize(); !s) {
             std::fprintf(stderr, "conenatd: %s\n", s.error().c_str());
@@ -81,6 +88,8 @@ int main(int argc, char** argv) {
         notify_ready(1);
         return 1;
     }
+    ReloadDesk reloads;
+    (void)control->start({*engine, o, engine::now_ms(), reloads});
     notify_ready(0);
     auto user_dnat = UserDnatFollow::open();
     LOG_NOTICE("running (pid %d)", int(::getpid()));
@@ -106,10 +115,11 @@ int main(int argc, char** argv) {
             }
         }
         if (sig == SIGHUP) {
-            LOG_NOTICE("SIGHUP: reloading");
+            LOG_NOTICE("%s: reloading", reloads.asked() ? "conenatctl" : "SIGHUP");
             systemd.reloading();
             const auto r = reload(o, argc, argv, *engine);
             systemd.ready(r ? "running; " + r.value() : "running the previous configuration; " + r.error());
+            reloads.answer(r);
         } else if (sig == SIGUSR1 || sig == SIGUSR2) {
             LOG_NOTICE("signal %d ignored (SIGHUP reloads, SIGTERM stops)", sig);
         }
@@ -122,6 +132,7 @@ int main(int argc, char** argv) {
             break;
         }
     }
+    control->stop(); // before the engine it asks
     engine->stop();
     if (!o.stats_file.empty()) write_stats(o.stats_file, engine->stats());
     if (!o.metrics_file.empty()) write_stats(o.metrics_file, engine::prometheus_text(*engine));

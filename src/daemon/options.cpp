@@ -86,6 +86,8 @@ po::options_description describe() {
         ("metrics-file", po::value<std::string>(),
          "write the statistics in the Prometheus text format to FILE every second (atomically: for "
          "node_exporter's textfile collector, name it *.prom)")
+        ("control-socket", po::value<std::string>()->default_value("/run/conenatd/conenatd.sock"),
+         "conenatctl's UNIX socket (root-only)")
         ("log-level", po::value<std::string>()->default_value("info"), "error | warning | notice | info | debug")
         ("rules", po::value<std::string>()->default_value("auto"), "auto: install and remove the rules | manual: the user does")
         ("print-rules", po::bool_switch(), "print the rules and exit")
@@ -212,6 +214,9 @@ Options build(const po::variables_map& vm) {
     o.pid_file = vm["pid-file"].as<std::string>();
     if (vm.count("stats-file")) o.stats_file = vm["stats-file"].as<std::string>();
     if (vm.count("metrics-file")) o.metrics_file = vm["metrics-file"].as<std::string>();
+    o.control_socket = vm["control-socket"].as<std::string>();
+    if (o.control_socket.empty() || o.control_socket.size() > 107)
+        throw BadOption("control-socket", "not a socket path (1-107 bytes): '" + o.control_socket + "'");
     const std::string level = vm["log-level"].as<std::string>();
     if (level == "error") o.log_level = LogLevel::Error;
     else if (level == "warning") o.log_level = LogLevel::Warning;
@@ -326,7 +331,8 @@ std::map<std::string, std::string> values_of(const po::variables_map& vm) {
 bool needs_restart(const std::string& key) {
     static const char* const kKeys[] = {"engine",     "queues",     "queue-out",   "queue-in",  "table",
                                         "mark",       "tun-name",   "rules",       "fail-open", "event-buffer",
-                                        "resync-interval", "external-if", "foreground", "pid-file", "config"};
+                                        "resync-interval", "external-if", "foreground", "pid-file", "config",
+                                        "control-socket"};
     for (const char* k : kKeys)
         if (key == k) return true;
     return false;

@@ -27,6 +27,7 @@ void keep_restart_keys(Options& next, const Options& current) {
     next.external_if = current.external_if;
     next.foreground = current.foreground;
     next.pid_file = current.pid_file;
+    next.control_socket = current.control_socket;
 }
 
 std::string joined(const std::vector<std::string>& keys) {

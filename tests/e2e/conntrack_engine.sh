@@ -238,7 +238,7 @@ lab_conntrack_flush
 start_daemon --nat-type port-restricted-cone || fail "daemon did not start"
 m1=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 7700 "$LAB_Y1" 7700)
 second() { lab_exec "$LAB_RT" timeout 10 "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --external-ip "$LAB_E1" \
-  --ports 20000-29999 --foreground --pid-file "$LAB_DIR/second.pid" "$@" 2>&1; }
+  --ports 20000-29999 --foreground --pid-file "$LAB_DIR/second.pid" --control-socket "$LAB_DIR/second.sock" "$@" 2>&1; }
 has() { grep -q -- "$1" <<<"$2"; }
 for engine in conntrack queue tun; do
   out=$(second --engine $engine); rc=$?
@@ -272,13 +272,13 @@ start_daemon --nat-type full-cone || fail "daemon did not start"
 a=$DAEMON
 PIDF=$LAB_DIR/conenatd.pid
 lab_bg "$LAB_RT" raceB strace -o /dev/null -e trace=flock -e inject=flock:delay_enter=3000000 \
-  "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --external-ip "$LAB_E1" --foreground --pid-file "$PIDF"
+  "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --external-ip "$LAB_E1" --foreground --pid-file "$PIDF" --control-socket "$LAB_DIR/race.sock"
 tracer=$LAB_BG_PID
 wait_for 50 0.05 pgrep -P "$tracer"
 b=$(pgrep -P "$tracer")
 sleep 0.3 # B has opened the pid file and waits before its flock
 daemon_stop
-lab_bg "$RACE" raceC "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --external-ip 192.0.2.1 --foreground --pid-file "$PIDF"
+lab_bg "$RACE" raceC "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --external-ip 192.0.2.1 --foreground --pid-file "$PIDF" --control-socket "$LAB_DIR/raceC.sock"
 c=$LAB_BG_PID
 sleep 7 # B's flock has run (and a second one, after a retry)
 nb=0; lab_alive "${b:-0}" && nb=1

@@ -132,7 +132,7 @@ quota_check
 
 echo "== detaching: without --foreground the daemon forks, the parent exits 0 once it is up"
 lab_exec "$LAB_RT" "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --external-ip "$LAB_E1" \
-  --pid-file "$LAB_DIR/bg.pid" --stats-file "$STATS"
+  --pid-file "$LAB_DIR/bg.pid" --control-socket "$LAB_DIR/bg.sock" --stats-file "$STATS"
 rc=$?
 pid=$(cat "$LAB_DIR/bg.pid" 2>/dev/null)
 check "the parent exited 0 ($rc) and the daemon (pid $pid) runs with its table" \

@@ -143,7 +143,7 @@ lab_conntrack_flush
 lab_exec "$LAB_RT" sysctl -qw net.ipv4.conf.wan0.promote_secondaries=1
 rm -f "$STATS"
 lab_bg "$LAB_RT" conenatd "$BIN" --engine conntrack --external-if wan0 --internal-net 10.0.0.0/24 --nat-type full-cone \
-  --foreground --pid-file "$LAB_DIR/conenatd.pid" --stats-file "$STATS" --log-level debug
+  --foreground --pid-file "$LAB_DIR/conenatd.pid" --control-socket "$LAB_DIR/conenatd.sock" --stats-file "$STATS" --log-level debug
 DAEMON=$LAB_BG_PID
 wait_for 100 0.1 test -s "$STATS" || fail "daemon did not start"
 x=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 5400 "$LAB_Y1" 7400)

@@ -29,7 +29,7 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 expect_bad() {
   local name=$1; shift
   local out rc
-  out=$(ip netns exec "$NS" "$BIN" --foreground --pid-file "$TMP/pid" "$@" 2>&1); rc=$?
+  out=$(ip netns exec "$NS" "$BIN" --foreground --pid-file "$TMP/pid" --control-socket "$TMP/pid.sock" "$@" 2>&1); rc=$?
   if [ $rc -ne 2 ]; then fail "exit $rc (want 2) for: $* -> $out"; return; fi
   if ! grep -q -- "$name" <<<"$out"; then fail "message does not name $name for: $* -> $out"; fi
   if [ -n "$(ip netns exec "$NS" nft list tables 2>/dev/null)" ]; then fail "rules installed after: $*"; fi
@@ -112,10 +112,10 @@ out=$(ip netns exec "$NS" "$BIN" "${ok[@]}" --ports 32768-40000 --print-rules 2>
 grep -q "ip_local_port_range" <<<"$out" || fail "no warning about ip_local_port_range: $out"
 
 # The pid file is locked: a second instance refuses, saying why.
-ip netns exec "$NS" "$BIN" "${ok[@]}" --foreground --pid-file "$TMP/run.pid" --stats-file "$TMP/stats" 2>"$TMP/first.log" &
+ip netns exec "$NS" "$BIN" "${ok[@]}" --foreground --pid-file "$TMP/run.pid" --control-socket "$TMP/run.sock" --stats-file "$TMP/stats" 2>"$TMP/first.log" &
 first=$!
 wait_for 50 0.1 test -s "$TMP/run.pid" || fail "first instance wrote no pid file: $(cat "$TMP/first.log")"
-out=$(ip netns exec "$NS" "$BIN" "${ok[@]}" --foreground --pid-file "$TMP/run.pid" 2>&1); rc=$?
+out=$(ip netns exec "$NS" "$BIN" "${ok[@]}" --foreground --pid-file "$TMP/run.pid" --control-socket "$TMP/run.sock" 2>&1); rc=$?
 [ $rc -ne 0 ] && grep -q "already running" <<<"$out" || fail "second instance: exit $rc: $out"
 # SIGUSR1/SIGUSR2 do not end it; SIGHUP with the same options changes nothing.
 kill -USR1 "$first"; kill -USR2 "$first"; kill -HUP "$first"

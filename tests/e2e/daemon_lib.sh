@@ -31,7 +31,7 @@ daemon_start() {
   [[ " $* " == *" --log-level "* ]] && level=()
   rm -f "$STATS"
   lab_bg "$LAB_RT" conenatd "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --external-ip "$LAB_E1" \
-    --foreground --pid-file "$LAB_DIR/conenatd.pid" --stats-file "$STATS" "${level[@]}" "$@"
+    --foreground --pid-file "$LAB_DIR/conenatd.pid" --control-socket "$LAB_DIR/conenatd.sock" --stats-file "$STATS" "${level[@]}" "$@"
   DAEMON=$LAB_BG_PID
   wait_for 100 0.1 test -s "$STATS"
 }

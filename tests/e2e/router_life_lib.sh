@@ -125,7 +125,7 @@ rl_daemon_start() {
   RL_EPOCH=$((RL_EPOCH + 1))
   RL_LOG=$LAB_DIR/conenatd.$RL_EPOCH.log   # one log per daemon: a restart keeps the last one's
   lab_bg "$LAB_RT" "conenatd.$RL_EPOCH" "$BIN" --config "$RL_CONF_FILE" --foreground \
-    --pid-file "$LAB_DIR/conenatd.pid" --stats-file "$STATS"
+    --pid-file "$LAB_DIR/conenatd.pid" --control-socket "$LAB_DIR/conenatd.sock" --stats-file "$STATS"
   DAEMON=$LAB_BG_PID
   wait_for 100 0.1 test -s "$STATS"
 }

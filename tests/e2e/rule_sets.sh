@@ -63,7 +63,7 @@ compare() {
     fail "$name: --print-rules failed: $(cat "$TMP/print.err")"
     return
   fi
-  ip netns exec "$NS" "$BIN" "${BASE[@]}" "$@" --foreground --pid-file "$TMP/pid" --stats-file "$TMP/stats" \
+  ip netns exec "$NS" "$BIN" "${BASE[@]}" "$@" --foreground --pid-file "$TMP/pid" --control-socket "$TMP/pid.sock" --stats-file "$TMP/stats" \
     >"$TMP/daemon.log" 2>&1 &
   DAEMON=$!
   # Up once the stats file is written (after the rules are in).

@@ -479,6 +479,6 @@ nothing_installed() {
 bad() {
   local name=$1 out rc; shift
   out=$(lab_exec "$LAB_RT" "$BIN" --engine "$ENGINE" --external-if wan0 --internal-net 10.0.0.0/24 --foreground \
-          --pid-file "$LAB_DIR/bad.pid" "$@" 2>&1); rc=$?
+          --pid-file "$LAB_DIR/bad.pid" --control-socket "$LAB_DIR/bad.sock" "$@" 2>&1); rc=$?
   check "bad input exits 2 naming $name: $*" eval 'test $rc -eq 2 -a -n "$(grep -- "$name" <<<"$out")" && nothing_installed'
 }

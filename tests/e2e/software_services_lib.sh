@@ -34,7 +34,7 @@ svc_start() {
   SVC_CONF=$LAB_DIR/conenatd.conf
   svc_conf "$@"
   rm -f "$STATS"
-  lab_bg "$LAB_RT" conenatd "$BIN" --config "$SVC_CONF" --foreground --pid-file "$LAB_DIR/conenatd.pid" \
+  lab_bg "$LAB_RT" conenatd "$BIN" --config "$SVC_CONF" --foreground --pid-file "$LAB_DIR/conenatd.pid" --control-socket "$LAB_DIR/conenatd.sock" \
     --stats-file "$STATS"
   DAEMON=$LAB_BG_PID
   wait_for 100 0.1 test -s "$STATS"

@@ -38,7 +38,7 @@ unlisten() { [ -n "$LISTENER" ] && lab_kill "$LISTENER"; LISTENER=; }
 start_notified() {
   rm -f "$STATS"
   lab_bg "$LAB_RT" conenatd env "$@" "$BIN" --config "$CONF" --foreground \
-    --pid-file "$LAB_DIR/conenatd.pid" --stats-file "$STATS"
+    --pid-file "$LAB_DIR/conenatd.pid" --control-socket "$LAB_DIR/conenatd.sock" --stats-file "$STATS"
   DAEMON=$LAB_BG_PID
 }
 

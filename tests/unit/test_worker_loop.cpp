@@ -37,6 +37,7 @@ struct FakeWorker {
     void expire_holds(core::TimeMs) { ++hold_sweeps; }
     void expire(core::TimeMs) { ++expired; }
     void end_round() { ++ended; }
+    void serve_view(core::TimeMs) {}
     void publish() { ++published; }
     void beat(core::TimeMs) { ++beats; }
 };

@@ -21,6 +21,7 @@ struct Options : engine::EngineConfig {
     std::string pid_file = "/run/conenatd.pid";
     std::string stats_file;           // empty: none
     std::string metrics_file;         // Prometheus text; empty: none
+    std::string control_socket = "/run/conenatd/conenatd.sock"; // conenatctl's (daemon/control.hpp)
     LogLevel log_level = LogLevel::Info;
     bool print_rules = false;
     bool print_queue_statements = true; // false: --print-rules-without-queues

@@ -7,6 +7,7 @@
 #include "conenat/engine/config.hpp"
 #include "conenat/engine/latency.hpp"
 #include "conenat/io/nft_rules.hpp"
+#include "conenat/engine/view.hpp"
 #include "conenat/util/result.hpp"
 
 #include <memory>
@@ -36,6 +37,9 @@ public:
     virtual bool alive() const = 0;
     // Its latency histograms (none by default), for the Prometheus exposition (metrics.hpp).
     virtual std::vector<NamedLatency> latencies() const { return {}; }
+    // A read-only copy of its tables (conenatctl): the running config, the counts, and the rows
+    // `request` asks for, each table copied by the thread that owns it. Any thread may call it.
+    virtual Result<TableView> view(const ViewRequest& request) = 0;
 };
 
 // The engine `config.engine` names.

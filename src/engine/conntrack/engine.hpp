@@ -46,6 +46,7 @@ public:
         return m_event_beat.recent(now) && m_queue_beat.recent(now);
     }
     std::vector<NamedLatency> latencies() const override;
+    Result<TableView> view(const ViewRequest& request) override; // view.cpp
 
 private:
     // What a conntrack entry means to us.

@@ -12,6 +12,7 @@
 #include "engine/software/two_pass_batch.hpp"
 #include "conenat/engine/heartbeat.hpp"
 #include "engine/software/worker_loop.hpp"
+#include "engine/software/view_slot.hpp"
 #include "engine/software/worker_stats.hpp"
 
 #include "conenat/core/nat/counters.hpp"
@@ -54,6 +55,9 @@ public:
     std::array<std::uint64_t, kStats> stats() const;
     // Whether its thread went round its loop lately (Engine::alive).
     bool alive(core::TimeMs now) const { return m_heartbeat.recent(now); }
+    // conenatctl: requests to its thread; table() only while the thread is paused.
+    ViewSlot& view_slot() { return m_view; }
+    const core::MappingTable& table() const { return m_translator.table(); }
 
 private:
     enum Kind : std::uint8_t { kMain, kHairpin };
@@ -72,6 +76,7 @@ private:
     void watch(io::Poller& poller);
     core::TimeMs work(const io::Poller& poller, core::TimeMs now);
     void beat(core::TimeMs now) { m_heartbeat.beat(now); }
+    void serve_view(core::TimeMs now) { m_view.serve(m_translator.table(), now); }
     void poll_failed() { add(QueueStat::queue_errors); }
     void expire(core::TimeMs now) { m_translator.expire(now); }
     void end_round();
@@ -120,6 +125,7 @@ private:
     Stats m_stats; // the core's counters corrected for hand-offs (see dispose), and m_own
     TableCheck m_check;
     Heartbeat m_heartbeat;
+    ViewSlot m_view;
 };
 
 } // namespace conenat::engine

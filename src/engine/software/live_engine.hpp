@@ -18,8 +18,11 @@
 #include "engine/software/live_config.hpp"
 
 #include "engine/software/shard_plan.hpp"
+#include "engine/software/view_slot.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -28,6 +31,9 @@
 #include <vector>
 
 namespace conenat::engine {
+
+// How long conenatctl waits for a worker's copy (an idle worker looks every kPollMs).
+constexpr std::chrono::milliseconds kViewWait{3000};
 
 template <typename Derived, typename Worker>
 class LiveEngine {
@@ -71,6 +77,42 @@ protected:
             if (!w->alive(now))
                 return false;
         return true;
+    }
+    // conenatctl: every worker's table, each copied by its own thread between two of its batches
+    // (here, while the threads are paused), merged; the running config and the counts of all.
+    Result<TableView> live_view(const ViewRequest& request) {
+        std::lock_guard lock(m_mutex);
+        std::vector<TableView> parts(m_workers.size());
+        std::string late;
+        if (!m_threads.running()) {
+            for (std::size_t k = 0; k < m_workers.size(); ++k)
+                copy_view(m_workers[k]->table(), request, now_ms(), parts[k]);
+        } else {
+            for (std::size_t k = 0; k < m_workers.size(); ++k)
+                m_workers[k]->view_slot().post(request, parts[k]);
+            const auto deadline = std::chrono::steady_clock::now() + kViewWait;
+            for (std::size_t k = 0; k < m_workers.size(); ++k)
+                if (!m_workers[k]->view_slot().wait(deadline))
+                    late += (late.empty() ? "" : ", ") + std::to_string(k);
+        }
+        if (!late.empty())
+            return Error{"worker " + late + " did not answer within " + std::to_string(kViewWait.count()) + " ms"};
+        TableView all;
+        all.config = m_config.nat;
+        for (TableView& p : parts) {
+            all.tables += p.tables;
+            all.mapping_count += p.mapping_count;
+            all.session_count += p.session_count;
+            all.truncated |= p.truncated;
+            all.mappings.insert(all.mappings.end(), p.mappings.begin(), p.mappings.end());
+            all.sessions.insert(all.sessions.end(), p.sessions.begin(), p.sessions.end());
+        }
+        if (all.mappings.size() > request.limit || all.sessions.size() > request.limit) {
+            all.truncated = true;
+            all.mappings.resize(std::min(all.mappings.size(), request.limit));
+            all.sessions.resize(std::min(all.sessions.size(), request.limit));
+        }
+        return all;
     }
     // The statistics' lines of what happened to it while it ran.
     std::string live_stats() const {

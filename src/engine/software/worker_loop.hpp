@@ -20,6 +20,7 @@ constexpr int kPollMs = 100; // also the lateness bound of an expired SYN hold
 //   void end_round()                         send what the round queued (verdicts, raw packets)
 //   void publish()
 //   void beat(core::TimeMs now)              a round went by (its Heartbeat)
+//   void serve_view(core::TimeMs now)        copy its table if conenatctl asked (ViewSlot)
 template <typename Worker, typename Clock>
 void run_worker(Worker& w, const io::EventFd& stop, Clock&& clock) {
     io::Poller poller;
@@ -39,6 +40,7 @@ void run_worker(Worker& w, const io::EventFd& stop, Clock&& clock) {
             last_expire = now;
         }
         w.end_round();
+        w.serve_view(now);
         if (now - last_publish >= kPublishMs) {
             w.publish();
             last_publish = now;

@@ -163,6 +163,7 @@ void TunEngine::stop() {
 Status TunEngine::reconfigure(const EngineConfig& next) { return reconfigure_live(next); }
 
 bool TunEngine::alive() const { return live_alive(); }
+Result<TableView> TunEngine::view(const ViewRequest& request) { return live_view(request); }
 
 std::string TunEngine::stats() {
     return worker_stats_text(m_workers, stat_names(TunStat{})) + live_stats();

@@ -45,6 +45,7 @@ public:
     Status reconfigure(const EngineConfig& next) override;
     std::string stats() override;
     bool alive() const override;
+    Result<TableView> view(const ViewRequest& request) override;
 
 private:
     friend class LiveEngine<TunEngine, TunWorker>;

@@ -14,10 +14,12 @@
 #include "conenat/core/nat/counters.hpp"
 #include "conenat/core/nat/port_allocator.hpp"
 #include "conenat/core/nat/slab.hpp"
+#include "conenat/core/nat/table_view.hpp"
 #include "conenat/core/nat/tcp_state.hpp"
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace conenat::core {
 
@@ -150,6 +152,10 @@ public:
             if (m_mappings[id].proto != Proto(0)) f(id, m_mappings[id]);
     }
     const Mapping& mapping(MappingId m) const { return m_mappings[m]; }
+    // Appends the live mappings (sessions) `filter` matches, as rows at `now`, until `out` holds
+    // `limit`; returns false when it stopped there (more matched). Read-only (mapping_view.cpp).
+    bool view_mappings(TimeMs now, const ViewFilter& filter, std::size_t limit, std::vector<MappingRow>& out) const;
+    bool view_sessions(TimeMs now, const ViewFilter& filter, std::size_t limit, std::vector<SessionRow>& out) const;
     Session& session(SessionId s) { return m_sessions[s]; }
     std::uint32_t mapping_count() const { return m_mappings.live(); }
     std::uint32_t session_count() const { return m_sessions.live(); }
@@ -198,6 +204,7 @@ private:
     void grow_tables();
     void retime_lists(TimeMs now);
     void recount_hosts();
+    bool live_view(const Mapping& m, TimeMs now, TimeMs* until) const;
     void arm_mapping(MappingId m, TimeMs now, std::uint16_t remote_port);
     void arm_session(SessionId s, std::uint8_t list, TimeMs now);
     std::uint8_t permit_list(Proto p, std::uint16_t remote_port) const;

@@ -67,6 +67,7 @@ public:
     SynHold& holds() { return m_holds; }
 
     MappingTable& table() { return m_table; }
+    const MappingTable& table() const { return m_table; }
     const Counters& counters() const { return m_table.counters(); }
 
 private:

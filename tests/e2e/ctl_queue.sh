@@ -1,0 +1,4 @@
+#!/usr/bin/env bash
+# conenatctl (every command, JSON schema, errors) against the queue engine: tests/e2e/ctl_lib.sh.
+CTL_ENGINE=queue
+source "$(dirname "$0")/ctl_lib.sh"
