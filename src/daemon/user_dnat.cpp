@@ -34,7 +34,13 @@ Status apply_user_dnat(Options& o, const io::DnatPorts& scan) {
     if (rest.empty() || o.nat.pool.block_size > rest.size())
         return Error{"--ports: the ruleset's own DNAT rules take (nearly) every port of the pool (" +
                      ranges_text(taken.ranges()) + ")"};
-    if (rest.size() != o.configured_ports.size())
+    o.nat.pool.ports = std::move(rest);
+    return {};
+}
+
+void log_user_dnat(const Options& o, const io::DnatPorts& scan) {
+    const core::PortSet taken = core::PortSet::from_ranges(scan.ports);
+    if (o.nat.pool.ports.size() != o.configured_ports.size())
         LOG_NOTICE("the ruleset's own DNAT rules take port%s %s: kept out of the pool", taken.size() == 1 ? "" : "s",
                    ranges_text(taken.ranges()).c_str());
     for (const core::Forward& f : o.nat.forwards)
@@ -42,8 +48,6 @@ Status apply_user_dnat(Options& o, const io::DnatPorts& scan) {
             LOG_WARN("--forward: external port %u is also matched by a DNAT rule of the ruleset: only one of them gets "
                      "its inbound traffic",
                      unsigned(f.external.port));
-    o.nat.pool.ports = std::move(rest);
-    return {};
 }
 
 Status reserve_user_dnat(Options& o) {
@@ -54,7 +58,9 @@ Status reserve_user_dnat(Options& o) {
         return {};
     }
     log_unknown(*scan);
-    return apply_user_dnat(o, *scan);
+    CONENAT_TRY(apply_user_dnat(o, *scan));
+    log_user_dnat(o, *scan);
+    return {};
 }
 
 std::optional<UserDnatFollow> UserDnatFollow::open() {
@@ -67,7 +73,8 @@ std::optional<UserDnatFollow> UserDnatFollow::open() {
 }
 
 void UserDnatFollow::poll(Options& o, engine::Engine& engine) {
-    bool changed = std::exchange(m_first, false);
+    const bool first = std::exchange(m_first, false); // the start logged what it read
+    bool changed = first;
     // Bounded: what a second of notifications holds, then one scan for all of them.
     auto read = m_monitor.read([&](const io::NftEvent& e) {
         using Object = io::NftEvent::Object;
@@ -82,7 +89,7 @@ void UserDnatFollow::poll(Options& o, engine::Engine& engine) {
         return;
     }
     if (same(*scan, m_last)) return;
-    if (scan->unknown != m_last.unknown) log_unknown(*scan);
+    if (!first && scan->unknown != m_last.unknown) log_unknown(*scan);
     Options next = o;
     if (Status s = apply_user_dnat(next, *scan); !s) {
         LOG_ERROR("the ruleset's DNAT rules changed, the pool stays: %s", s.error().c_str());
@@ -95,6 +102,7 @@ void UserDnatFollow::poll(Options& o, engine::Engine& engine) {
         return;
     }
     o = std::move(next);
+    log_user_dnat(o, m_last);
     LOG_NOTICE("the ruleset's DNAT rules changed: the pool is now %s", ranges_text(o.nat.pool.ports.ranges()).c_str());
 }
 

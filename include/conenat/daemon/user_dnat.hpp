@@ -14,9 +14,11 @@
 
 namespace conenat::daemon {
 
-// o's pool becomes o.configured_ports without the ports of `scan` (logged when there are any);
-// an error when they leave no usable pool.
+// o's pool becomes o.configured_ports without the ports of `scan`; an error when they leave no
+// usable pool.
 Status apply_user_dnat(Options& o, const io::DnatPorts& scan);
+// The log line of the ports `scan` took out of o's pool (none: nothing), and of forwards on them.
+void log_user_dnat(const Options& o, const io::DnatPorts& scan);
 
 // Reads the ruleset's DNAT rules and applies them (apply_user_dnat); unreadable: logged, the
 // pool stays whole.
