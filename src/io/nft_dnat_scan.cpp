@@ -74,8 +74,11 @@ RuleReading read_rule(nftnl_rule* rule) {
             else r.sets.push_back(nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET));
         } else if (name == "nat") {
             r.dnat = r.dnat || nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_TYPE) == NFT_NAT_DNAT;
+        } else if (name == "redir") { // a DNAT to the router itself
+            r.dnat = true;
         } else if (name == "target") {
-            r.dnat = r.dnat || std::string_view(nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME)) == "DNAT";
+            const std::string_view target = nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME);
+            r.dnat = r.dnat || target == "DNAT" || target == "REDIRECT";
         } else {
             // Anything else that writes a register replaces what it held.
             std::uint16_t dreg = 0;

@@ -18,7 +18,8 @@ struct DnatPorts {
 };
 
 // Every rule of the ip and inet tables but `own_table` (ip) with a DNAT statement (nft's
-// `dnat`, iptables-nft's DNAT target): the destination ports it matches.
+// `dnat` and `redirect`, iptables-nft's DNAT and REDIRECT targets): the destination ports it
+// matches.
 Result<DnatPorts> dnat_ports(const std::string& own_table);
 
 } // namespace conenat::io
