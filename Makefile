@@ -60,6 +60,10 @@ IO_TEST_BIN := $(BUILD)/io_tests
 BENCH_SRC := $(wildcard bench/core/*.cpp) tests/support/packet_builder.cpp
 BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_BIN := $(BUILD)/core_bench
+# conenatctl's listing of 100 k mappings: the copy, the text table, the JSON.
+CTL_BENCH_OBJ := $(BUILD)/obj/bench/ctl/listing_bench.o $(BUILD)/obj/src/daemon/control_tables.o \
+                 $(BUILD)/obj/src/daemon/control_render.o
+CTL_BENCH_BIN := $(BUILD)/ctl_bench
 
 .PHONY: all examples unit test deps sanitize fuzz regress bench bench-e2e demo check-core clean install uninstall soak
 # Tests and benchmarks include their support code rooted at the tree: "tests/support/...".
@@ -67,7 +71,7 @@ $(BUILD)/obj/tests/%.o $(BUILD)/obj/bench/%.o: CXXFLAGS += -I.
 # Fuzz targets, and per target a plain (no libFuzzer) runner of its regression inputs and seeds.
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.cpp,%,$(wildcard tests/fuzz/fuzz_*.cpp))
 REGRESS_BINS := $(FUZZ_TARGETS:%=$(BUILD)/regress_%)
-all: $(CORE_LIB) $(UNIT_BIN) $(BENCH_BIN) $(DAEMON_BIN) $(CTL_BIN) $(IO_TEST_BIN) $(REGRESS_BINS)
+all: $(CORE_LIB) $(UNIT_BIN) $(BENCH_BIN) $(CTL_BENCH_BIN) $(DAEMON_BIN) $(CTL_BIN) $(IO_TEST_BIN) $(REGRESS_BINS)
 
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(@D)
@@ -172,8 +176,13 @@ regress: $(REGRESS_BINS)
 $(IO_LIB): $(IO_OBJ)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-bench: $(BENCH_BIN)
+bench: $(BENCH_BIN) $(CTL_BENCH_BIN)
 	$(Q)$(BENCH_BIN)
+	$(Q)$(CTL_BENCH_BIN)
+
+$(CTL_BENCH_BIN): $(CTL_BENCH_OBJ) $(UTIL_OBJ) $(CORE_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(CXXFLAGS) $(LDFLAGS) $^ -o $@
 
 # The README's "run it" command: a namespace lab, each NAT type in turn, what the classifiers saw
 # (ENGINE=queue or ENGINE=tun: the same with a software engine).
