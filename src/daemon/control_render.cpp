@@ -36,26 +36,15 @@ void JsonWriter::separate() {
     m_first.back() = false;
 }
 
-JsonWriter& JsonWriter::begin_object() {
+JsonWriter& JsonWriter::open(char bracket) {
     separate();
-    m_out += '{';
+    m_out += bracket;
     m_first.push_back(true);
     return *this;
 }
-JsonWriter& JsonWriter::end_object() {
+JsonWriter& JsonWriter::close(char bracket) {
     m_first.pop_back();
-    m_out += '}';
-    return *this;
-}
-JsonWriter& JsonWriter::begin_array() {
-    separate();
-    m_out += '[';
-    m_first.push_back(true);
-    return *this;
-}
-JsonWriter& JsonWriter::end_array() {
-    m_first.pop_back();
-    m_out += ']';
+    m_out += bracket;
     return *this;
 }
 JsonWriter& JsonWriter::key(std::string_view k) {

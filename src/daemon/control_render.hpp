@@ -27,10 +27,10 @@ private:
 // string escapes are the writer's.
 class JsonWriter {
 public:
-    JsonWriter& begin_object();
-    JsonWriter& end_object();
-    JsonWriter& begin_array();
-    JsonWriter& end_array();
+    JsonWriter& begin_object() { return open('{'); }
+    JsonWriter& end_object() { return close('}'); }
+    JsonWriter& begin_array() { return open('['); }
+    JsonWriter& end_array() { return close(']'); }
     JsonWriter& key(std::string_view k);
     JsonWriter& value(std::string_view s);
     JsonWriter& value(const char* s) { return value(std::string_view(s)); }
@@ -41,6 +41,8 @@ public:
     std::string take() { return std::move(m_out) + "\n"; }
 
 private:
+    JsonWriter& open(char bracket);
+    JsonWriter& close(char bracket);
     void separate();
     std::string m_out;
     std::vector<bool> m_first{true}; // per open container: no element written yet

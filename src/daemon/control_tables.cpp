@@ -23,10 +23,21 @@ auto order(core::Proto p, core::Endpoint i, core::Endpoint e, core::Endpoint r) 
 std::string endpoint(core::Endpoint e) { return text::format_endpoint(e); }
 std::string expiry(std::uint64_t ms) { return ms == core::kNoExpiry ? "never" : duration_text(ms); }
 
-// The envelope every listing shares: counts, truncation, then the rows under `name`.
-void envelope(JsonWriter& j, const engine::TableView& v) {
-    j.key("mapping_count").value(v.mapping_count).key("session_count").value(v.session_count);
-    j.key("truncated").value(v.truncated);
+// The envelope every listing shares: counts, truncation, then the rows under `name` (the
+// array left open), each row opened with its protocol and endpoints.
+void envelope(JsonWriter& j, const engine::TableView& v, const char* name) {
+    j.begin_object().key("mapping_count").value(v.mapping_count).key("session_count").value(v.session_count);
+    j.key("truncated").value(v.truncated).key(name).begin_array();
+}
+template <typename Row>
+void open_row(JsonWriter& j, const Row& r) {
+    j.begin_object().key("proto").value(ctl::proto_name(r.proto));
+    j.key("internal").endpoint(r.internal).key("external").endpoint(r.external);
+}
+void expiry_json(JsonWriter& j, std::uint64_t ms) {
+    j.key("expires_in_ms");
+    if (ms == core::kNoExpiry) j.null();
+    else j.value(ms);
 }
 
 } // namespace
@@ -37,21 +48,16 @@ std::string render_mappings(engine::TableView& v, bool json) {
     });
     if (json) {
         JsonWriter j;
-        j.begin_object();
-        envelope(j, v);
-        j.key("mappings").begin_array();
+        envelope(j, v, "mappings");
         for (const core::MappingRow& m : v.mappings) {
-            j.begin_object().key("proto").value(ctl::proto_name(m.proto));
-            j.key("internal").endpoint(m.internal).key("external").endpoint(m.external);
+            open_row(j, m);
             j.key("remote");
             if (m.policy.mapping == core::Behaviour::EndpointIndependent) j.null();
             else j.endpoint(m.remote);
             j.key("mapping").value(core::to_string(m.policy.mapping));
             j.key("filtering").value(core::to_string(m.policy.filtering));
             j.key("forward").value(m.forward).key("idle_ms").value(m.idle_ms);
-            j.key("expires_in_ms");
-            if (m.expires_in_ms == core::kNoExpiry) j.null();
-            else j.value(m.expires_in_ms);
+            expiry_json(j, m.expires_in_ms);
             j.key("sessions").value(std::uint64_t(m.sessions)).key("flows").value(std::uint64_t(m.flows));
             j.key("inbound_sessions").value(std::uint64_t(m.inbound)).end_object();
         }
@@ -81,16 +87,12 @@ std::string render_sessions(engine::TableView& v, bool json) {
     };
     if (json) {
         JsonWriter j;
-        j.begin_object();
-        envelope(j, v);
-        j.key("sessions").begin_array();
+        envelope(j, v, "sessions");
         for (const core::SessionRow& s : v.sessions) {
-            j.begin_object().key("proto").value(ctl::proto_name(s.proto));
-            j.key("internal").endpoint(s.internal).key("external").endpoint(s.external).key("remote").endpoint(s.remote);
+            open_row(j, s);
+            j.key("remote").endpoint(s.remote);
             j.key("state").value(state(s)).key("inbound").value(s.inbound).key("flows").value(std::uint64_t(s.flows));
-            j.key("expires_in_ms");
-            if (s.expires_in_ms == core::kNoExpiry) j.null();
-            else j.value(s.expires_in_ms);
+            expiry_json(j, s.expires_in_ms);
             j.end_object();
         }
         return j.end_array().end_object().take();

@@ -6,6 +6,18 @@
 
 namespace conenat::core {
 
+namespace {
+// What every row of `m` starts with.
+template <typename Row>
+Row row_of(const Mapping& m) {
+    Row r;
+    r.proto = m.proto;
+    r.internal = m.internal();
+    r.external = m.external();
+    return r;
+}
+} // namespace
+
 // Live as live(MappingId) says; `until`: when it ends if nothing happens (kNoExpiry: held).
 bool MappingTable::live_view(const Mapping& m, TimeMs now, TimeMs* until) const {
     TimeMs end = m.deadline;
@@ -27,10 +39,7 @@ bool MappingTable::view_mappings(TimeMs now, const ViewFilter& filter, std::size
         TimeMs until = 0;
         if (!live_view(m, now, &until)) continue;
         if (out.size() >= limit) return false;
-        MappingRow r;
-        r.proto = m.proto;
-        r.internal = m.internal();
-        r.external = m.external();
+        MappingRow r = row_of<MappingRow>(m);
         r.remote = {m.rem_addr, m.rem_port};
         r.policy = m.policy;
         r.forward = m.forward;
@@ -58,10 +67,7 @@ bool MappingTable::view_sessions(TimeMs now, const ViewFilter& filter, std::size
         if (m.proto == Proto(0) || !filter.matches(m.proto, m.internal(), m.external())) continue;
         if (!live(s, now)) continue;
         if (out.size() >= limit) return false;
-        SessionRow r;
-        r.proto = m.proto;
-        r.internal = m.internal();
-        r.external = m.external();
+        SessionRow r = row_of<SessionRow>(m);
         r.remote = {s.rem_addr, s.rem_port};
         r.tcp = s.tcp;
         r.inbound = s.inbound;
