@@ -43,14 +43,22 @@ std::vector<std::uint16_t> queues_of(const io::nft::Rule& rule) {
     return out;
 }
 
-// What a queue of the engine is for, by the chain whose rule sends to it.
-std::string purpose(const std::string& chain) {
-    if (chain == "snat_queue") return "first packets of new outbound flows";
-    if (chain == "dnat_queue") return "first packets of new inbound flows";
-    if (chain.rfind("out", 0) == 0) return "outbound traffic of worker " + chain.substr(3);
-    if (chain.rfind("in", 0) == 0) return "inbound traffic of worker " + chain.substr(2);
-    if (chain.rfind("hp", 0) == 0) return "hairpinned traffic of worker " + chain.substr(2);
-    return "chain " + chain;
+// What a queue of the engine is for, by the chains whose rules send to it.
+std::string purpose(const std::vector<std::string>& chains) {
+    auto one = [](const std::string& chain) -> std::string {
+        if (chain == "snat_queue") return "first packets of new outbound flows";
+        if (chain == "dnat_queue") return "first packets of new inbound flows";
+        if (chain.rfind("out", 0) == 0) return "outbound traffic of worker " + chain.substr(3);
+        if (chain.rfind("in", 0) == 0) return "inbound traffic of worker " + chain.substr(2);
+        if (chain.rfind("hp", 0) == 0) return "hairpinned traffic of worker " + chain.substr(2);
+        return "chain " + chain;
+    };
+    // The queue engine's main queue takes both directions of its worker.
+    if (chains.size() == 2 && chains[0].rfind("in", 0) == 0 && chains[1].rfind("out", 0) == 0 && chains[0].substr(2) == chains[1].substr(3))
+        return "traffic of worker " + chains[0].substr(2) + ", both directions";
+    std::string text;
+    for (const std::string& c : chains) text += (text.empty() ? "" : " and ") + one(c);
+    return text;
 }
 
 void check_table(const EngineConfig& o, const io::nft::RuleSet& expected, const io::NftRuleset& rs, std::vector<Finding>& out) {
@@ -96,13 +104,15 @@ void check_table(const EngineConfig& o, const io::nft::RuleSet& expected, const 
 // Every queue the engine listens on: a rule (ours or iptables') sends packets to it, a
 // listener is bound, and it drops nothing while sampled.
 void check_queues(const EngineConfig& o, const io::nft::RuleSet& expected, const SystemView& v, std::vector<Finding>& out) {
-    std::map<std::uint16_t, std::string> wanted; // queue -> the chain of ours that feeds it
+    std::map<std::uint16_t, std::vector<std::string>> wanted; // queue -> the chains of ours that feed it
     for (const io::nft::Chain& c : expected.chains)
         for (const io::nft::Rule& r : c.rules)
             for (std::uint16_t q : queues_of(r))
-                wanted.emplace(q, c.name);
-    for (const auto& [q, chain] : wanted) {
-        const std::string name = "NFQUEUE " + std::to_string(q) + " (" + purpose(chain) + ")";
+                if (auto& v = wanted[q]; std::find(v.begin(), v.end(), c.name) == v.end()) v.push_back(c.name);
+    for (const auto& [q, chains] : wanted) {
+        const std::string name = "NFQUEUE " + std::to_string(q) + " (" + purpose(chains) + ")";
+        std::string chain;
+        for (const std::string& c : chains) chain += (chain.empty() ? "" : ", ") + c;
         std::vector<std::string> feeders;
         std::uint64_t packets = 0, packets_later = 0;
         for (const io::NftRuleView& r : v.ruleset.rules)
@@ -114,7 +124,7 @@ void check_queues(const EngineConfig& o, const io::nft::RuleSet& expected, const
         for (const io::NftRuleView& r : v.ruleset_later.rules)
             if (std::find(r.queues.begin(), r.queues.end(), q) != r.queues.end()) packets_later += r.packets;
         if (feeders.empty()) {
-            out.push_back({L::Problem, name + ": no rule sends packets to it (the queue rule of chain " + chain +
+            out.push_back({L::Problem, name + ": no rule sends packets to it (the queue rule of " + chain +
                                            " is missing): those packets are never translated. " +
                                            (o.rules_auto ? "Restart conenatd to reinstall its rules."
                                                          : "Add the queue rules again (conenatd --print-rules, or "
@@ -163,6 +173,7 @@ void check_shadows(const EngineConfig& o, const io::nft::RuleSet& expected, cons
     if (o.engine != EngineKind::Conntrack) {
         // The software engines take the NAT's traffic out of conntrack in prerouting raw; no
         // nat chain ever sees it.
+        out.push_back({L::Ok, "the NAT's traffic leaves conntrack in conenatd's raw chains: no other NAT rule can take it."});
         return;
     }
     bool any = false;
