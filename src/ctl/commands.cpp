@@ -4,8 +4,10 @@
 
 namespace conenat::ctl {
 
+int run_check(const std::string& socket, const Request& request); // check.cpp
+
 const std::vector<LocalCommand>& local_commands() {
-    static const std::vector<LocalCommand> commands = {};
+    static const std::vector<LocalCommand> commands = {{"check", run_check}};
     return commands;
 }
 

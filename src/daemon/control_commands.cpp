@@ -8,6 +8,7 @@ const std::vector<ControlCommand>& control_commands() {
     static const std::vector<ControlCommand> commands = {
         {"status", handle_status},     {"mappings", handle_mappings}, {"sessions", handle_sessions},
         {"stats", handle_stats},       {"forwards", handle_forwards}, {"reload", handle_reload},
+        {"check", handle_check},
     };
     return commands;
 }

@@ -12,5 +12,6 @@ ControlReply handle_sessions(const ctl::Request& request, ControlContext& contex
 ControlReply handle_forwards(const ctl::Request& request, ControlContext& context); // control_listings.cpp
 ControlReply handle_stats(const ctl::Request& request, ControlContext& context);    // control_stats.cpp
 ControlReply handle_reload(const ctl::Request& request, ControlContext& context);   // control_reload.cpp
+ControlReply handle_check(const ctl::Request& request, ControlContext& context);    // control_check.cpp
 
 } // namespace conenat::daemon

@@ -13,6 +13,7 @@ const std::vector<CommandSpec>& command_specs() {
         {"stats", kOptJson | kOptPrometheus, "the counters [--prometheus]"},
         {"forwards", kOptJson, "the static port forwards"},
         {"reload", kOptJson, "read the configuration again, as SIGHUP does: applied or refused, and why"},
+        {"check", kOptStunServer, "is the NAT really in place? [--stun-server HOST[:PORT]]: and what the internet sees"},
     };
     return specs;
 }
@@ -66,7 +67,7 @@ std::string endpoint_text(const core::Endpoint& e) {
 } // namespace
 
 Result<Request> parse_request(const std::vector<std::string>& words) {
-    if (words.empty()) return Error{"no command given (try: status, mappings, sessions, stats, forwards, reload)"};
+    if (words.empty()) return Error{"no command given (try: status, mappings, sessions, stats, forwards, reload, check)"};
     for (const std::string& w : words)
         if (!printable(w) || w.size() > 256) return Error{"not a word of a request: '" + w.substr(0, 64) + "'"};
     Request r;

@@ -108,7 +108,7 @@ void check_queues(const EngineConfig& o, const io::nft::RuleSet& expected, const
     for (const io::nft::Chain& c : expected.chains)
         for (const io::nft::Rule& r : c.rules)
             for (std::uint16_t q : queues_of(r))
-                if (auto& v = wanted[q]; std::find(v.begin(), v.end(), c.name) == v.end()) v.push_back(c.name);
+                if (auto& feeds = wanted[q]; std::find(feeds.begin(), feeds.end(), c.name) == feeds.end()) feeds.push_back(c.name);
     for (const auto& [q, chains] : wanted) {
         const std::string name = "NFQUEUE " + std::to_string(q) + " (" + purpose(chains) + ")";
         std::string chain;
