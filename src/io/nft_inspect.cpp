@@ -40,6 +40,12 @@ const char* hook_name(std::uint32_t h) {
 
 std::string str(const char* s) { return s ? s : ""; }
 
+// Queues num .. num + total - 1 (a fanout), bounded.
+void add_queues(NftRuleView& r, std::uint16_t num, std::uint16_t total) {
+    for (std::uint32_t q = num; q < std::uint32_t(num) + std::max<std::uint16_t>(total, 1) && q <= 0xffff && r.queues.size() < 64; ++q)
+        r.queues.push_back(std::uint16_t(q));
+}
+
 // An xt target's info struct (nft_compat): every NFQUEUE revision starts with the queue
 // number (u16, host order); revisions 1+ follow it with the number of queues.
 void xt_nfqueue(nftnl_expr* e, NftRuleView& r) {
@@ -51,8 +57,7 @@ void xt_nfqueue(nftnl_expr* e, NftRuleView& r) {
     std::memcpy(&num, info, 2);
     if (nftnl_expr_get_u32(e, NFTNL_EXPR_TG_REV) >= 1 && len >= 4)
         std::memcpy(&total, info + 2, 2);
-    for (std::uint32_t q = num; q < std::uint32_t(num) + std::max<std::uint16_t>(total, 1) && q <= 0xffff && r.queues.size() < 64; ++q)
-        r.queues.push_back(std::uint16_t(q));
+    add_queues(r, num, total);
 }
 
 NftRuleView rule_view(nftnl_rule* rule, std::uint32_t family) {
@@ -72,8 +77,7 @@ NftRuleView rule_view(nftnl_rule* rule, std::uint32_t family) {
         } else if (name == "queue") {
             const std::uint16_t num = nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_NUM);
             const std::uint16_t total = nftnl_expr_is_set(e, NFTNL_EXPR_QUEUE_TOTAL) ? nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_TOTAL) : 1;
-            for (std::uint32_t q = num; q < std::uint32_t(num) + std::max<std::uint16_t>(total, 1) && q <= 0xffff && r.queues.size() < 64; ++q)
-                r.queues.push_back(std::uint16_t(q));
+            add_queues(r, num, total);
         } else if (name == "masq") {
             r.source_nat = true, r.nat_text = "masquerade";
         } else if (name == "redir") {

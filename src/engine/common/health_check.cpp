@@ -218,23 +218,24 @@ void check_shadows(const EngineConfig& o, const io::nft::RuleSet& expected, cons
         out.push_back({L::Ok, "no other NAT rule runs before conenatd's on the LAN's traffic."});
 }
 
+// One sample of what moves: the rule set (its counters) and the queue bindings.
+Status sample(io::NftRuleset& ruleset, std::vector<io::QueueBinding>& bindings) {
+    auto rs = io::read_ruleset();
+    if (!rs) return Error{rs.error()};
+    ruleset = std::move(rs.value());
+    auto b = io::read_queue_bindings();
+    if (!b) return Error{b.error()};
+    bindings = std::move(b.value());
+    return {};
+}
+
 } // namespace
 
 Result<SystemView> read_system_view(const EngineConfig& o) {
     SystemView v;
-    auto rs = io::read_ruleset();
-    if (!rs) return Error{rs.error()};
-    v.ruleset = std::move(rs.value());
-    auto b = io::read_queue_bindings();
-    if (!b) return Error{b.error()};
-    v.bindings = std::move(b.value());
+    CONENAT_TRY(sample(v.ruleset, v.bindings));
     std::this_thread::sleep_for(std::chrono::milliseconds(kSampleMs));
-    auto rs2 = io::read_ruleset();
-    if (!rs2) return Error{rs2.error()};
-    v.ruleset_later = std::move(rs2.value());
-    auto b2 = io::read_queue_bindings();
-    if (!b2) return Error{b2.error()};
-    v.bindings_later = std::move(b2.value());
+    CONENAT_TRY(sample(v.ruleset_later, v.bindings_later));
     if (auto f = io::read_sysctl("/proc/sys/net/ipv4/ip_forward")) v.ip_forward = *f;
     if (auto a = io::ipv4_addresses(o.external_if)) v.wan_addresses = std::move(a.value());
     if (auto l = io::read_sysctl("/proc/net/ip_tables_names")) v.legacy_tables = *l;
