@@ -15,6 +15,7 @@
 #     internet sees and its behaviour, which coturn's turnutils_natdiscovery run from the same
 #     router (the positive control) measures the same.
 # Bad usage: a malformed --stun-server (exit 2), an unanswering server (a PROBLEM, exit 1).
+# The queue and tun engines, healthy: exit 0.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tests/e2e/daemon_lib.sh
@@ -117,6 +118,17 @@ check "no STUN answer: exit 1" test "$RC" = 1
 check "says the server did not answer" has "PROBLEM STUN server $LAB_Y1:3478: no answer"
 daemon_stop
 lab_kill "$LAB_STUN_PID"
+
+echo "== the software engines: healthy is OK too"
+for engine in queue tun; do
+  start_conenatd --engine "$engine" --nat-type full-cone || fail "$engine daemon did not start"
+  run_check "$engine"
+  check "$engine engine: exit 0" test "$RC" = 0
+  check "$engine engine: its table is found" has "OK      table ip conenatd: its"
+  [ "$engine" = queue ] && check "queue engine: its worker's queue fed and bound" \
+    has "OK      NFQUEUE 0 (traffic of worker 0, both directions): fed by table ip conenatd chain in0, table ip conenatd chain out0, bound"
+  daemon_stop
+done
 
 echo "== (2) behind an upstream NAT: a second router doing MASQUERADE"
 # The internet's end of the router's WAN link moves into a new namespace, the upstream NAT;
