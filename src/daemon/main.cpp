@@ -10,6 +10,7 @@
 #include "conenat/daemon/user_dnat.hpp"
 #include "conenat/engine/clock.hpp"
 #include "conenat/engine/engine.hpp"
+#include "conenat/engine/mapping_log.hpp"
 #include "conenat/engine/metrics.hpp"
 
 #include <algorithm>
@@ -71,6 +72,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "conenatd: %s\n", control.error().c_str());
         return 1;
     }
+    if (Status s = engine::configure_mapping_log(o.mapping_log); !s) {
+        std::fprintf(stderr, "conenatd: %s\n", s.error().c_str());
+        return 1;
+    }
     if (!o.foreground) {
         if (Status s = daemonize(); !s) {
             std::fprintf(stderr, "conenatd: %s\n", s.error().c_str());
@@ -119,6 +124,8 @@ int main(int argc, char** argv) {
             systemd.reloading();
             const auto r = reload(o, argc, argv, *engine);
             systemd.ready(r ? "running; " + r.value() : "running the previous configuration; " + r.error());
+            // Reopened even when unchanged: logrotate moved the file away and sent SIGHUP.
+            if (Status s = engine::configure_mapping_log(o.mapping_log); !s) LOG_ERROR("reload: %s", s.error().c_str());
             reloads.answer(r);
         } else if (sig == SIGUSR1 || sig == SIGUSR2) {
             LOG_NOTICE("signal %d ignored (SIGHUP reloads, SIGTERM stops)", sig);

@@ -83,6 +83,12 @@ po::options_description describe() {
         ("pid-file", po::value<std::string>()->default_value("/run/conenatd/conenatd.pid"),
          "pid file (locked; its directory is created when missing)")
         ("stats-file", po::value<std::string>(), "write counters to FILE every second")
+        ("mapping-log", po::value<std::string>()->default_value("off"),
+         "log for operators (RFC 6888 REQ-12, RFC 7422): off | mappings (a line per mapping created and removed) | "
+         "blocks (a line per port block taken and given up; needs --port-block-size)")
+        ("mapping-log-file", po::value<std::string>(), "append the mapping log to FILE (reopened on SIGHUP) instead of syslog")
+        ("mapping-log-syslog-socket", po::value<std::string>()->default_value("/dev/log"),
+         "the syslog datagram socket the mapping log goes to without --mapping-log-file")
         ("metrics-file", po::value<std::string>(),
          "write the statistics in the Prometheus text format to FILE every second (atomically: for "
          "node_exporter's textfile collector, name it *.prom)")
@@ -217,6 +223,18 @@ Options build(const po::variables_map& vm) {
     o.control_socket = vm["control-socket"].as<std::string>();
     if (o.control_socket.empty() || o.control_socket.size() > 107)
         throw BadOption("control-socket", "not a socket path (1-107 bytes): '" + o.control_socket + "'");
+    const std::string mapping_log = vm["mapping-log"].as<std::string>();
+    if (mapping_log == "off") o.mapping_log.mode = engine::MappingLogMode::Off;
+    else if (mapping_log == "mappings") o.mapping_log.mode = engine::MappingLogMode::Mappings;
+    else if (mapping_log == "blocks") o.mapping_log.mode = engine::MappingLogMode::Blocks;
+    else throw BadOption("mapping-log", "expected off, mappings or blocks, got '" + mapping_log + "'");
+    if (o.mapping_log.mode == engine::MappingLogMode::Blocks && !o.nat.pool.block_size)
+        throw BadOption("mapping-log", "blocks needs port blocks (--port-block-size N); without them use mappings");
+    if (vm.count("mapping-log-file")) {
+        o.mapping_log.file = vm["mapping-log-file"].as<std::string>();
+        if (o.mapping_log.file.empty()) throw BadOption("mapping-log-file", "empty path");
+    }
+    o.mapping_log.syslog_socket = vm["mapping-log-syslog-socket"].as<std::string>();
     const std::string level = vm["log-level"].as<std::string>();
     if (level == "error") o.log_level = LogLevel::Error;
     else if (level == "warning") o.log_level = LogLevel::Warning;

@@ -26,7 +26,7 @@ Bytes udp(const char* src, const char* dst) { return Pkt::udp(src, dst).payload(
 struct Recorder : MappingObserver {
     std::vector<Endpoint> created, removed;
     void mapping_created(const Mapping& m, TimeMs) override { created.push_back(m.external()); }
-    void mapping_removed(const Mapping& m, TimeMs) override { removed.push_back(m.external()); }
+    void mapping_removed(const Mapping& m, TimeMs, TimeMs) override { removed.push_back(m.external()); }
     void reset() {
         created.clear();
         removed.clear();

@@ -27,7 +27,7 @@ NatConfig config(NatType t, std::vector<Ipv4> addrs = {ip("198.51.100.254")}) {
 struct Recorder : MappingObserver {
     std::vector<Endpoint> created, removed;
     void mapping_created(const Mapping& m, TimeMs) override { created.push_back(m.external()); }
-    void mapping_removed(const Mapping& m, TimeMs) override { removed.push_back(m.external()); }
+    void mapping_removed(const Mapping& m, TimeMs, TimeMs) override { removed.push_back(m.external()); }
 };
 
 MappingId make(MappingTable& t, const char* internal, const char* remote, TimeMs now, Proto p = Proto::Udp) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "conenat/engine/config.hpp"
+#include "conenat/engine/mapping_log.hpp"
 #include "conenat/util/log.hpp"
 
 #include <cstdint>
@@ -22,6 +23,7 @@ struct Options : engine::EngineConfig {
     std::string stats_file;           // empty: none
     std::string metrics_file;         // Prometheus text; empty: none
     std::string control_socket = "/run/conenatd/conenatd.sock"; // conenatctl's (daemon/control.hpp)
+    engine::MappingLogConfig mapping_log;
     LogLevel log_level = LogLevel::Info;
     bool print_rules = false;
     bool print_queue_statements = true; // false: --print-rules-without-queues

@@ -65,7 +65,7 @@ void MappingTable::reconfigure(const NatConfig& next, TimeMs now) {
     apply_forwards(pool_changed, now);
     if (old) m_ports.carry_quarantine(*old, now);
     if (timers_changed) retime_lists(now);
-    recount_hosts();
+    recount_hosts(now);
 }
 
 // With a new allocator (`rebuilt`), every kept record claims its endpoint again; a record whose
@@ -107,6 +107,7 @@ void MappingTable::apply_forwards(bool rebuilt, TimeMs now) {
 void MappingTable::grow_tables() {
     if (m_config.max_mappings > m_mappings.capacity()) {
         m_mappings.grow(m_config.max_mappings);
+        m_created_s.resize(m_config.max_mappings);
         m_in2out.reset(m_config.max_mappings);
         m_out2in.reset(m_config.max_mappings);
         for (MappingId id = 0; id < m_mappings.capacity(); ++id) {
@@ -153,12 +154,20 @@ void MappingTable::retime_lists(TimeMs now) {
         });
 }
 
-// The per-host quota may have been switched on or resized: count again (forwards are exempt).
-void MappingTable::recount_hosts() {
-    m_hosts = HostCounts(m_config.per_host_mappings ? m_mappings.capacity() : 0);
-    if (!m_config.per_host_mappings) return;
+// The per-host quota or the blocks may have been switched on or resized: count again (forwards
+// are exempt), a host's block in use since its oldest mapping.
+void MappingTable::recount_hosts(TimeMs now) {
+    m_hosts = HostCounts(counts_hosts() ? m_mappings.capacity() : 0);
+    if (!counts_hosts()) return;
     for (MappingId id = 0; id < m_mappings.capacity(); ++id)
-        if (m_mappings[id].proto != Proto(0) && !m_mappings[id].forward) m_hosts.add(m_mappings[id].int_addr, +1, m_seed);
+        if (m_mappings[id].proto != Proto(0) && !m_mappings[id].forward) m_hosts.add(m_mappings[id].int_addr, +1, m_seed, std::uint32_t(now / 1000));
+    for (MappingId id = 0; id < m_mappings.capacity(); ++id) {
+        const Mapping& m = m_mappings[id];
+        if (m.proto == Proto(0) || m.forward) continue;
+        const std::uint32_t h = m_hosts.index.find(m_hosts.slab, hash_words(m.int_addr, 0, m_seed),
+                                                   [&](const Host& x) { return x.addr == m.int_addr; });
+        if (h != kNil) m_hosts.slab[h].since_s = std::min(m_hosts.slab[h].since_s, m_created_s[id]);
+    }
 }
 
 } // namespace conenat::core

@@ -22,7 +22,8 @@ MappingTable::MappingTable(const NatConfig& config, std::uint64_t seed)
     : m_config(config), m_seed(seed), m_ports(config.pool, seed ^ 0x5bd1e995u),
       m_mappings(config.max_mappings), m_in2out(config.max_mappings), m_out2in(config.max_mappings),
       m_sessions(config.max_sessions), m_session_index(config.max_sessions),
-      m_hosts(config.per_host_mappings ? config.max_mappings : 0), m_remotes(config.max_sessions / 2) {
+      m_hosts(config.per_host_mappings || config.pool.block_size ? config.max_mappings : 0), m_remotes(config.max_sessions / 2),
+      m_created_s(config.max_mappings) {
     apply_forwards(false, 0);
 }
 
@@ -234,6 +235,7 @@ MappingId MappingTable::insert(Proto p, Endpoint internal, Endpoint remote, Endp
     m.ext_addr = external.addr;
     m.ext_port = external.port;
     m.list = kParked;
+    m_created_s[id] = std::uint32_t(now / 1000);
     m_in2out.insert(m_mappings, in2out_hash(m), id);
     m_out2in.insert(m_mappings, out2in_hash(p, external), id);
     count(m, +1);
@@ -241,7 +243,10 @@ MappingId MappingTable::insert(Proto p, Endpoint internal, Endpoint remote, Endp
         m.deadline = kForever;
     else
         arm_mapping(id, now, remote.port);
-    if (m_config.per_host_mappings && !forward) m_hosts.add(internal.addr, +1, m_seed);
+    if (counts_hosts() && !forward) {
+        const Host h = m_hosts.add(internal.addr, +1, m_seed, m_created_s[id]);
+        if (h.count == 1) tell_block(h, true, now);
+    }
     m_counters.add(Counter::mappings_created);
     if (m_observer) m_observer->mapping_created(m, now);
     return id;
@@ -470,10 +475,12 @@ void MappingTable::destroy_mapping(MappingId id, TimeMs now) {
     // forwards (a reserved port the owner gives back).
     const bool quarantine = m.proto != Proto::Tcp && m.policy.filtering == Behaviour::EndpointIndependent && !m.forward;
     m_ports.release(m.proto, m.external(), now, quarantine);
-    if (m_config.per_host_mappings && !m.forward) m_hosts.add(m.int_addr, -1, m_seed);
+    Host host;
+    if (counts_hosts() && !m.forward) host = m_hosts.add(m.int_addr, -1, m_seed);
     count(m, -1);
     m_counters.add(Counter::mappings_removed);
-    if (m_observer) m_observer->mapping_removed(m, now);
+    if (m_observer) m_observer->mapping_removed(m, TimeMs(m_created_s[id]) * 1000, now);
+    if (host.addr && host.count == 0) tell_block(host, false, now);
     m.proto = Proto(0); // marks the slot free for consistency_error()
     m_mappings.free(id);
 }
@@ -484,21 +491,37 @@ std::uint32_t MappingTable::HostCounts::get(Ipv4 addr, std::uint64_t seed) const
 }
 
 // Capacity is the most records that can be counted at once, so an entry can always be had.
-void MappingTable::HostCounts::add(Ipv4 addr, int delta, std::uint64_t seed) {
+MappingTable::Host MappingTable::HostCounts::add(Ipv4 addr, int delta, std::uint64_t seed, std::uint32_t now_s) {
     const std::uint64_t hash = hash_words(addr, 0, seed);
     std::uint32_t id = index.find(slab, hash, [&](const Host& h) { return h.addr == addr; });
     if (id == kNil) {
-        if (delta < 0) return;
+        if (delta < 0) return {};
         id = slab.alloc();
-        if (id == kNil) return;
+        if (id == kNil) return {};
         slab[id].addr = addr;
+        slab[id].since_s = now_s;
         index.insert(slab, hash, id);
     }
     slab[id].count += std::uint32_t(delta);
+    const Host now = slab[id];
     if (slab[id].count == 0) {
         index.erase(slab, hash, id);
         slab.free(id);
     }
+    return now;
+}
+
+// RFC 7422 §2.2: the block is logged once when its host starts using it and once when it stops,
+// with the external address and port range (the host's port is then implied by the block).
+void MappingTable::tell_block(const Host& h, bool used, TimeMs now) {
+    if (!m_observer || !m_config.pool.block_size) return;
+    const auto block = m_ports.block_for(h.addr);
+    if (!block || block->count == 0) return;
+    const PoolConfig& pool = m_ports.config();
+    const BlockUse u{h.addr, pool.external_addrs[block->addr_index], pool.ports.at(block->first_index),
+                     pool.ports.at(block->first_index + block->count - 1), h.since_s};
+    if (used) m_observer->block_allocated(u, now);
+    else m_observer->block_released(u, now);
 }
 
 std::uint32_t MappingTable::inbound_sessions_of(Ipv4 remote) const { return m_remotes.get(remote, m_seed); }
@@ -561,7 +584,7 @@ std::string MappingTable::consistency_error() const {
 
 std::size_t MappingTable::memory_bytes() const {
     return m_mappings.bytes() + m_in2out.bytes() + m_out2in.bytes() + m_sessions.bytes() + m_session_index.bytes() +
-           m_hosts.bytes() + m_remotes.bytes();
+           m_hosts.bytes() + m_remotes.bytes() + m_created_s.size() * sizeof(std::uint32_t);
 }
 
 } // namespace conenat::core

@@ -31,6 +31,8 @@ constexpr std::size_t kCoreCounters = std::size_t(core::Counter::count_);
 class StatsText {
 public:
     void add(std::string_view name, std::uint64_t value) { m_out << name << ' ' << value << '\n'; }
+    // Lines already "name value\n".
+    void add_lines(std::string_view lines) { m_out << lines; }
     // The core's counters, each under its name.
     void add_core(std::span<const std::uint64_t> values) {
         for (std::size_t i = 0; i < kCoreCounters && i < values.size(); ++i)

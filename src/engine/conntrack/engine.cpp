@@ -39,16 +39,18 @@ std::string queue_error(std::uint16_t num, const std::string& error) {
 }
 } // namespace
 
-void ConntrackEngine::mapping_created(const Mapping& m, TimeMs) {
+void ConntrackEngine::mapping_created(const Mapping& m, TimeMs now) {
     const io::MappingElement e{m.proto, m.internal(), {m.rem_addr, m.rem_port}, m.external()};
     m_to_add.push_back(e);
     (void)m_programmed.add(e, m.policy.mapping);
     // RFC 6888 §4: protocol, subscriber, external address and port (no destination, REQ-12).
+    m_mapping_log.mapping_created(m, now);
     LOG_DEBUG("mapping created: %s %s -> %s", m.proto == Proto::Udp ? "udp" : m.proto == Proto::Tcp ? "tcp" : "icmp",
               text::format_endpoint(m.internal()).c_str(), text::format_endpoint(m.external()).c_str());
 }
 
-void ConntrackEngine::mapping_removed(const Mapping& m, TimeMs) {
+void ConntrackEngine::mapping_removed(const Mapping& m, TimeMs created, TimeMs now) {
+    m_mapping_log.mapping_removed(m, created, now);
     const io::MappingElement e{m.proto, m.internal(), {m.rem_addr, m.rem_port}, m.external()};
     if (m_reconfiguring) m_ended.emplace_back(m.proto, m.external());
     std::vector<io::MappingElement> elements = m_programmed.take(e); // with its per-flow ones
@@ -67,6 +69,7 @@ void ConntrackEngine::mapping_removed(const Mapping& m, TimeMs) {
 
 // Deletions first: a port freed and handed out again in the same round must not collide.
 Status ConntrackEngine::flush_elements() {
+    if (m_mapping_log.due()) m_mapping_log.flush();
     Status result;
     if (!m_to_remove.empty()) {
         if (Status s = m_rules->nft().remove_elements(m_maps, m_to_remove); !s) {
@@ -207,6 +210,7 @@ std::string ConntrackEngine::stats() {
         {"conntrack_full", &m_conntrack_full}, {"conntrack_full_drops", &m_conntrack_drops}};
     for (const auto& [name, value] : own) text.add(name, value->load());
     text.add("event_buffer", m_event_buffer.load());
+    text.add_lines(MappingLog::instance().stats());
     text.add("first_packet_us_p50", m_decide_us.quantile(0.5));
     text.add("first_packet_us_p99", m_decide_us.quantile(0.99));
     text.add("program_maps_us_p50", m_program_us.quantile(0.5));

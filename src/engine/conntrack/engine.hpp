@@ -17,6 +17,7 @@
 #include "conenat/io/fd.hpp"
 #include "conenat/io/nftables.hpp"
 #include "engine/common/installed_rules.hpp"
+#include "engine/common/mapping_log.hpp"
 #include "engine/common/router_watch.hpp"
 #include "engine/conntrack/programmed.hpp"
 #include "engine/common/table_check.hpp"
@@ -57,7 +58,9 @@ private:
         bool from_inside = true; // the flow's first packet came from inside (hairpins too)
     };
     void mapping_created(const core::Mapping& m, core::TimeMs now) override;
-    void mapping_removed(const core::Mapping& m, core::TimeMs now) override;
+    void mapping_removed(const core::Mapping& m, core::TimeMs created, core::TimeMs now) override;
+    void block_allocated(const core::BlockUse& b, core::TimeMs now) override { m_mapping_log.block_allocated(b, now); }
+    void block_released(const core::BlockUse& b, core::TimeMs now) override { m_mapping_log.block_released(b, now); }
 
     // events thread (conntrack_events.cpp)
     void event_loop();
@@ -126,6 +129,7 @@ private:
     // In-daemon time of a batch of first packets: from receive to the verdicts sent, and the
     // part of it spent programming the maps (ACKed nftables batch).
     LatencyHistogram m_decide_us, m_program_us;
+    MappingLogBuffer m_mapping_log; // under m_mutex, as the table: written when due and each second
     std::atomic<std::uint64_t> m_queued_out{0}, m_queued_in{0}, m_repeat{0}, m_dropped{0}, m_held{0},
         m_events_new{0}, m_events_destroy{0}, m_events_ignored{0}, m_events_lost{0}, m_resyncs{0}, m_nft_errors{0},
         m_elements_added{0}, m_elements_removed{0}, m_replies_sent{0}, m_event_buffer{0}, m_rules_reinstalled{0},

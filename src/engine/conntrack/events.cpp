@@ -129,6 +129,7 @@ void ConntrackEngine::event_loop() {
             }
             m_check.run_if_due(m_table, "conntrack engine");
             (void)flush_elements();
+            if (check_table) m_mapping_log.flush(); // each second
         }
         if (check_table) {
             watch_conntrack_table(now);

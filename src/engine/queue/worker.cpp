@@ -27,6 +27,7 @@ QueueWorker::QueueWorker(const WorkerSettings& settings, const ShardPlan& plan, 
     : m_settings(settings), m_steering(plan, settings.index, {}),
       m_translator(plan.configs[settings.index], seed),
       m_replies(2 * kBatch), m_hold_replies(kHoldReplies) {
+    m_translator.table().set_observer(&m_mapping_log);
     m_raw_out.reserve(2 * kBatch + kHoldReplies);
 }
 
@@ -70,6 +71,7 @@ TimeMs QueueWorker::work(const io::Poller& poller, TimeMs now) {
 
 void QueueWorker::end_round() {
     send_raw();
+    if (m_mapping_log.due()) m_mapping_log.flush();
     for (Kind k : {kMain, kHairpin}) {
         if (Status st = queue(k).flush(); !st) {
             add(QueueStat::queue_errors);
@@ -210,6 +212,7 @@ void QueueWorker::send_raw() {
 }
 
 void QueueWorker::publish() {
+    m_mapping_log.flush();
     note_table_state<QueueStat>(m_own, m_translator, m_check, "queue worker");
     m_stats.publish(m_translator.counters(), m_own);
 }

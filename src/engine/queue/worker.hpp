@@ -5,6 +5,7 @@
 
 #include "engine.hpp"
 #include "conenat/io/raw_socket.hpp"
+#include "engine/common/mapping_log.hpp"
 #include "engine/common/table_check.hpp"
 #include "engine/software/disposition.hpp"
 #include "engine/software/steering.hpp"
@@ -108,6 +109,7 @@ private:
     WorkerSettings m_settings;
     Steering m_steering; // its internal net unused: the kernel's hooks give directions
     core::Translator m_translator;
+    MappingLogBuffer m_mapping_log; // the table's observer: written each round when due, each publish
     std::optional<io::NfQueue> m_main, m_hairpin;
     std::optional<io::RawIpSocket> m_raw;
     std::size_t m_ready[2] = {0, 0}; // the queues' indices in the poller

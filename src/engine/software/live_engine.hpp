@@ -11,6 +11,7 @@
 #include "conenat/engine/clock.hpp"
 #include "conenat/engine/config.hpp"
 #include "conenat/io/nftables.hpp"
+#include "engine/common/mapping_log.hpp"
 #include "engine/common/installed_rules.hpp"
 #include "engine/common/router_follow.hpp"
 #include "engine/common/router_watch.hpp"
@@ -116,7 +117,8 @@ protected:
     }
     // The statistics' lines of what happened to it while it ran.
     std::string live_stats() const {
-        return "rules_reinstalled " + std::to_string(m_reinstalled.load(std::memory_order_relaxed)) + "\n";
+        return "rules_reinstalled " + std::to_string(m_reinstalled.load(std::memory_order_relaxed)) + "\n" +
+               MappingLog::instance().stats();
     }
 
     EngineConfig m_config;

@@ -41,7 +41,9 @@ TunWorker::TunWorker(const TunWorkerSettings& settings, const ShardPlan& plan, s
       m_translator(plan.configs[settings.index], seed),
       m_reassembler(reassembly_config()), m_queue(std::move(queue)), m_inbox(std::move(inbox)),
       m_outbox(std::move(outbox)), m_inbox_pos(m_inbox.size()), m_wake_fds(wake_fds),
-      m_wake(settings.workers), m_bufs(kBatch * kBufBytes), m_replies(kBatch) {}
+      m_wake(settings.workers), m_bufs(kBatch * kBufBytes), m_replies(kBatch) {
+    m_translator.table().set_observer(&m_mapping_log);
+}
 
 void TunWorker::run(const io::EventFd& stop) { run_worker(*this, stop, now_ms); }
 
@@ -238,6 +240,7 @@ void TunWorker::expire_holds(TimeMs now) {
 }
 
 void TunWorker::publish() {
+    m_mapping_log.flush();
     const core::ReassemblyCounters& r = m_reassembler.counters();
     m_own[std::size_t(TunStat::fragments_in)] = r.fragments_in;
     m_own[std::size_t(TunStat::datagrams_reassembled)] = r.datagrams_done;

@@ -6,6 +6,7 @@
 #include "engine/software/handoff_ring.hpp"
 #include "engine/software/disposition.hpp"
 #include "engine/software/steering.hpp"
+#include "engine/common/mapping_log.hpp"
 #include "engine/common/table_check.hpp"
 #include "engine.hpp"
 #include "engine/software/held_syns.hpp"
@@ -83,7 +84,9 @@ private:
     void serve_view(core::TimeMs now) { m_view.serve(m_translator.table(), now); }
     void poll_failed() { add(TunStat::read_errors); }
     void expire(core::TimeMs now);
-    void end_round() {}
+    void end_round() {
+        if (m_mapping_log.due()) m_mapping_log.flush();
+    }
 
     bool round(core::TimeMs now); // true: a full batch (more may be waiting)
     void take_hand_offs(core::TimeMs now);
@@ -115,6 +118,7 @@ private:
     TunWorkerSettings m_settings;
     Steering m_steering;
     core::Translator m_translator;
+    MappingLogBuffer m_mapping_log; // the table's observer: written each round when due, each publish
     core::Reassembler m_reassembler;
     std::optional<io::TunQueue> m_queue;
     std::vector<HandoffRing*> m_inbox, m_outbox;

@@ -67,12 +67,24 @@ struct Session {
     enum : std::uint8_t { kScaleInside = 1, kScaleRemote = 2 };
 };
 
-// Told about every mapping created and removed (RFC 6888 §4 logging).
+// An internal host's RFC 7422 port block while the host uses it: from its first mapping to
+// its last one's end.
+struct BlockUse {
+    Ipv4 host = 0, external = 0;
+    std::uint16_t first_port = 0, last_port = 0; // the block's first and last port of the pool
+    std::uint32_t since_s = 0;                     // when its first mapping came (clock seconds)
+};
+
+// Told about every mapping created and removed (RFC 6888 §4 logging), and with port blocks
+// (--port-block-size) about each block taken into use and given up (RFC 7422 §2.2 logging).
 class MappingObserver {
 public:
     virtual ~MappingObserver() = default;
     virtual void mapping_created(const Mapping& m, TimeMs now) = 0;
-    virtual void mapping_removed(const Mapping& m, TimeMs now) = 0;
+    // `created`: when it was made (to the second), for the log's duration.
+    virtual void mapping_removed(const Mapping& m, TimeMs created, TimeMs now) = 0;
+    virtual void block_allocated(const BlockUse&, TimeMs) {}
+    virtual void block_released(const BlockUse&, TimeMs) {}
 };
 
 class MappingTable {
@@ -169,11 +181,13 @@ private:
     struct Host {
         Ipv4 addr = 0;
         std::uint32_t count = 0, list_next = kNil, hash_next = kNil;
+        std::uint32_t since_s = 0; // counted since (clock seconds)
     };
     struct HostCounts {
         explicit HostCounts(std::uint32_t capacity) : slab(capacity), index(capacity) {}
         std::uint32_t get(Ipv4 addr, std::uint64_t seed) const;
-        void add(Ipv4 addr, int delta, std::uint64_t seed);
+        // The host's record after the change (count 0: gone), `now_s` its start when new.
+        Host add(Ipv4 addr, int delta, std::uint64_t seed, std::uint32_t now_s = 0);
         std::size_t bytes() const { return slab.bytes() + index.bytes(); }
         Slab<Host> slab;
         HashIndex<Host, &Host::hash_next> index;
@@ -203,7 +217,11 @@ private:
     void apply_forwards(bool rebuilt, TimeMs now);
     void grow_tables();
     void retime_lists(TimeMs now);
-    void recount_hosts();
+    void recount_hosts(TimeMs now);
+    // Mappings are counted per inside host: for a quota, or for the port blocks' log.
+    bool counts_hosts() const { return m_config.per_host_mappings || m_config.pool.block_size; }
+    // The observer told that `h`'s block came into use (`used`) or went out of it.
+    void tell_block(const Host& h, bool used, TimeMs now);
     bool live_view(const Mapping& m, TimeMs now, TimeMs* until) const;
     void arm_mapping(MappingId m, TimeMs now, std::uint16_t remote_port);
     void arm_session(SessionId s, std::uint8_t list, TimeMs now);
@@ -230,6 +248,9 @@ private:
     std::uint32_t m_epoch = 0;
     HostCounts m_hosts;   // mappings per inside host (when a quota is set)
     HostCounts m_remotes; // inbound-opened sessions per remote address
+    // When each mapping was made (clock seconds, by MappingId): beside the records, which stay
+    // small and hot; read only when one is made or ends.
+    std::vector<std::uint32_t> m_created_s;
     std::uint32_t m_inbound_total = 0;
     std::uint32_t m_by_behaviour[3][3] = {}; // live or unswept mappings per protocol slot and mapping behaviour
 };
