@@ -15,7 +15,7 @@ TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
 # Lines of FILE matching the extended regex RE (0 when none).
 count() { grep -cE "$2" "$1" 2>/dev/null || true; }
 # Waits (at most ~5 s) until FILE has at least N lines matching RE.
-wait_lines() { wait_for 50 0.1 bash -c "[ \$(grep -cE '$2' '$1' 2>/dev/null || echo 0) -ge $3 ]"; }
+wait_lines() { wait_for 50 0.1 bash -c "n=\$(grep -cE '$2' '$1' 2>/dev/null); [ \"\${n:-0}\" -ge $3 ]"; }
 
 # Makes N UDP flows from in1 (ports BASE..) to Y1; sets SEEN[i] to what Y1 saw.
 declare -a SEEN
@@ -36,7 +36,7 @@ file_checks() {
   daemon_start --engine "$engine" --config "$CONF" --nat-type full-cone --mapping-log mappings \
     --mapping-log-file "$LOG" || { fail "$engine: daemon did not start"; return; }
   flows "$base" $n
-  wait_lines "$LOG" "event=mapping-created proto=udp internal=$LAB_IN1_ADDR:$base " 1
+  wait_lines "$LOG" "event=mapping-created proto=udp internal=$LAB_IN1_ADDR:" $n
   for ((i = 0; i < n; i++)); do
     x=${SEEN[i]}
     [ -n "$x" ] && [ "$(count "$LOG" "^$TS event=mapping-created proto=udp internal=$LAB_IN1_ADDR:$((base + i)) external=$x\$")" -eq 1 ] &&
@@ -48,8 +48,7 @@ file_checks() {
   echo "-- a reload moves the pool: every mapping ends, logged with its duration"
   echo "ports = 30000-39999" >"$CONF"
   kill -HUP "$DAEMON"
-  wait_lines "$LOG" "event=mapping-removed proto=udp internal=$LAB_IN1_ADDR:$base " 1
-  sleep 1.5 # the workers' next write
+  wait_lines "$LOG" "event=mapping-removed proto=udp internal=$LAB_IN1_ADDR:" $n
   for ((i = 0; i < n; i++)); do
     x=${SEEN[i]}
     [ -n "$x" ] && [ "$(count "$LOG" "^$TS event=mapping-removed proto=udp internal=$LAB_IN1_ADDR:$((base + i)) external=$x duration=[0-9]+\$")" -eq 1 ] &&
