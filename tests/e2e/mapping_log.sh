@@ -139,18 +139,18 @@ lab_kill "$RX"
 
 echo "== refusals, each next to a start that works (above)"
 out=$(ip netns exec "$LAB_RT" "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --foreground \
-  --pid-file "$LAB_DIR/bad.pid" --mapping-log blocks 2>&1 >/dev/null); rc=$?
+  --pid-file "$LAB_DIR/bad.pid" --control-socket "$LAB_DIR/bad.sock" --mapping-log blocks 2>&1 >/dev/null); rc=$?
 check "blocks without --port-block-size: exit 2 naming the option ($rc: $out)" \
   bash -c "[ $rc -eq 2 ] && grep -q 'mapping-log.*port-block-size' <<<'$out'"
 out=$(ip netns exec "$LAB_RT" "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --foreground \
-  --pid-file "$LAB_DIR/bad.pid" --mapping-log sometimes 2>&1 >/dev/null); rc=$?
+  --pid-file "$LAB_DIR/bad.pid" --control-socket "$LAB_DIR/bad.sock" --mapping-log sometimes 2>&1 >/dev/null); rc=$?
 check "an unknown mode: exit 2 ($rc: $out)" bash -c "[ $rc -eq 2 ] && grep -q 'mapping-log' <<<'$out'"
 out=$(ip netns exec "$LAB_RT" timeout 10 "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --foreground \
-  --pid-file "$LAB_DIR/bad.pid" --mapping-log mappings --mapping-log-syslog-socket "$LAB_DIR/nobody.sock" 2>&1 >/dev/null); rc=$?
+  --pid-file "$LAB_DIR/bad.pid" --control-socket "$LAB_DIR/bad.sock" --mapping-log mappings --mapping-log-syslog-socket "$LAB_DIR/nobody.sock" 2>&1 >/dev/null); rc=$?
 check "no syslog at the socket: exit 1 naming it ($rc: $out)" \
   bash -c "[ $rc -eq 1 ] && grep -q 'nobody.sock' <<<'$out'"
 out=$(ip netns exec "$LAB_RT" timeout 10 "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --foreground \
-  --pid-file "$LAB_DIR/bad.pid" --mapping-log mappings --mapping-log-file "$LAB_DIR/no/such/dir/m.log" 2>&1 >/dev/null); rc=$?
+  --pid-file "$LAB_DIR/bad.pid" --control-socket "$LAB_DIR/bad.sock" --mapping-log mappings --mapping-log-file "$LAB_DIR/no/such/dir/m.log" 2>&1 >/dev/null); rc=$?
 check "a file that cannot be opened: exit 1 naming it ($rc: $out)" \
   bash -c "[ $rc -eq 1 ] && grep -q 'no/such/dir/m.log' <<<'$out'"
 
