@@ -17,7 +17,7 @@
 # Bad usage: a malformed --stun-server (exit 2), an unanswering server (a PROBLEM, exit 1).
 # The queue and tun engines, healthy: exit 0.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 source tests/e2e/daemon_lib.sh
 
 CTL=$BUILD/conenatctl
@@ -26,18 +26,17 @@ SOCK=$LAB_DIR/conenatd.sock
 CGN_WAN=198.51.100.250
 RT_WAN=100.64.0.2
 
-# conenatctl in the router: prints its output, sets RC.
+# conenatctl in the router: prints its output (stderr too).
 ctl() { lab_exec "$LAB_RT" timeout 60 "$CTL" --socket "$SOCK" "$@" 2>&1; }
 # check ARGS...: runs `conenatctl check ARGS`, keeps the output in OUT and the exit status in RC.
 run_check() {
   local tag=$1; shift
   OUT=$(ctl check "$@"); RC=$?
   echo "$OUT" >"$LAB_DIR/check.$tag.out"
-  echo "-- conenatctl check $* ($tag): exit $RC"; echo "$OUT" | sed 's/^/   | /'
+  echo "-- conenatctl check $* ($tag): exit $RC"; echo "   | ${OUT//$'\n'/$'\n'   | }"
 }
 has() { grep -qF -- "$1" <<<"$OUT"; }
 problems() { grep -c '^PROBLEM' <<<"$OUT"; }
-last_line() { tail -n 1 <<<"$OUT"; }
 
 start_conenatd() {
   rm -f "$STATS"
