@@ -68,7 +68,10 @@ file_checks() {
     test "$(count "$LOG.1" "internal=$LAB_IN1_ADDR:$((base + 50)) ")" -eq 0
   check "$engine: the statistics count the lines, none lost" \
     test "$(stat mapping_log_lines)" -ge $((2 * n + 1)) -a "$(stat mapping_log_lost)" = 0
+  flows $((base + 60)) 1
   daemon_stop
+  check "$engine: a flow made just before SIGTERM is logged all the same" \
+    test "$(count "$LOG" "event=mapping-created proto=udp internal=$LAB_IN1_ADDR:$((base + 60)) external=${SEEN[0]}\$")" -eq 1
 }
 
 file_checks conntrack 5500

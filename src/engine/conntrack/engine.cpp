@@ -171,6 +171,7 @@ void ConntrackEngine::stop() {
         if (m_event_thread.joinable()) m_event_thread.join();
         if (m_queue_thread.joinable()) m_queue_thread.join();
         m_started = false;
+        m_mapping_log.flush(); // the threads are gone: what they logged since the last tick
     }
     if (m_queue_in) { // nothing stays in a queue we are about to leave
         m_syn_hold.take_all([this](const SynHold::Held& h) { m_queue_in->verdict(h.handle, io::Verdict::Drop); });
