@@ -6,7 +6,7 @@
 # block-allocated line per host whose range holds its ports, block-released at the end; syslog
 # mode through a datagram socket this test binds; bad settings refused.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 source tests/e2e/daemon_lib.sh
 
 CONF=$LAB_DIR/conenatd.conf

@@ -5,7 +5,7 @@
 # loopback) serves the values, and they are the daemon's: the mapping gauge counts the flows the
 # test made, as the stats file does. The file follows a reload (metrics-file in the config).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 source tests/e2e/lib.sh
 NODE_EXPORTER=prometheus-node-exporter
 e2e_require_root promtool "$NODE_EXPORTER"
