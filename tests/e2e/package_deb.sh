@@ -63,8 +63,9 @@ else fail "lintian found errors (exit $rc)"; fi
 
 # What the package holds.
 contents=$(dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\.||; s|\(.\)/$|\1|')
-for f in /usr/sbin/conenatd /etc/conenatd.conf /lib/systemd/system/conenatd.service \
-         /usr/share/man/man8/conenatd.8.gz /usr/share/man/man5/conenatd.conf.5.gz /usr/share/doc/conenatd/copyright; do
+man=$(for m in man/*.[1-8]; do [ -e "$m" ] && echo "/usr/share/man/man${m##*.}/${m##*/}.gz"; done)
+for f in /usr/sbin/conenatd /etc/conenatd.conf /lib/systemd/system/conenatd.service $man \
+         /usr/share/doc/conenatd/copyright /usr/share/doc/conenatd/README.md; do
   grep -qx -- "$f" <<<"$contents" && pass "the package holds $f" || fail "the package lacks $f"
 done
 dpkg-deb -f "$deb" Depends | grep -q 'libnetfilter-queue1' && pass "Depends from shlibs: $(dpkg-deb -f "$deb" Depends)" ||
@@ -86,6 +87,9 @@ fi
 pass "dpkg -i $(basename "$deb")"
 dpkg-query -W -f='${Conffiles}\n' conenatd | grep -q '^ /etc/conenatd.conf ' && pass "/etc/conenatd.conf is a conffile" ||
   fail "/etc/conenatd.conf is not a conffile: $(dpkg-query -W -f='${Conffiles}' conenatd)"
+unit=/lib/systemd/system/conenatd.service
+grep -q '^ExecStart=/usr/sbin/conenatd ' "$unit" && ! grep -q '/usr/local\|@[A-Z]*@' "$unit" &&
+  pass "the unit runs /usr/sbin/conenatd (paths substituted)" || fail "the unit's paths: $(grep -n '/usr/\|@' "$unit")"
 [ ! -e /etc/systemd/system/multi-user.target.wants/conenatd.service ] && pass "the unit is not enabled" ||
   fail "the unit was enabled on install"
 out=$(/usr/sbin/conenatd --version 2>&1)
