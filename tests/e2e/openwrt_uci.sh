@@ -10,7 +10,7 @@
 #
 #   one private namespace with a veth wan0 (conenatd checks the WAN interface): no lab
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 BIN=$BUILD/conenatd
 [ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
@@ -120,7 +120,7 @@ bad "option mark: expected a number" "$S" "${OK[@]}" "	option mark 'bit20'"
 bad "option nat_type: empty value" "$S" "${OK[@]}" "	option nat_type ''"
 bad "a backslash ends the line" "$S" "${OK[@]}" "	option nat_type full-cone\\"
 bad "no 'config conenatd' section" "# nothing but a comment"
-bad "bad30.uci:3: option nat_type: expected one of" "$S" "${OK[@]}; option nat_type 'fullcone'"
+bad "bad30.uci:3: option nat_type: expected one of" "$S" "${OK[0]}" "${OK[1]}; option nat_type 'fullcone'"
 # `option wan` needs the device the init script resolves; without it, refused.
 for sh in "${SHELLS[@]}"; do
   out=$("$sh" "$FILES/conenatd.config" 2>&1 >/dev/null); rc=$?

@@ -6,7 +6,7 @@
 # Root: it installs into this machine's root file system; it skips (77) when a conenatd is
 # already there (package, `make install` to /usr, or /etc/conenatd.conf) rather than touch it.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 source tests/e2e/lib.sh
 if [ "$(id -u)" -ne 0 ]; then echo "skipped: needs root (dpkg -i / --purge)"; exit 77; fi
 missing=()
