@@ -84,7 +84,7 @@ TEST_CASE("mapping log: a host's port block is logged when its first mapping com
     REQUIRE(t.create(Proto::Udp, ep("10.0.0.2:5000"), ep("203.0.113.5:7000"), t0, why) != kNil);
     REQUIRE(t.create(Proto::Tcp, ep("10.0.0.2:5001"), ep("203.0.113.5:80"), t0 + 1000, why) != kNil);
     REQUIRE(seen.used.size() == 1);
-    const BlockUse& b = seen.used[0];
+    const BlockUse b = seen.used[0]; // a copy: the vector grows below
     CHECK(b.host == ep("10.0.0.2:0").addr);
     CHECK(b.last_port - b.first_port == 63);
     CHECK(b.since_s == t0 / 1000);
