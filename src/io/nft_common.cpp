@@ -2,6 +2,8 @@
 
 #include "nft_objects.hpp"
 
+#include "conenat/io/nft_rules.hpp"
+
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
 
@@ -25,10 +27,18 @@ std::vector<std::uint8_t> be32(std::uint32_t v) {
 }
 
 void table_message(NftBatch& batch, std::uint16_t type, std::uint16_t flags, std::string what,
-                   const std::string& table) {
+                   const std::string& table, std::string_view comment) {
     batch.add(type, flags, std::move(what), [&](nlmsghdr* nlh) {
         NftnlPtr<nftnl_table> t(nftnl_table_alloc());
         nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.c_str());
+        NftnlPtr<nftnl_udata_buf> buf;
+        if (!comment.empty()) { // as nft writes `comment "..."`: one NUL-terminated string
+            buf.reset(nftnl_udata_buf_alloc(256));
+            nftnl_udata_put(buf.get(), NFTNL_UDATA_TABLE_COMMENT, static_cast<std::uint32_t>(comment.size() + 1),
+                            std::string(comment).c_str());
+            nftnl_table_set_data(t.get(), NFTNL_TABLE_USERDATA, nftnl_udata_buf_data(buf.get()),
+                                 nftnl_udata_buf_len(buf.get()));
+        }
         nftnl_table_nlmsg_build_payload(nlh, t.get());
     });
 }
@@ -37,7 +47,7 @@ void replace_table(NftBatch& batch, const std::string& table) {
     const std::string what = "table " + table;
     table_message(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE, what, table);
     table_message(batch, NFT_MSG_DELTABLE, 0, "delete " + what, table);
-    table_message(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE, what, table);
+    table_message(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE, what, table, nft::kOwnTableComment);
 }
 
 void add_set(NftBatch& batch, const std::string& table, std::uint32_t id, const SetSpec& set,

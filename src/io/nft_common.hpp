@@ -29,8 +29,11 @@ std::vector<std::uint8_t> be32(std::uint32_t v);
 // ---- messages ----
 
 // One table message (NEWTABLE / DELTABLE) for `table`.
-void table_message(NftBatch& batch, std::uint16_t type, std::uint16_t flags, std::string what, const std::string& table);
-// "add; delete; add": replaces the table whether or not it exists, in one transaction.
+// `comment`: the table's `comment "..."` (its user data); empty: none.
+void table_message(NftBatch& batch, std::uint16_t type, std::uint16_t flags, std::string what, const std::string& table,
+                   std::string_view comment = {});
+// "add; delete; add": replaces the table whether or not it exists, in one transaction; the new
+// table carries nft::kOwnTableComment.
 void replace_table(NftBatch& batch, const std::string& table);
 
 struct SetElem {

@@ -5,9 +5,13 @@
 #include "nft_batch.hpp"
 #include "nft_objects.hpp"
 
+#include "conenat/io/nft_rules.hpp"
+
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 
@@ -136,11 +140,44 @@ Status set_ports(detail::NftSocket& sock, std::uint16_t family, const std::strin
     return {};
 }
 
+// The comment of a table (nft's `comment "..."`), or "".
+std::string table_comment(const nftnl_table* t) {
+    std::uint32_t len = 0;
+    const void* data = nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len);
+    if (!data || len == 0) return {};
+    std::string comment;
+    nftnl_udata_parse(data, len, [](const nftnl_udata* attr, void* out) {
+        const auto* bytes = static_cast<const char*>(nftnl_udata_get(attr));
+        const std::uint32_t n = nftnl_udata_len(attr);
+        if (nftnl_udata_type(attr) == NFTNL_UDATA_TABLE_COMMENT && n > 0)
+            static_cast<std::string*>(out)->assign(bytes, strnlen(bytes, n));
+        return 0;
+    }, &comment);
+    return comment;
+}
+
+// The ip tables another conenatd installed (they carry nft::kOwnTableComment): their DNAT maps
+// are that instance's mappings, not the user's forwards.
+Result<std::vector<std::string>> conenatd_tables(detail::NftSocket& sock) {
+    std::vector<std::string> names;
+    bool parse_failed = false;
+    CONENAT_TRY(sock.dump(NFT_MSG_GETTABLE, [](nlmsghdr*) {}, [&](const nlmsghdr* nlh) {
+        detail::NftnlPtr<nftnl_table> t(nftnl_table_alloc());
+        if (!t || nftnl_table_nlmsg_parse(nlh, t.get()) < 0) { parse_failed = true; return; }
+        if (table_comment(t.get()) == nft::kOwnTableComment) names.push_back(nftnl_table_get_str(t.get(), NFTNL_TABLE_NAME));
+    }, NFPROTO_IPV4));
+    if (parse_failed) return Error{"nftables: cannot parse a table of the ruleset"};
+    return names;
+}
+
 } // namespace
 
 Result<DnatPorts> dnat_ports(const std::string& own_table) {
     auto sock = detail::NftSocket::open();
     if (!sock) return Error{sock.error()};
+    auto skip = conenatd_tables(*sock);
+    if (!skip) return Error{skip.error()};
+    skip->push_back(own_table);
     DnatPorts result;
     for (std::uint16_t family : {std::uint16_t(NFPROTO_IPV4), std::uint16_t(NFPROTO_INET)}) {
         struct Found { std::string table, chain; RuleReading reading; };
@@ -150,7 +187,7 @@ Result<DnatPorts> dnat_ports(const std::string& own_table) {
             detail::NftnlPtr<nftnl_rule> r(nftnl_rule_alloc());
             if (!r || nftnl_rule_nlmsg_parse(nlh, r.get()) < 0) { parse_failed = true; return; }
             const std::string table = nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE);
-            if (family == NFPROTO_IPV4 && table == own_table) return;
+            if (family == NFPROTO_IPV4 && std::find(skip->begin(), skip->end(), table) != skip->end()) return;
             RuleReading reading = read_rule(r.get());
             if (reading.dnat && found.size() < kMaxRanges)
                 found.push_back({table, nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN), std::move(reading)});

@@ -6,6 +6,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 
 #include <memory>
 
@@ -18,6 +19,7 @@ struct NftnlFree {
     void operator()(nftnl_expr* p) const noexcept { nftnl_expr_free(p); }
     void operator()(nftnl_set* p) const noexcept { nftnl_set_free(p); }
     void operator()(nftnl_set_elem* p) const noexcept { nftnl_set_elem_free(p); }
+    void operator()(nftnl_udata_buf* p) const noexcept { nftnl_udata_buf_free(p); }
 };
 
 template <typename T>

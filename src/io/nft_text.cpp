@@ -111,7 +111,7 @@ std::string Nftables::render(const nft::RuleSet& rules) {
     std::istringstream comment(rules.comment);
     for (std::string line; std::getline(comment, line);)
         out << "# " << line << "\n";
-    out << "table ip " << rules.table << " {\n";
+    out << "table ip " << rules.table << " {\n\tcomment \"" << nft::kOwnTableComment << "\"\n";
     const char* delim = ""; // a blank line between objects
     for (const nft::Set& s : rules.sets) {
         out << delim;

@@ -1,6 +1,6 @@
 #include "nft_typeof.hpp"
 
-#include <libnftnl/udata.h>
+#include "nft_objects.hpp"
 
 #include <memory>
 
@@ -34,10 +34,6 @@ PayloadId id_of(nft::Payload p) {
     }
     return {"th dport", kDescTh, 2, 0};
 }
-
-struct UdataFree {
-    void operator()(nftnl_udata_buf* b) const noexcept { nftnl_udata_buf_free(b); }
-};
 
 // A payload field's data nest: header, field, and an integer field's length.
 void put_payload(nftnl_udata_buf* buf, nft::Payload p) {
@@ -86,7 +82,7 @@ std::vector<std::uint8_t> raw_th_userdata(std::uint32_t offset_bits, std::uint32
     constexpr std::uint32_t kBigEndian = 2;        // nft's BYTEORDER_BIG_ENDIAN (src/datatype.h)
     constexpr std::uint32_t kBaseTransport = 3;    // PROTO_BASE_TRANSPORT_HDR (src/proto.h)
     constexpr std::uint8_t kPayloadBase = 2, kPayloadOffset = 3;
-    std::unique_ptr<nftnl_udata_buf, UdataFree> buf(nftnl_udata_buf_alloc(64));
+    NftnlPtr<nftnl_udata_buf> buf(nftnl_udata_buf_alloc(64));
     nftnl_udata_put_u32(buf.get(), NFTNL_UDATA_SET_KEYBYTEORDER, kBigEndian);
     // A raw payload: no header (desc 0, field 0), its base, offset and length.
     nftnl_udata* outer = nftnl_udata_nest_start(buf.get(), NFTNL_UDATA_SET_KEY_TYPEOF);
@@ -106,7 +102,7 @@ std::vector<std::uint8_t> raw_th_userdata(std::uint32_t offset_bits, std::uint32
 std::vector<std::uint8_t> typeof_userdata(const std::vector<nft::Payload>& key, const std::vector<nft::Payload>& data) {
     if (key.empty())
         return {};
-    std::unique_ptr<nftnl_udata_buf, UdataFree> buf(nftnl_udata_buf_alloc(256)); // NFT_USERDATA_MAXLEN
+    NftnlPtr<nftnl_udata_buf> buf(nftnl_udata_buf_alloc(256)); // NFT_USERDATA_MAXLEN
     // The byte orders of a concatenation (none: 0) come first, as nft writes them.
     nftnl_udata_put_u32(buf.get(), NFTNL_UDATA_SET_KEYBYTEORDER, 0);
     if (!data.empty())

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # conenatd under the sandbox of systemd/conenatd.service, built from the unit file itself by
-# tests/e2e/unit_sandbox.sh (PID 1 is not systemd here): read-only system, private /run with the
+# tests/e2e/tools/unit_sandbox.sh (PID 1 is not systemd here): read-only system, private /run with the
 # RuntimeDirectory writable, /proc/sys read-only but /proc/sys/net, a /dev with /dev/net/tun,
 # only CAP_NET_ADMIN + CAP_NET_RAW, no new privileges. Each engine: READY=1 on the notify socket,
 # a real UDP flow translated, the credentials and mounts the daemon really has, STOPPING=1 and
@@ -31,7 +31,7 @@ sandboxed() {
   printf '%s\n' "engine = $engine" "external-if = wan0" "internal-net = $LAB_INTERNAL_NET" \
     "external-ip = $LAB_E1" "log-level = info" >"$CONF"
   lab_bg "$LAB_RT" "sandbox-$engine" env NOTIFY_SOCKET="$SOCK" BUILD="$BUILD" \
-    tests/e2e/unit_sandbox.sh "$UNIT" "$CONF" "$@"
+    tests/e2e/tools/unit_sandbox.sh "$UNIT" "$CONF" "$@"
   DAEMON=$LAB_BG_PID
 }
 nat_works() {

@@ -1,5 +1,6 @@
 // Nftables against the real kernel, inside the namespaces of tests/e2e/io_adapters.sh.
 #include "conenat/io/nfqueue.hpp"
+#include "conenat/io/nft_dnat_scan.hpp"
 #include "conenat/io/nftables.hpp"
 #include "engine/common/installed_rules.hpp"
 #include "engine/conntrack/rules.hpp"
@@ -186,6 +187,31 @@ TEST_CASE("install builds the table, replaces it, and remove deletes it") {
     CHECK(sh("nft list table ip cn_install") != 0);
     st = nft.remove("cn_install");
     CHECK_MESSAGE(st.ok(), st.error()); // absent is fine
+}
+
+TEST_CASE("an installed table is marked as conenatd's: another instance's DNAT scan skips it, a user's DNAT counts") {
+    IOTEST_REQUIRE_NETNS();
+    auto nft = open_nft();
+    TableGuard guard{"cn_marked"}, user{"cn_user"};
+    install(nft, spec_for(nft, "cn_marked"));
+    CHECK(contains(sh_out("nft list table ip cn_marked"), "comment \"managed by conenatd\""));
+    // cn_marked's dnat rules map the whole pool; a user's forward takes one port.
+    REQUIRE(sh("nft add table ip cn_user && nft add chain ip cn_user pre '{ type nat hook prerouting priority dstnat; }' "
+               "&& nft add rule ip cn_user pre udp dport 20005 dnat to 10.0.0.9") == 0);
+    auto scan = io::dnat_ports("cn_other"); // as a second instance with its own table sees it
+    REQUIRE_MESSAGE(scan.ok(), scan.error());
+    REQUIRE(scan->ports.size() == 1);
+    CHECK(scan->ports[0].first == 20005);
+    CHECK(scan->ports[0].last == 20005);
+    CHECK(scan->unknown.empty());
+    // Control: the same DNAT rule (cn_marked's dnat_map chain) in a table without the mark counts.
+    TableGuard copy{"cn_copy"};
+    REQUIRE(sh("echo 'table ip cn_copy { map dnat_udp { type ipv4_addr . inet_service : ipv4_addr . inet_service; }; "
+               "chain pre { type nat hook prerouting priority dstnat; dnat ip to ip daddr . udp dport map @dnat_udp; }; }' "
+               "| nft -f -") == 0);
+    scan = io::dnat_ports("cn_other");
+    REQUIRE_MESSAGE(scan.ok(), scan.error());
+    CHECK(scan->unknown.size() == 1); // "ip cn_copy/pre: no destination port (every port)"
 }
 
 TEST_CASE("errors name the object and carry the kernel's reason") {

@@ -17,7 +17,8 @@ struct DnatPorts {
     std::vector<std::string> unknown;   // DNAT rules whose port this scan cannot read ("table/chain: why")
 };
 
-// Every rule of the ip and inet tables but `own_table` (ip) with a DNAT statement (nft's
+// Every rule of the ip and inet tables but `own_table` (ip) and those of another conenatd (ip
+// tables with nft::kOwnTableComment) with a DNAT statement (nft's
 // `dnat` and `redirect`, iptables-nft's DNAT and REDIRECT targets): the destination ports it
 // matches.
 Result<DnatPorts> dnat_ports(const std::string& own_table);

@@ -69,6 +69,10 @@ struct Set {
     std::uint32_t size = 0;
 };
 
+// The comment every table conenatd installs carries: how another instance's DNAT scan (and a
+// reader of `nft list ruleset`) tells conenatd's tables from the user's.
+inline constexpr const char* kOwnTableComment = "managed by conenatd";
+
 struct RuleSet {
     std::string table;
     std::string comment; // the "# ..." lines before the table (without the "# "); not installed

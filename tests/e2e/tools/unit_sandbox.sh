@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a command under the sandbox that systemd/conenatd.service asks systemd for, as far as it
 # can be built without systemd as PID 1; the settings are read from the unit file itself.
-#   tests/e2e/unit_sandbox.sh UNIT CONFIG [--without-rw PATH] -- [extra conenatd args...]
+#   tests/e2e/tools/unit_sandbox.sh UNIT CONFIG [--without-rw PATH] -- [extra conenatd args...]
 # Run as root inside the network namespace wanted; it unshares a mount namespace of its own and
 # execs the unit's ExecStart (@SBINDIR@: $BUILD, @SYSCONFDIR@: a private dir holding CONFIG):
 #   ProtectSystem=strict  every mount read-only but /dev, /proc, /sys (those below)
