@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+#ifndef CONENAT_VERSION
+#error "CONENAT_VERSION: the Makefile passes the one VERSION"
+#endif
+
 using namespace conenat;
 
 namespace {
@@ -33,7 +37,7 @@ int main(int argc, char** argv) {
             return ctl::kExitOk;
         }
         if (a == "--version") {
-            std::puts("conenatctl 0.1");
+            std::puts("conenatctl " CONENAT_VERSION);
             return ctl::kExitOk;
         }
         if (a == "--socket" || a.rfind("--socket=", 0) == 0) {

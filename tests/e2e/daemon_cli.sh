@@ -8,22 +8,11 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 BIN=$BUILD/conenatd
-[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
 source tests/e2e/lib.sh
+source tests/e2e/check_lib.sh
+e2e_built "$BIN"
 e2e_require_root ip nft
-
-NS=cncli$$-$RANDOM
-TMP=$(mktemp -d)
-cleanup() { ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT INT TERM
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-ip -n "$NS" link add wan0 type veth peer name wan0p  # no dummy driver on every kernel
-ip -n "$NS" addr add 198.51.100.254/24 dev wan0
-ip -n "$NS" link set wan0 up
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+e2e_scratch_ns cncli
 
 # expect_bad "option the message must name" args...
 expect_bad() {

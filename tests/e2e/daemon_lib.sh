@@ -17,12 +17,8 @@ lab_trap
 BUILD=${BUILD:-build}
 BIN=$BUILD/conenatd
 FLOWS=tests/e2e/flows.py
-[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok: $*"; }
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+source tests/e2e/check_lib.sh
+e2e_built "$BIN"
 
 STATS=$LAB_DIR/stats
 DAEMON=

@@ -10,14 +10,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
-[ -x "$BUILD/conenatd" ] || { echo "FAIL: $BUILD/conenatd not built"; exit 1; }
+source tests/e2e/check_lib.sh
+e2e_built "$BUILD/conenatd"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok: $*"; }
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
 
 VERSION=$(sed -n 's/^VERSION := //p' Makefile)
 CTL=no; [ -e src/ctl/main.cpp ] && CTL=yes

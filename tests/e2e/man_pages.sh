@@ -6,15 +6,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
-[ -x "$BUILD/conenatd" ] || { echo "FAIL: $BUILD/conenatd not built"; exit 1; }
+source tests/e2e/check_lib.sh
+e2e_built "$BUILD/conenatd"
 command -v mandoc >/dev/null || { echo "skipped: mandoc missing (apt-get install mandoc; scripts/deps.sh test)"; exit 77; }
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok: $*"; }
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
 
 for m in man/*.[1-8]; do
   out=$(mandoc -Tlint -Wwarning "$m" 2>&1); rc=$?

@@ -13,22 +13,15 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 BIN=$BUILD/conenatd
-[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
 source tests/e2e/lib.sh
+source tests/e2e/check_lib.sh
+e2e_built "$BIN"
 e2e_require_root busybox dash awk
 
 FILES=openwrt/conenatd/files
 U2C=$FILES/conenatd-uci2conf
 GOLD=tests/e2e/openwrt
-NS=cnuci$$-$RANDOM
-TMP=$(mktemp -d)
-cleanup() { ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT INT TERM
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-ip -n "$NS" link add wan0 type veth peer name wan0p
-ip -n "$NS" addr add 198.51.100.254/24 dev wan0
-ip -n "$NS" link set wan0 up
+e2e_scratch_ns cnuci
 
 # busybox's own sh and awk (and cat, for the error pipe): the applets, first on PATH.
 mkdir "$TMP/bb"
@@ -39,9 +32,6 @@ SHELLS=(busybox_u2c dash_u2c)
 PATH="$TMP/bb:$PATH" awk 'BEGIN { exit 0 }' </dev/null && [ "$(PATH="$TMP/bb:$PATH" command -v awk)" = "$TMP/bb/awk" ] ||
   { echo "FAIL: busybox awk is not first on PATH"; exit 1; }
 
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok: $*"; }
 
 # Golden files: NAME.uci (the shipped sample for "sample") -> NAME.conf, the same from both shells,
 # and conenatd takes it without a word on stderr (but MAP-E's expected port-range warning).

@@ -8,6 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 source tests/e2e/lib.sh
+source tests/e2e/check_lib.sh
 if [ "$(id -u)" -ne 0 ]; then echo "skipped: needs root (dpkg -i / --purge)"; exit 77; fi
 missing=()
 for t in dpkg-buildpackage dh lintian fakeroot dpkg-parsechangelog; do
@@ -35,9 +36,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok: $*"; }
 
 # A copy of the tree without builds and git metadata: the package builds from scratch.
 mkdir "$TMP/src"

@@ -19,33 +19,14 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 BIN=$BUILD/conenatd
-[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
 source tests/e2e/lib.sh
+source tests/e2e/check_lib.sh
+e2e_built "$BIN"
 e2e_require_root ip nft
 
-NS=cnrules$$-$RANDOM
-TMP=$(mktemp -d)
 DAEMON=
-cleanup() {
-  [ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
-  ip netns del "$NS" 2>/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-for l in wan0 lan0; do
-  ip -n "$NS" link add $l type veth peer name ${l}p # no dummy driver on every kernel
-  ip -n "$NS" link set ${l}p up
-done
-ip -n "$NS" addr add 198.51.100.254/24 dev wan0
-ip -n "$NS" addr add 10.0.0.1/24 dev lan0
-ip -n "$NS" link set wan0 up
-ip -n "$NS" link set lan0 up
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok: $*"; }
+e2e_cleanup() { [ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null; }
+e2e_scratch_ns cnrules wan0 lan0
 
 # The runtime-dependent part of a listed table: counter values (print-rules shows a fresh
 # table's zeros). nft's own warnings (e.g. about xt targets) go to stderr and are not compared.

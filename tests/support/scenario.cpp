@@ -16,6 +16,13 @@ NatConfig lab_config(NatType type, std::vector<const char*> external) {
     return c;
 }
 
+NatConfig small_config(NatType type) {
+    NatConfig c = lab_config(type);
+    c.max_mappings = 64;
+    c.max_sessions = 128;
+    return c;
+}
+
 namespace {
 
 // Eager: the whole table swept before every step that moves the clock (every record freed on

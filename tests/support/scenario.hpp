@@ -42,6 +42,8 @@ struct Scenario {
 
 // A config like the lab's DUT: E1 (and more addresses), the given NAT type.
 core::NatConfig lab_config(core::NatType type, std::vector<const char*> external = {E1});
+// lab_config with small tables: 64 mappings, 128 sessions.
+core::NatConfig small_config(core::NatType type);
 
 // Runs every step; reports failures through doctest with the scenario and step named.
 void run(const Scenario& s);

@@ -1,30 +1,18 @@
 // The mapping table as the conntrack engine drives it: kernel flows hold mappings and permits.
 #include "conenat/core/nat/mapping_table.hpp"
 #include "tests/support/packet_builder.hpp"
+#include "tests/support/scenario.hpp"
 
 #include <doctest/doctest.h>
 
 using namespace conenat::core;
 using conenat::test::ep;
-using conenat::test::ip;
-
-namespace {
-
-NatConfig config(NatType t) {
-    NatConfig c;
-    c.set_type(t);
-    c.pool.external_addrs = {ip("198.51.100.254")};
-    c.max_mappings = 64;
-    c.max_sessions = 128;
-    return c;
-}
-
-} // namespace
+using conenat::test::small_config;
 
 TEST_SUITE("mapping table: kernel flows") {
 
 TEST_CASE("UDP-5: a live kernel flow keeps its mapping past every timer; its end starts the timer") {
-    MappingTable t(config(NatType::FullCone), 1);
+    MappingTable t(small_config(NatType::FullCone), 1);
     Counter why{};
     const MappingId m = t.create(Proto::Udp, ep("10.0.0.2:5000"), ep("203.0.113.5:7000"), 0, why);
     REQUIRE(m != kNil);
@@ -41,7 +29,7 @@ TEST_CASE("UDP-5: a live kernel flow keeps its mapping past every timer; its end
 
 TEST_CASE("UDP-8: flows are the filter permits: APDF per endpoint, ADF per address") {
     SUBCASE("port-restricted") {
-        MappingTable t(config(NatType::PortRestrictedCone), 1);
+        MappingTable t(small_config(NatType::PortRestrictedCone), 1);
         Counter why{};
         const MappingId m = t.create(Proto::Udp, ep("10.0.0.2:5000"), ep("203.0.113.5:7000"), 0, why);
         REQUIRE(t.flow_begin(m, ep("203.0.113.5:7000"), 0));
@@ -49,7 +37,7 @@ TEST_CASE("UDP-8: flows are the filter permits: APDF per endpoint, ADF per addre
         CHECK_FALSE(t.permits(m, ep("203.0.113.5:7001"), 1));
     }
     SUBCASE("restricted: one flow to Y admits Y's other ports until the flow has ended + timeout") {
-        MappingTable t(config(NatType::RestrictedCone), 1);
+        MappingTable t(small_config(NatType::RestrictedCone), 1);
         Counter why{};
         const MappingId m = t.create(Proto::Udp, ep("10.0.0.2:5000"), ep("203.0.113.5:7000"), 0, why);
         REQUIRE(t.flow_begin(m, ep("203.0.113.5:7000"), 0));
@@ -65,7 +53,7 @@ TEST_CASE("UDP-8: flows are the filter permits: APDF per endpoint, ADF per addre
 }
 
 TEST_CASE("resync: flows missing from a fresh dump end; the ones present stay") {
-    MappingTable t(config(NatType::PortRestrictedCone), 1);
+    MappingTable t(small_config(NatType::PortRestrictedCone), 1);
     Counter why{};
     const MappingId m = t.create(Proto::Udp, ep("10.0.0.2:5000"), ep("203.0.113.5:7000"), 0, why);
     REQUIRE(t.flow_begin(m, ep("203.0.113.5:7000"), 0));
@@ -80,7 +68,7 @@ TEST_CASE("resync: flows missing from a fresh dump end; the ones present stay") 
 }
 
 TEST_CASE("adopt: state rebuilt from the kernel claims the same external endpoint") {
-    MappingTable t(config(NatType::FullCone), 1);
+    MappingTable t(small_config(NatType::FullCone), 1);
     Counter why{};
     const MappingId m = t.adopt(Proto::Tcp, ep("10.0.0.2:5000"), ep("203.0.113.5:80"), ep("198.51.100.254:23456"), 0, why);
     REQUIRE(m != kNil);

@@ -2,30 +2,19 @@
 // filters, timers as the lookups judge them, the row limit.
 #include "conenat/core/nat/mapping_table.hpp"
 #include "tests/support/packet_builder.hpp"
+#include "tests/support/scenario.hpp"
 
 #include <doctest/doctest.h>
 
 using namespace conenat::core;
 using conenat::test::ep;
 using conenat::test::ip;
-
-namespace {
-
-NatConfig config(NatType t) {
-    NatConfig c;
-    c.set_type(t);
-    c.pool.external_addrs = {ip("198.51.100.254")};
-    c.max_mappings = 64;
-    c.max_sessions = 128;
-    return c;
-}
-
-} // namespace
+using conenat::test::small_config;
 
 TEST_SUITE("mapping table: view") {
 
 TEST_CASE("rows of live mappings with their endpoints, idle time and expiry; dead ones are left out") {
-    MappingTable t(config(NatType::PortRestrictedCone), 1);
+    MappingTable t(small_config(NatType::PortRestrictedCone), 1);
     Counter why{};
     const MappingId a = t.create(Proto::Udp, ep("10.0.0.2:5000"), ep("203.0.113.5:7000"), 0, why);
     const MappingId b = t.create(Proto::Tcp, ep("10.0.0.3:6000"), ep("203.0.113.6:80"), 0, why);
@@ -56,7 +45,7 @@ TEST_CASE("rows of live mappings with their endpoints, idle time and expiry; dea
 }
 
 TEST_CASE("filters: protocol, internal and external address with or without port") {
-    MappingTable t(config(NatType::FullCone), 1);
+    MappingTable t(small_config(NatType::FullCone), 1);
     Counter why{};
     REQUIRE(t.create(Proto::Udp, ep("10.0.0.2:5000"), ep("203.0.113.5:7000"), 0, why) != kNil);
     REQUIRE(t.create(Proto::Udp, ep("10.0.0.2:5001"), ep("203.0.113.5:7000"), 0, why) != kNil);
@@ -76,7 +65,7 @@ TEST_CASE("filters: protocol, internal and external address with or without port
 }
 
 TEST_CASE("the row limit: stops there and says so") {
-    MappingTable t(config(NatType::FullCone), 1);
+    MappingTable t(small_config(NatType::FullCone), 1);
     Counter why{};
     for (std::uint16_t p = 5000; p < 5010; ++p)
         REQUIRE(t.create(Proto::Udp, {ip("10.0.0.2"), p}, ep("203.0.113.5:7000"), 0, why) != kNil);
@@ -89,7 +78,7 @@ TEST_CASE("the row limit: stops there and says so") {
 }
 
 TEST_CASE("a forward never expires") {
-    NatConfig c = config(NatType::Symmetric);
+    NatConfig c = small_config(NatType::Symmetric);
     c.forwards = {{Proto::Udp, ep("0.0.0.0:25001"), ep("10.0.0.5:25001")}};
     MappingTable t(c, 1);
     std::vector<MappingRow> rows;

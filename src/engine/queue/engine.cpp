@@ -61,13 +61,4 @@ void QueueEngine::stop() {
         w->close(); // held packets dropped, queues unbound
 }
 
-Status QueueEngine::reconfigure(const EngineConfig& next) { return reconfigure_live(next); }
-
-bool QueueEngine::alive() const { return live_alive(); }
-Result<TableView> QueueEngine::view(const ViewRequest& request) { return live_view(request); }
-
-std::string QueueEngine::stats() {
-    return worker_stats_text(m_workers, stat_names(QueueStat{})) + live_stats();
-}
-
 } // namespace conenat::engine

@@ -30,16 +30,12 @@ class QueueWorker;
 // The rule set this engine installs, as nft text (--print-rules).
 std::string queue_rules_text(const EngineConfig& config, io::nft::Queueing queueing);
 
-class QueueEngine final : public Engine, private LiveEngine<QueueEngine, QueueWorker> {
+class QueueEngine final : public LiveEngine<QueueEngine, QueueWorker> {
 public:
     explicit QueueEngine(const EngineConfig& config);
     ~QueueEngine() override;
     Status start() override;
     void stop() override;
-    Status reconfigure(const EngineConfig& next) override;
-    std::string stats() override;
-    bool alive() const override;
-    Result<TableView> view(const ViewRequest& request) override;
 
 private:
     friend class LiveEngine<QueueEngine, QueueWorker>;

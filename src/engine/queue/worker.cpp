@@ -24,10 +24,8 @@ constexpr std::size_t kHoldReplies = 16;
 } // namespace
 
 QueueWorker::QueueWorker(const WorkerSettings& settings, const ShardPlan& plan, std::uint64_t seed)
-    : m_settings(settings), m_steering(plan, settings.index, {}),
-      m_translator(plan.configs[settings.index], seed),
+    : TranslatingWorker(plan.configs[settings.index], seed), m_settings(settings), m_steering(plan, settings.index, {}),
       m_replies(2 * kBatch), m_hold_replies(kHoldReplies) {
-    m_translator.table().set_observer(&m_mapping_log);
     m_raw_out.reserve(2 * kBatch + kHoldReplies);
 }
 

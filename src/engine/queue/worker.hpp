@@ -5,15 +5,12 @@
 
 #include "engine.hpp"
 #include "conenat/io/raw_socket.hpp"
-#include "engine/common/mapping_log.hpp"
-#include "engine/common/table_check.hpp"
 #include "engine/software/disposition.hpp"
 #include "engine/software/steering.hpp"
 #include "engine/software/held_syns.hpp"
+#include "engine/software/translating_worker.hpp"
 #include "engine/software/two_pass_batch.hpp"
-#include "conenat/engine/heartbeat.hpp"
 #include "engine/software/worker_loop.hpp"
-#include "engine/software/view_slot.hpp"
 #include "engine/software/worker_stats.hpp"
 
 #include "conenat/core/nat/counters.hpp"
@@ -35,8 +32,9 @@ struct WorkerSettings {
     bool fail_open = false;
 };
 
-class QueueWorker {
+class QueueWorker final : public TranslatingWorker {
 public:
+    using Stat = QueueStat;
     using Stats = PublishedStats<std::size_t(QueueStat::count_)>;
     static constexpr std::size_t kStats = Stats::kSize;
 
@@ -54,11 +52,6 @@ public:
     void close();
     // The last published statistics: core counters, then QueueStat.
     std::array<std::uint64_t, kStats> stats() const;
-    // Whether its thread went round its loop lately (Engine::alive).
-    bool alive(core::TimeMs now) const { return m_heartbeat.recent(now); }
-    // conenatctl: requests to its thread; table() only while the thread is paused.
-    ViewSlot& view_slot() { return m_view; }
-    const core::MappingTable& table() const { return m_translator.table(); }
 
 private:
     enum Kind : std::uint8_t { kMain, kHairpin };
@@ -76,8 +69,6 @@ private:
     friend void run_worker(W&, const io::EventFd&, C&&);
     void watch(io::Poller& poller);
     core::TimeMs work(const io::Poller& poller, core::TimeMs now);
-    void beat(core::TimeMs now) { m_heartbeat.beat(now); }
-    void serve_view(core::TimeMs now) { m_view.serve(m_translator.table(), now); }
     void poll_failed() { add(QueueStat::queue_errors); }
     void expire(core::TimeMs now) { m_translator.expire(now); }
     void end_round();
@@ -108,8 +99,6 @@ private:
 
     WorkerSettings m_settings;
     Steering m_steering; // its internal net unused: the kernel's hooks give directions
-    core::Translator m_translator;
-    MappingLogBuffer m_mapping_log; // the table's observer: written each round when due, each publish
     std::optional<io::NfQueue> m_main, m_hairpin;
     std::optional<io::RawIpSocket> m_raw;
     std::size_t m_ready[2] = {0, 0}; // the queues' indices in the poller
@@ -125,9 +114,6 @@ private:
 
     std::array<std::uint64_t, std::size_t(QueueStat::count_)> m_own{};
     Stats m_stats; // the core's counters corrected for hand-offs (see dispose), and m_own
-    TableCheck m_check;
-    Heartbeat m_heartbeat;
-    ViewSlot m_view;
 };
 
 } // namespace conenat::engine

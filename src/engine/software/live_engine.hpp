@@ -3,13 +3,16 @@
 // (RouterWatch). The changes — reconfigure (SIGHUP), the WAN's addresses, the table lost — take
 // turns under one mutex; a new plan reaches the workers while their threads are paused (the
 // kernel holds their packets meanwhile: NFQUEUE's backlog, the TUN device's queue).
+// It is the Engine of both but for start and stop (each engine's own set-up and tear-down).
 // `Derived` gives io::nft::RuleSet rules_for(const EngineConfig&, const ShardPlan&) (its table)
-// and void wan_changed() (after new WAN addresses); Worker has
-// reconfigure(const core::NatConfig&, const std::vector<core::Prefix>& internal, core::TimeMs).
+// and void wan_changed() (after new WAN addresses); Worker is a TranslatingWorker with
+// reconfigure(const core::NatConfig&, const std::vector<core::Prefix>& internal, core::TimeMs)
+// and its engine's counters as Worker::Stat.
 #pragma once
 
 #include "conenat/engine/clock.hpp"
 #include "conenat/engine/config.hpp"
+#include "conenat/engine/engine.hpp"
 #include "conenat/io/nftables.hpp"
 #include "engine/common/mapping_log.hpp"
 #include "engine/common/installed_rules.hpp"
@@ -20,6 +23,7 @@
 
 #include "engine/software/shard_plan.hpp"
 #include "engine/software/view_slot.hpp"
+#include "engine/software/worker_stats.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -37,33 +41,9 @@ namespace conenat::engine {
 constexpr std::chrono::milliseconds kViewWait{3000};
 
 template <typename Derived, typename Worker>
-class LiveEngine {
-protected:
-    explicit LiveEngine(const EngineConfig& config)
-        : m_config(config), m_plan(plan_shards(config.nat, config.internal, config.queues, &m_plan_error)) {}
-
-    // Installs the engine's table (at start), remembered: a change that keeps it leaves it alone.
-    Status install_rules() {
-        io::nft::RuleSet rules = derived().rules_for(m_config, m_plan);
-        m_rules_text = io::Nftables::render(rules);
-        return m_rules->install(std::move(rules));
-    }
-    // Starts the workers' threads, then follows the router.
-    Status run() {
-        CONENAT_TRY(m_threads.start(m_workers));
-        return follow_router(m_watch, m_config, *m_rules,
-                             {[this](std::vector<core::Ipv4> a) { wan_addresses(std::move(a)); },
-                              [this](const std::string& why) { table_lost(why); }});
-    }
-    // Stops following the router, then the threads (the rule set is the engine's to remove).
-    void halt() {
-        if (m_watch) {
-            m_watch->stop();
-            m_watch.reset();
-        }
-        m_threads.stop();
-    }
-    Status reconfigure_live(const EngineConfig& given) {
+class LiveEngine : public Engine {
+public:
+    Status reconfigure(const EngineConfig& given) final {
         std::lock_guard lock(m_mutex);
         auto next = live_plan(given, m_config.nat.pool.external_addrs, m_plan.workers);
         if (!next)
@@ -72,16 +52,21 @@ protected:
     }
     // Every worker's thread went round its loop lately (not asked while paused: the caller of
     // reconfigure is the daemon's main thread, which also asks this).
-    bool live_alive() const {
+    bool alive() const final {
         const core::TimeMs now = now_ms();
         for (const auto& w : m_workers)
             if (!w->alive(now))
                 return false;
         return true;
     }
+    // Every worker's counters, then what happened to the engine while it ran.
+    std::string stats() final {
+        return worker_stats_text(m_workers, stat_names(typename Worker::Stat{})) + "rules_reinstalled " +
+               std::to_string(m_reinstalled.load(std::memory_order_relaxed)) + "\n" + MappingLog::instance().stats();
+    }
     // conenatctl: every worker's table, each copied by its own thread between two of its batches
     // (here, while the threads are paused), merged; the running config and the counts of all.
-    Result<TableView> live_view(const ViewRequest& request) {
+    Result<TableView> view(const ViewRequest& request) final {
         std::lock_guard lock(m_mutex);
         std::vector<TableView> parts(m_workers.size());
         std::string late;
@@ -115,10 +100,31 @@ protected:
         }
         return all;
     }
-    // The statistics' lines of what happened to it while it ran.
-    std::string live_stats() const {
-        return "rules_reinstalled " + std::to_string(m_reinstalled.load(std::memory_order_relaxed)) + "\n" +
-               MappingLog::instance().stats();
+
+protected:
+    explicit LiveEngine(const EngineConfig& config)
+        : m_config(config), m_plan(plan_shards(config.nat, config.internal, config.queues, &m_plan_error)) {}
+
+    // Installs the engine's table (at start), remembered: a change that keeps it leaves it alone.
+    Status install_rules() {
+        io::nft::RuleSet rules = derived().rules_for(m_config, m_plan);
+        m_rules_text = io::Nftables::render(rules);
+        return m_rules->install(std::move(rules));
+    }
+    // Starts the workers' threads, then follows the router.
+    Status run() {
+        CONENAT_TRY(m_threads.start(m_workers));
+        return follow_router(m_watch, m_config, *m_rules,
+                             {[this](std::vector<core::Ipv4> a) { wan_addresses(std::move(a)); },
+                              [this](const std::string& why) { table_lost(why); }});
+    }
+    // Stops following the router, then the threads (the rule set is the engine's to remove).
+    void halt() {
+        if (m_watch) {
+            m_watch->stop();
+            m_watch.reset();
+        }
+        m_threads.stop();
     }
 
     EngineConfig m_config;

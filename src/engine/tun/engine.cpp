@@ -160,15 +160,6 @@ void TunEngine::stop() {
     m_wake_fds.clear();
 }
 
-Status TunEngine::reconfigure(const EngineConfig& next) { return reconfigure_live(next); }
-
-bool TunEngine::alive() const { return live_alive(); }
-Result<TableView> TunEngine::view(const ViewRequest& request) { return live_view(request); }
-
-std::string TunEngine::stats() {
-    return worker_stats_text(m_workers, stat_names(TunStat{})) + live_stats();
-}
-
 // PPPoE: the interface may come back with another MTU, which the device takes (see route_into_device).
 void TunEngine::wan_changed() {
     if (!m_rtnl) return;

@@ -36,16 +36,12 @@ class HandoffRing;
 // The rule set this engine installs, as nft text (--print-rules).
 std::string tun_rules_text(const EngineConfig& config);
 
-class TunEngine final : public Engine, private LiveEngine<TunEngine, TunWorker> {
+class TunEngine final : public LiveEngine<TunEngine, TunWorker> {
 public:
     explicit TunEngine(const EngineConfig& config);
     ~TunEngine() override;
     Status start() override;
     void stop() override;
-    Status reconfigure(const EngineConfig& next) override;
-    std::string stats() override;
-    bool alive() const override;
-    Result<TableView> view(const ViewRequest& request) override;
 
 private:
     friend class LiveEngine<TunEngine, TunWorker>;

@@ -37,12 +37,10 @@ core::ReassemblyConfig reassembly_config() {
 TunWorker::TunWorker(const TunWorkerSettings& settings, const ShardPlan& plan, std::uint64_t seed,
                      io::TunQueue queue, std::vector<HandoffRing*> inbox, std::vector<HandoffRing*> outbox,
                      std::span<const io::EventFd> wake_fds)
-    : m_settings(settings), m_steering(plan, settings.index, settings.internal),
-      m_translator(plan.configs[settings.index], seed),
+    : TranslatingWorker(plan.configs[settings.index], seed), m_settings(settings), m_steering(plan, settings.index, settings.internal),
       m_reassembler(reassembly_config()), m_queue(std::move(queue)), m_inbox(std::move(inbox)),
       m_outbox(std::move(outbox)), m_inbox_pos(m_inbox.size()), m_wake_fds(wake_fds),
       m_wake(settings.workers), m_bufs(kBatch * kBufBytes), m_replies(kBatch) {
-    m_translator.table().set_observer(&m_mapping_log);
 }
 
 void TunWorker::run(const io::EventFd& stop) { run_worker(*this, stop, now_ms); }

@@ -6,14 +6,11 @@
 #include "engine/software/handoff_ring.hpp"
 #include "engine/software/disposition.hpp"
 #include "engine/software/steering.hpp"
-#include "engine/common/mapping_log.hpp"
-#include "engine/common/table_check.hpp"
 #include "engine.hpp"
 #include "engine/software/held_syns.hpp"
+#include "engine/software/translating_worker.hpp"
 #include "engine/software/two_pass_batch.hpp"
-#include "conenat/engine/heartbeat.hpp"
 #include "engine/software/worker_loop.hpp"
-#include "engine/software/view_slot.hpp"
 #include "engine/software/worker_stats.hpp"
 
 #include "conenat/core/nat/translator.hpp"
@@ -35,8 +32,9 @@ struct TunWorkerSettings {
     std::vector<core::Prefix> internal;
 };
 
-class TunWorker {
+class TunWorker final : public TranslatingWorker {
 public:
+    using Stat = TunStat;
     using Stats = PublishedStats<std::size_t(TunStat::count_)>;
     static constexpr std::size_t kStats = Stats::kSize;
 
@@ -54,11 +52,6 @@ public:
     // Closes its queue (after run() has ended), keeping the last statistics.
     void close();
     std::array<std::uint64_t, kStats> stats() const;
-    // Whether its thread went round its loop lately (Engine::alive).
-    bool alive(core::TimeMs now) const { return m_heartbeat.recent(now); }
-    // conenatctl: requests to its thread; table() only while the thread is paused.
-    ViewSlot& view_slot() { return m_view; }
-    const core::MappingTable& table() const { return m_translator.table(); }
 
 private:
     static constexpr std::size_t kBatch = 64;
@@ -80,8 +73,6 @@ private:
     friend void run_worker(W&, const io::EventFd&, C&&);
     void watch(io::Poller& poller);
     core::TimeMs work(const io::Poller& poller, core::TimeMs now); // rounds until the device is drained
-    void beat(core::TimeMs now) { m_heartbeat.beat(now); }
-    void serve_view(core::TimeMs now) { m_view.serve(m_translator.table(), now); }
     void poll_failed() { add(TunStat::read_errors); }
     void expire(core::TimeMs now);
     void end_round() {
@@ -117,8 +108,6 @@ private:
 
     TunWorkerSettings m_settings;
     Steering m_steering;
-    core::Translator m_translator;
-    MappingLogBuffer m_mapping_log; // the table's observer: written each round when due, each publish
     core::Reassembler m_reassembler;
     std::optional<io::TunQueue> m_queue;
     std::vector<HandoffRing*> m_inbox, m_outbox;
@@ -136,9 +125,6 @@ private:
 
     std::array<std::uint64_t, std::size_t(TunStat::count_)> m_own{};
     Stats m_stats; // the core's counters corrected for hand-offs (see dispose), and m_own
-    TableCheck m_check;
-    Heartbeat m_heartbeat;
-    ViewSlot m_view;
 };
 
 } // namespace conenat::engine
