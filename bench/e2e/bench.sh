@@ -34,11 +34,25 @@
 #                  usual case, and then the figure only says the NAT did not collapse at the
 #                  most one CPU could offer)
 #   new flows/s    nat_probe flood from in1's second address, every packet a new source port,
-#                  i.e. a new internal endpoint and a new mapping (50 000, within the default
-#                  1024-65535 pool); then "reuse": new 5-tuples from those same endpoints to
-#                  other ports (new flows on existing mappings)
+#                  i.e. a new internal endpoint and a new mapping (30 000, within the daemon's
+#                  default pool of 36280 ports an address); then "reuse": new 5-tuples from
+#                  those same endpoints to other ports (new flows on existing mappings)
 #   The floods count on the receiving side with an nft counter (no receiving process to be the
 #   bottleneck); rate = received / the sender's sending time.
+# Then the contender is restarted three times (a fresh table and conntrack table each: the
+# levels below need free ports) for its new-flow section:
+#   new flows at   LEVEL_FLOWS new mappings each (from in1's second address, new source ports;
+#                  two levels a start of the contender: 25+50, 100+200, then the mixed load),
+#   25/50/100/200 %  paced at 25, 50, 100 and 200 % of the contender's own capacity, i.e. its
+#                  unpaced "new flows/s" above (measured first, per contender and round):
+#                  delivered k/s and loss per level (below capacity the target is no loss; at
+#                  200 % the excess is dropped, and for the daemon counted by the kernel queue:
+#                  nfnetlink_queue's queue_dropped + user_dropped in the router, "qdrop")
+#   mixed load     unpaced, two senders at once: LEVEL_FLOWS new NAT flows (in1, new mappings)
+#                  and as many new flows that are not the NAT's (in2 to a host on a second LAN
+#                  of the router, routed without NAT): the NAT's delivered k/s beside the other's
+#   cpu per flow   CPU seconds of the router's processes per thousand new flows delivered, in
+#                  the unpaced "new flows/s" flood, at 50 % of capacity and in the mixed load
 #
 # usage: bench/e2e/bench.sh [--rounds N] [--engines LIST] [--nat-type TYPE]
 #                           [--daemon-cmd CMD [--daemon-stop CMD] [--daemon-ready CMD]]
@@ -60,7 +74,8 @@
 # CPUs (two or more): the contender's processes run on the last CPU, the UDP senders on the
 # others (BENCH_PIN=0: anywhere); see PIN_DAEMON below.
 # Environment: BENCH_ROUNDS (default 4), BENCH_ENGINES, BENCH_PIN, BENCH_DAEMON_CMD / _STOP / _READY,
-# BENCH_DAEMON_ARGS (extra conenatd arguments), BENCH_MAP_FLOWS (default 50000), CONENATD,
+# BENCH_DAEMON_ARGS (extra conenatd arguments), BENCH_MAP_FLOWS (default 30000), BENCH_LEVEL_FLOWS
+# (default 15000; 2 x this must stay under the pool), CONENATD,
 # NFQ_PASSTHROUGH (default $BUILD/nfq_passthrough: make $BUILD/nfq_passthrough), BUILD, CXX.
 # Ends with a table (medians over rounds), one line per contender
 #   "bench: NAME tcp1=Mbit/s tcp4=Mbit/s udp25= udp50= udp100= udp_max= udp_peak= (kpps
@@ -69,7 +84,7 @@
 # <engine>_udp_pps_ratio=... overload_min=... overload_offered_min_x=..." (ratios to MASQUERADE
 # unless named otherwise, UDP ratios on the peak; see the end of this file), and with --previous
 # "prev: queue_vs_prev_tcp1=... ...".
-# With the default 4 rounds and the five contenders the run takes about 10 minutes (~150 s a round).
+# With the default 4 rounds and the five contenders the run takes about 12 minutes (~180 s a round).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/e2e/lib.sh
@@ -142,9 +157,14 @@ e2e_require_root "${LAB_TOOLS[@]}" iperf3 "${CXX:-g++}"
 # Sizes: bounded so that one contender takes ~40 s a round.
 TCP_SECONDS=4
 PPS_SECONDS=2.5                        # each UDP flood (nat_probe takes fractions)
-MAP_FLOWS=${BENCH_MAP_FLOWS:-50000}   # new mappings: under the pool and MASQUERADE's 64512 per remote
+# New mappings: under the daemon's default pool (1024-65535 less the router's own ephemeral
+# ports 32768-60999: 36280 ports an external address, and one host gets one address), else
+# the flood measures port exhaustion (drop_ports_exhausted), not the first-packet path.
+MAP_FLOWS=${BENCH_MAP_FLOWS:-30000}
 REUSE_DPORTS=2                         # reuse test: MAP_FLOWS x this many new flows
 FLOWS_SECONDS=5
+LEVEL_FLOWS=${BENCH_LEVEL_FLOWS:-15000}  # each paced level and each half of the mixed load (2 a start)
+LAN2_GW=10.1.0.1 LAN2_HOST=10.1.0.2    # the router's second LAN: routed, never NATed
 PROBES=2000
 PROBE_GAP_US=100
 NFQ_NUM=100                            # the ceiling's queue (the daemons are never up with it)
@@ -164,6 +184,18 @@ fi
 
 lab_trap
 lab_up >/dev/null 2>&1 || { echo "bench: could not build the lab" >&2; exit 1; }
+# A second LAN on the router (its own namespace, removed by lab_down with the others): the
+# mixed load's flows that are not the NAT's go there, routed without NAT.
+LAB_LAN2=${LAB_PREFIX}lan2
+ip netns add "$LAB_LAN2" && echo "$LAB_LAN2" >>"$LAB_DIR/namespaces" || { echo "bench: no second LAN" >&2; exit 1; }
+ip -n "$LAB_LAN2" link set lo up
+ip -n "$LAB_RT" link add lan2 type veth peer name eth0 netns "$LAB_LAN2"
+ip -n "$LAB_RT" addr add "$LAN2_GW/24" dev lan2
+ip -n "$LAB_LAN2" addr add "$LAN2_HOST/24" dev eth0
+ip -n "$LAB_RT" link set lan2 up
+ip -n "$LAB_LAN2" link set eth0 up
+ip -n "$LAB_LAN2" route add default via "$LAN2_GW"
+wait_for 50 0.1 lab_exec "$LAB_RT" ping -c1 -W1 "$LAN2_HOST" || { echo "bench: second LAN not up" >&2; exit 1; }
 probe=$LAB_DIR/nat_probe
 "${CXX:-g++}" -O2 -std=c++20 -o "$probe" bench/e2e/nat_probe.cpp
 
@@ -180,10 +212,26 @@ EOF
 wait_for 50 0.1 lab_tcp_listening "$LAB_INET" "$LAB_Y1" 5201 || { echo "bench: iperf3 server did not start" >&2; exit 1; }
 wait_for 50 0.1 lab_udp_listening "$LAB_INET" "$LAB_Y1" 7777 || { echo "bench: echo server did not start" >&2; exit 1; }
 
-rx_count() {
-  lab_exec "$LAB_INET" nft list counter ip benchrx rx | awk '/packets/ { print $2 }'
+lab_exec "$LAB_LAN2" nft -f - <<EOF
+table ip benchrx {
+  counter rx { }
+  chain pre { type filter hook prerouting priority raw; ip daddr $LAN2_HOST udp dport 9000-9009 counter name rx drop; }
 }
-rx_reset() { lab_exec "$LAB_INET" nft reset counter ip benchrx rx >/dev/null; }
+EOF
+
+rx_count() {   # rx_count [NS]: the receiver's counter (default: the internet's)
+  lab_exec "${1:-$LAB_INET}" nft list counter ip benchrx rx | awk '/packets/ { print $2 }'
+}
+rx_reset() {
+  lab_exec "$LAB_INET" nft reset counter ip benchrx rx >/dev/null
+  lab_exec "$LAB_LAN2" nft reset counter ip benchrx rx >/dev/null
+}
+
+# Packets the router's NFQUEUEs dropped so far (queue full: queue_dropped; a netlink buffer
+# full: user_dropped), summed over its queues; 0 with none bound.
+rt_queue_drops() {
+  lab_exec "$LAB_RT" cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null | awk '{ d += $6 + $7 } END { print d + 0 }'
+}
 
 # CPU clock ticks (utime + stime, all threads) of every process in the router namespace: the
 # daemon (or the pass-through). Prints nothing when none runs.
@@ -293,39 +341,47 @@ c_stop() {
 # ------------------------------------------------------------------ one measurement
 
 # flood OUT KEY SECONDS PPS SENDER...: one nat_probe flood per SENDER ("NS SRC SPORT0 NSPORTS
-# DPORT0 NDPORTS COUNT"), all at once, to Y2 with 64-byte payloads, each paced at PPS (0: as fast
-# as it can). Writes to OUT: KEY=<delivered k/s> KEY_offered=<offered k/s> KEY_loss_pct=<lost %>
-# and KEY_cpu=<CPU s of the router's processes per million delivered> when any runs.
+# DPORT0 NDPORTS COUNT [DST]", DST default Y2), all at once, with 64-byte payloads, each paced at
+# PPS (0: as fast as it can). Writes to OUT: KEY=<delivered k/s> KEY_offered=<offered k/s>
+# KEY_loss_pct=<lost %> KEY_qdrop=<packets the router's queues dropped>, and when any process
+# runs in the router KEY_cpu=<its CPU s per million delivered> KEY_cpu_k=<per thousand>. When the
+# second LAN received some: KEY_nat=<k/s delivered to the internet> KEY_other=<to the second LAN>.
 flood() {
-  local out=$1 key=$2 secs=$3 pps=$4 i=0 spec f sent=0 t=0 s n rx c0 c1
+  local out=$1 key=$2 secs=$3 pps=$4 i=0 spec f sent=0 t=0 s n rx rx2 c0 c1 q0 q1
   local -a files=() pids=() a
   shift 4
   rx_reset
   c0=$(rt_cpu_ticks)
+  q0=$(rt_queue_drops)
   for spec in "$@"; do
     read -r -a a <<<"$spec"
     f=$LAB_DIR/flood.$((i++))
     files+=("$f")
-    timeout 30 "${PIN_SENDER[@]}" ip netns exec "${a[0]}" "$probe" flood "${a[1]}" "$LAB_Y2" "${a[2]}" "${a[3]}" "${a[4]}" \
-      "${a[5]}" "${a[6]}" "$secs" 64 "$pps" >"$f" 2>&1 &
+    timeout 30 "${PIN_SENDER[@]}" ip netns exec "${a[0]}" "$probe" flood "${a[1]}" "${a[7]:-$LAB_Y2}" "${a[2]}" "${a[3]}" \
+      "${a[4]}" "${a[5]}" "${a[6]}" "$secs" 64 "$pps" >"$f" 2>&1 &
     pids+=($!)
   done
   for i in "${pids[@]}"; do wait "$i" || true; done
   sleep 0.5   # a queueing NAT may still be delivering the tail
   rx=$(rx_count)
+  rx2=$(rx_count "$LAB_LAN2")
   c1=$(rt_cpu_ticks)
+  q1=$(rt_queue_drops)
   for f in "${files[@]}"; do
     n=$(sed -nE 's/.*sent=([0-9]+).*/\1/p' "$f")
     s=$(sed -nE 's/.*seconds=([0-9.]+).*/\1/p' "$f")
     sent=$((sent + ${n:-0}))
     t=$(awk -v a="$t" -v b="${s:-0}" 'BEGIN { print (b > a ? b : a) }')
   done
-  awk -v r="${rx:-0}" -v n="$sent" -v t="$t" -v k="$key" 'BEGIN {
+  awk -v r1="${rx:-0}" -v r2="${rx2:-0}" -v n="$sent" -v t="$t" -v k="$key" -v q=$((q1 - q0)) 'BEGIN {
+    r = r1 + r2
     printf "%s=%.1f\n%s_offered=%.1f\n", k, (t > 0 ? r / t / 1e3 : 0), k, (t > 0 ? n / t / 1e3 : 0)
-    printf "%s_loss_pct=%.2f\n", k, (n > 0 ? 100 * (n - r) / n : 100) }' >>"$out"
-  if [ -n "$c0" ] && [ -n "$c1" ] && [ "${rx:-0}" -gt 0 ]; then
+    printf "%s_loss_pct=%.2f\n%s_qdrop=%d\n", k, (n > 0 ? 100 * (n - r) / n : 100), k, q
+    if (r2 > 0) printf "%s_nat=%.1f\n%s_other=%.1f\n", k, (t > 0 ? r1 / t / 1e3 : 0), k, (t > 0 ? r2 / t / 1e3 : 0) }' >>"$out"
+  rx=$((${rx:-0} + ${rx2:-0}))
+  if [ -n "$c0" ] && [ -n "$c1" ] && [ "$rx" -gt 0 ]; then
     awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v r="$rx" -v k="$key" \
-      'BEGIN { printf "%s_cpu=%.3f\n", k, d / hz / r * 1e6 }' >>"$out"
+      'BEGIN { printf "%s_cpu=%.3f\n%s_cpu_k=%.4f\n", k, d / hz / r * 1e6, k, d / hz / r * 1e3 }' >>"$out"
   fi
 }
 
@@ -381,7 +437,32 @@ measure() {
   flood "$out" flows_kps "$FLOWS_SECONDS" 0 "$LAB_IN1 $LAB_IN1_ADDR2 1024 $MAP_FLOWS 9001 1 $MAP_FLOWS"
   flood "$out" reuse_kps "$FLOWS_SECONDS" 0 \
     "$LAB_IN1 $LAB_IN1_ADDR2 1024 $MAP_FLOWS 9002 $REUSE_DPORTS $((MAP_FLOWS * REUSE_DPORTS))"
-  echo "  $(grep -vE '^(flows_kps|reuse_kps|cal)_offered=|_loss_pct=|^(probes|est_p99|fresh_p99)=' "$out" | tr '\n' ' ')"
+  echo "  $(grep -vE '^(flows_kps|reuse_kps|cal)_offered=|_loss_pct=|_qdrop=|_cpu_k=|^(probes|est_p99|fresh_p99)=' "$out" | tr '\n' ' ')"
+}
+
+# measure_flows CONTENDER ROUND PART: part 1..3 of the new-flow section, each on a freshly
+# started contender, appended to the same file. Each level and half of the mixed load has its
+# own source ports and destination port: new mappings, never a tuple MASQUERADE already holds.
+measure_flows() {
+  local out=$LAB_DIR/res.$1.$2 part=$3 cap pct i=0 pps
+  cap=$(val "$out" flows_kps)
+  if ! awk -v c="${cap:-0}" 'BEGIN { exit !(c > 0) }'; then
+    echo "  new-flow levels: no capacity measured"
+    return 0
+  fi
+  if [ "$part" = 3 ]; then
+    flood "$out" mixed "$FLOWS_SECONDS" 0 \
+      "$LAB_IN1 $LAB_IN1_ADDR2 1024 $LEVEL_FLOWS 9008 1 $LEVEL_FLOWS" \
+      "$LAB_IN2 $LAB_IN2_ADDR 1024 $LEVEL_FLOWS 9009 1 $LEVEL_FLOWS $LAN2_HOST"
+    echo "  capacity=$cap $(grep -E '^(nf(25|50|100|200)(_offered|_loss_pct|_qdrop)?|mixed_(nat|other|cpu_k)|flows_kps_cpu_k)=' "$out" | tr '\n' ' ')"
+    return 0
+  fi
+  for pct in $([ "$part" = 1 ] && echo 25 50 || echo 100 200); do
+    pps=$(awk -v c="$cap" -v p=$pct 'BEGIN { printf "%d", c * 1e3 * p / 100 }')
+    flood "$out" "nf$pct" "$FLOWS_SECONDS" "$pps" \
+      "$LAB_IN1 $LAB_IN1_ADDR2 $((1024 + i * LEVEL_FLOWS)) $LEVEL_FLOWS $((9003 + 2 * part - 2 + i)) 1 $LEVEL_FLOWS"
+    i=$((i + 1))
+  done
 }
 
 # ------------------------------------------------------------------ run, alternating
@@ -412,6 +493,14 @@ for ((r = 1; r <= rounds; r++)); do
     fi
     measure "$c" "$r"
     c_stop "$c" "$r"
+    for part in 1 2 3; do
+      if ! c_start "$c" "$r"; then
+        echo "bench: could not restart $c" >&2
+        exit 1
+      fi
+      measure_flows "$c" "$r" "$part"
+      c_stop "$c" "$r"
+    done
   done
 done
 
@@ -440,6 +529,14 @@ for row in "tcp1_mbps:TCP 1 stream (Mbit/s)" "tcp4_mbps:TCP 4 streams (Mbit/s)" 
            "overload:overload: delivered / peak" "overload_offered_x:overload: offered / peak" \
            "flows_kps:new flows+mappings (k/s)" "flows_kps_loss_pct:  loss (%)" \
            "reuse_kps:new flows, old mappings (k/s)" "reuse_kps_loss_pct:  loss (%)" \
+           "flows_kps_cpu_k:  CPU s / 1000 new flows" \
+           "nf25:new flows at 25% cap (k/s)" "nf25_loss_pct:  loss (%)" \
+           "nf50:new flows at 50% cap (k/s)" "nf50_loss_pct:  loss (%)" "nf50_cpu_k:  CPU s / 1000 flows" \
+           "nf100:new flows at 100% cap (k/s)" "nf100_loss_pct:  loss (%)" \
+           "nf200_offered:new flows 200% cap: offered" "nf200:  delivered (k/s)" "nf200_loss_pct:  loss (%)" \
+           "nf200_qdrop:  dropped by the queue (pkts)" \
+           "mixed_nat:mixed: NAT new flows (k/s)" "mixed_other:mixed: non-NAT new flows (k/s)" \
+           "mixed_cpu_k:mixed: CPU s / 1000 flows" \
            "setup_p50:setup p50 (us, fresh-est)" "setup_p99:setup p99 (us, fresh-est)" \
            "est_p50:established RTT p50 (us)" "lost:lost latency probes"; do
   k=${row%%:*}
@@ -455,6 +552,10 @@ for c in "${shown[@]}"; do
        "cpu_s_per_mpkt=$(med "$c" udpmax_cpu) cpu_s_per_mpkt_50=$(med "$c" udp50_cpu)" \
        "overload=$(med "$c" overload) overload_offered_x=$(med "$c" overload_offered_x)" \
        "new_flows=$(med "$c" flows_kps) reuse_flows=$(med "$c" reuse_kps)" \
+       "new_flows_cpu_s_per_k=$(med "$c" flows_kps_cpu_k) nf25=$(med "$c" nf25) nf25_loss=$(med "$c" nf25_loss_pct)" \
+       "nf50=$(med "$c" nf50) nf50_loss=$(med "$c" nf50_loss_pct) nf100=$(med "$c" nf100)" \
+       "nf100_loss=$(med "$c" nf100_loss_pct) nf200=$(med "$c" nf200) nf200_loss=$(med "$c" nf200_loss_pct)" \
+       "nf200_qdrop=$(med "$c" nf200_qdrop) mixed_nat=$(med "$c" mixed_nat) mixed_other=$(med "$c" mixed_other)" \
        "setup_p50_us=$(med "$c" setup_p50) setup_p99_us=$(med "$c" setup_p99)"
 done
 # The summary: ratios to MASQUERADE (*_ratio), the queue engine against the NFQUEUE ceiling
@@ -470,6 +571,10 @@ for c in nfq queue conntrack tun custom masq-daemon; do
   line+=" ${p}_tcp4_ratio=$(ratio "$(med "$c" tcp4_mbps)" "$(med masquerade tcp4_mbps)")"
   line+=" ${p}_udp_pps_ratio=$(ratio "$(med "$c" udppeak)" "$(med masquerade udppeak)")"
   line+=" ${p}_new_flows_ratio=$(ratio "$(med "$c" flows_kps)" "$(med masquerade flows_kps)")"
+  line+=" ${p}_reuse_ratio=$(ratio "$(med "$c" reuse_kps)" "$(med masquerade reuse_kps)")"
+  line+=" ${p}_mixed_nat_ratio=$(ratio "$(med "$c" mixed_nat)" "$(med masquerade mixed_nat)")"
+  # Below capacity no first packet may be lost; at 2x capacity the delivered rate must not fall.
+  line+=" ${p}_nf_loss_below_cap=$(med "$c" nf50_loss_pct) ${p}_nf200_vs_cap=$(ratio "$(med "$c" nf200)" "$(med "$c" flows_kps)")"
 done
 minof() { awk -v a="$1" -v b="$2" 'BEGIN { if (b !~ /^[0-9.]+$/) print a; else if (a == "-" || b < a) print b; else print a }'; }
 omin=- oxmin=-
@@ -488,7 +593,8 @@ if [ -n "$prev_bin" ]; then
   line="prev:"
   for c in queue conntrack tun; do
     has "$c" && has "prev-$c" || continue
-    for k in tcp1:tcp1_mbps tcp4:tcp4_mbps udp_peak:udppeak new_flows:flows_kps reuse_flows:reuse_kps; do
+    for k in tcp1:tcp1_mbps tcp4:tcp4_mbps udp_peak:udppeak new_flows:flows_kps reuse_flows:reuse_kps \
+             mixed_nat:mixed_nat; do
       line+=" ${c}_vs_prev_${k%%:*}=$(ratio "$(med "$c" "${k#*:}")" "$(med "prev-$c" "${k#*:}")")"
     done
   done
