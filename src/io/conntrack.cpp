@@ -1,4 +1,5 @@
-// ConntrackEvents and dump_conntrack: ctnetlink over libmnl (+ libnetfilter_conntrack's dump filter).
+// ConntrackEvents, dump_conntrack and the NAT deletes: ctnetlink over libmnl sockets, messages
+// read and built with libnetfilter_conntrack (conntrack_parse.hpp).
 #include "conenat/io/conntrack.hpp"
 
 #include "conntrack_parse.hpp"
@@ -27,6 +28,7 @@ constexpr std::size_t kMaxDatagrams = 1 << 16;
 struct ConntrackEvents::Impl {
     detail::EventSocket events;
     std::size_t rcvbuf;
+    detail::FlowParser parser; // one nf_conntrack object for every event
 };
 
 ConntrackEvents::ConntrackEvents(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
@@ -45,7 +47,10 @@ Result<ConntrackEvents> ConntrackEvents::open(std::size_t rcvbuf) {
         });
     if (!events)
         return Error{events.error()};
-    return ConntrackEvents(std::make_unique<Impl>(Impl{std::move(events.value()), rcvbuf}));
+    auto parser = detail::FlowParser::create();
+    if (!parser)
+        return Error{"conntrack events: out of memory for the libnetfilter_conntrack object"};
+    return ConntrackEvents(std::make_unique<Impl>(Impl{std::move(events.value()), rcvbuf, std::move(*parser)}));
 }
 
 int ConntrackEvents::fd() const {
@@ -54,7 +59,7 @@ int ConntrackEvents::fd() const {
 
 Result<ConntrackEvents::Read> ConntrackEvents::read(const FlowSink& sink) {
     auto lost = m_impl->events.drain([&](const nlmsghdr* nlh) {
-        if (auto ev = detail::parse_flow_event(nlh))
+        if (auto ev = m_impl->parser.parse(nlh))
             sink(*ev);
     });
     if (!lost)
@@ -116,24 +121,34 @@ Status dump_messages(const detail::NetlinkSocket& sock, const std::function<void
     return detail::netlink_request(sock.fd(), sock.portid(), req.nlh, "conntrack dump", req.buf, on_message);
 }
 
-// Deletes the dumped entries that `match` selects, each by its identity.
+// Deletes the dumped entries that `match` selects, each by its identity (original tuple, zone, id).
 Result<std::size_t> delete_matching(const std::function<bool(const FlowEvent&)>& match) {
     static constexpr const char* kDelete = "conntrack delete";
     auto sock = request_socket(kDelete);
     if (!sock)
         return Error{sock.error()};
-    std::vector<std::vector<std::uint8_t>> doomed;
+    auto parser = detail::FlowParser::create();
+    if (!parser)
+        return Error{std::string(kDelete) + ": out of memory"};
+    // Collected first, deleted after: the socket answers one request at a time.
+    std::vector<detail::NfctObject> doomed;
+    bool short_of_memory = false;
     CONENAT_TRY(dump_messages(*sock, [&](const nlmsghdr* m) {
-        if (auto ev = detail::parse_flow_event(m); ev && match(*ev))
-            if (auto id = detail::entry_identity(m); !id.empty())
-                doomed.push_back(std::move(id));
+        if (auto ev = parser->parse(m); ev && match(*ev)) {
+            if (auto key = detail::delete_key(parser->entry()))
+                doomed.push_back(std::move(key));
+            else
+                short_of_memory = true;
+        }
     }));
+    if (short_of_memory)
+        return Error{std::string(kDelete) + ": out of memory"};
     std::size_t deleted = 0;
     std::uint32_t seq = static_cast<std::uint32_t>(time(nullptr));
-    for (const auto& id : doomed) {
+    for (const auto& key : doomed) {
         CtRequest req(IPCTNL_MSG_CT_DELETE, NLM_F_ACK, ++seq);
-        std::memcpy(static_cast<char*>(mnl_nlmsg_get_payload_tail(req.nlh)), id.data(), id.size());
-        req.nlh->nlmsg_len += static_cast<std::uint32_t>(id.size());
+        if (!detail::build_delete(req.nlh, *key))
+            return Error{std::string(kDelete) + ": libnetfilter_conntrack could not build the request"};
         const Status s = detail::netlink_request(sock->fd(), sock->portid(), req.nlh, kDelete, req.buf);
         if (s.ok())
             ++deleted;
@@ -155,8 +170,11 @@ Status dump_conntrack(const FlowSink& sink) {
     auto sock = request_socket("conntrack dump");
     if (!sock)
         return Error{sock.error()};
+    auto parser = detail::FlowParser::create();
+    if (!parser)
+        return Error{"conntrack dump: out of memory"};
     return dump_messages(*sock, [&](const nlmsghdr* m) {
-        if (auto ev = detail::parse_flow_event(m))
+        if (auto ev = parser->parse(m))
             sink(*ev);
     });
 }

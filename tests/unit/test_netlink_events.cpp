@@ -1,7 +1,6 @@
 // The parsers of the router's watch on messages the kernel sent (tests/fuzz/capture_seeds.sh
 // captured them: `ip addr`, `ip link`, `nft` changes as the monitors receive them), and on
 // hostile variants of them.
-#include "io/conntrack_parse.hpp"
 #include "io/netlink.hpp"
 #include "io/nft_event_parse.hpp"
 #include "io/rtnetlink_parse.hpp"
@@ -9,8 +8,6 @@
 #include "conenat/core/types.hpp"
 
 #include <doctest/doctest.h>
-
-#include <linux/netfilter/nfnetlink_conntrack.h>
 
 #include <cstring>
 #include <fstream>
@@ -197,31 +194,5 @@ TEST_SUITE("netlink_events") {
         CHECK_FALSE(io::detail::parse_address(nlh).has_value());
         nlh->nlmsg_len = NLMSG_HDRLEN + 4; // not even that
         CHECK_FALSE(io::detail::parse_interface_event(nlh).has_value());
-    }
-
-    TEST_CASE("a conntrack entry's identity: its original tuple, id (and zone) as they came") {
-        const Datagram d = seed("fuzz_netlink", "ct_dump_reply");
-        int entries = 0;
-        io::detail::for_each_message(d.data(), d.size, [&](const nlmsghdr* nlh) {
-            const auto id = io::detail::entry_identity(nlh);
-            REQUIRE(id.size() >= 8);
-            CHECK(id.size() % 4 == 0);
-            std::set<int> types;
-            for (std::size_t at = 0; at + 4 <= id.size();) {
-                nlattr a;
-                std::memcpy(&a, id.data() + at, sizeof a);
-                REQUIRE(a.nla_len >= 4);
-                types.insert(a.nla_type & NLA_TYPE_MASK);
-                at += (a.nla_len + 3u) & ~3u;
-            }
-            CHECK(types.count(CTA_TUPLE_ORIG) == 1);
-            CHECK(types.count(CTA_ID) == 1);
-            CHECK(types.count(CTA_TUPLE_REPLY) == 0);
-            ++entries;
-        });
-        CHECK(entries == 3);
-        // An event of another subsystem has none.
-        Datagram nft = seed("fuzz_nft_events", "del_table");
-        CHECK(io::detail::entry_identity(reinterpret_cast<const nlmsghdr*>(nft.data())).empty());
     }
 }
