@@ -16,54 +16,70 @@ namespace {
 
 // libnetfilter_conntrack's parser ends the process — exit(1) after "ctnetlink kernel ABI is
 // broken" (__abi_breakage, its src/main.c) — on an attribute of the wrong size. These checks are
-// the ones it makes, run first over the same walk, so that it only ever sees what it accepts.
+// the ones it makes (mnl_attr_validate: exact sizes; a nest empty or holding attributes), over
+// libmnl's walk (mnl_attr_ok, mnl_attr_next) written inline: the events thread runs them on
+// every event, and libmnl's callbacks cost as much as the library's own parse.
 using AttrCheck = bool (*)(const nlattr*);
 
-bool all_nested(const nlattr* nest, AttrCheck check) {
-    if (mnl_attr_validate(nest, MNL_TYPE_NESTED) < 0)
+std::size_t payload_len(const nlattr* a) {
+    return a->nla_len - NLA_HDRLEN;
+}
+int type_of(const nlattr* a) {
+    return a->nla_type & NLA_TYPE_MASK;
+}
+
+// `check` on each attribute of a nest; true where libmnl's walk ends (an attribute that does not
+// fit ends it, for the library too), false when `check` refuses one or `a` is no nest.
+bool nested(const nlattr* a, AttrCheck check) {
+    std::size_t left = payload_len(a);
+    if (left != 0 && left < NLA_HDRLEN)
         return false;
-    struct Walk {
-        AttrCheck check;
-        bool ok = true;
-    } walk{check};
-    const auto each = [](const nlattr* a, void* data) {
-        auto* w = static_cast<Walk*>(data);
-        w->ok = w->check(a);
-        return w->ok ? MNL_CB_OK : MNL_CB_STOP;
-    };
-    return mnl_attr_parse_nested(nest, each, &walk) >= 0 && walk.ok;
+    const auto* p = reinterpret_cast<const std::uint8_t*>(a) + NLA_HDRLEN;
+    while (left >= sizeof(nlattr)) {
+        const auto* child = reinterpret_cast<const nlattr*>(p);
+        if (child->nla_len < sizeof(nlattr) || child->nla_len > left)
+            return true;
+        if (!check(child))
+            return false;
+        const std::size_t step = NLA_ALIGN(child->nla_len);
+        if (step >= left)
+            return true;
+        p += step;
+        left -= step;
+    }
+    return true;
 }
 
 bool ip_attr_ok(const nlattr* a) {
-    switch (mnl_attr_get_type(a)) {
+    switch (type_of(a)) {
     case CTA_IP_V4_SRC:
-    case CTA_IP_V4_DST: return mnl_attr_validate(a, MNL_TYPE_U32) >= 0;
+    case CTA_IP_V4_DST: return payload_len(a) == 4;
     case CTA_IP_V6_SRC:
-    case CTA_IP_V6_DST: return mnl_attr_validate2(a, MNL_TYPE_UNSPEC, 16) >= 0;
+    case CTA_IP_V6_DST: return payload_len(a) == 16;
     default: return true;
     }
 }
 
 bool proto_attr_ok(const nlattr* a) {
-    switch (mnl_attr_get_type(a)) {
+    switch (type_of(a)) {
     case CTA_PROTO_SRC_PORT:
     case CTA_PROTO_DST_PORT:
     case CTA_PROTO_ICMP_ID:
-    case CTA_PROTO_ICMPV6_ID: return mnl_attr_validate(a, MNL_TYPE_U16) >= 0;
+    case CTA_PROTO_ICMPV6_ID: return payload_len(a) == 2;
     case CTA_PROTO_NUM:
     case CTA_PROTO_ICMP_TYPE:
     case CTA_PROTO_ICMP_CODE:
     case CTA_PROTO_ICMPV6_TYPE:
-    case CTA_PROTO_ICMPV6_CODE: return mnl_attr_validate(a, MNL_TYPE_U8) >= 0;
+    case CTA_PROTO_ICMPV6_CODE: return payload_len(a) == 1;
     default: return true;
     }
 }
 
 bool tuple_attr_ok(const nlattr* a) {
-    switch (mnl_attr_get_type(a)) {
-    case CTA_TUPLE_IP: return all_nested(a, ip_attr_ok);
-    case CTA_TUPLE_PROTO: return all_nested(a, proto_attr_ok);
-    case CTA_TUPLE_ZONE: return mnl_attr_validate(a, MNL_TYPE_U16) >= 0;
+    switch (type_of(a)) {
+    case CTA_TUPLE_IP: return nested(a, ip_attr_ok);
+    case CTA_TUPLE_PROTO: return nested(a, proto_attr_ok);
+    case CTA_TUPLE_ZONE: return payload_len(a) == 2;
     default: return true;
     }
 }
@@ -72,12 +88,12 @@ bool tuple_attr_ok(const nlattr* a) {
 // The others are dropped, among them CTA_HELP, CTA_SECCTX and CTA_LABELS, for which the
 // library allocates.
 int kept_attr(const nlattr* a) {
-    switch (mnl_attr_get_type(a)) {
+    switch (type_of(a)) {
     case CTA_TUPLE_ORIG:
-    case CTA_TUPLE_REPLY: return all_nested(a, tuple_attr_ok) ? 1 : -1;
+    case CTA_TUPLE_REPLY: return nested(a, tuple_attr_ok) ? 1 : -1;
     case CTA_STATUS:
-    case CTA_ID: return mnl_attr_validate(a, MNL_TYPE_U32) >= 0 ? 1 : -1;
-    case CTA_ZONE: return mnl_attr_validate(a, MNL_TYPE_U16) >= 0 ? 1 : -1;
+    case CTA_ID: return payload_len(a) == 4 ? 1 : -1;
+    case CTA_ZONE: return payload_len(a) == 2 ? 1 : -1;
     default: return 0;
     }
 }
