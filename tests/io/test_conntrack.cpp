@@ -1,15 +1,24 @@
 // ConntrackEvents, dump_conntrack and delete_conntrack_nat against the real kernel
 // (tests/e2e/io_adapters.sh).
 #include "conenat/io/conntrack.hpp"
+#include "io/conntrack_parse.hpp"
+#include "io/netlink.hpp"
 #include "tests/io/netns_support.hpp"
 
 #include <doctest/doctest.h>
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cstring>
 #include <functional>
+#include <string>
 #include <vector>
 
 using namespace conenat;
@@ -253,6 +262,49 @@ TEST_CASE("delete_conntrack_nat deletes real NATed flows (udp endpoint, icmp ide
     REQUIRE_MESSAGE(d.ok(), d.error());
     CHECK(*d == 1);
     CHECK(count() == 0);
+}
+
+TEST_CASE("a delete names the entry's id too: the kernel refuses it for another entry of the same tuple") {
+    IOTEST_REQUIRE_NETNS();
+    sh("conntrack -F");
+    REQUIRE(sh("conntrack -I -p udp -s 10.0.0.9 -d 192.0.2.9 --sport 5555 --dport 53 -t 300 2>/dev/null") == 0);
+    const std::string listed = sh_out("conntrack -L -p udp --orig-src 10.0.0.9 -o id 2>/dev/null");
+    const auto at = listed.find("id=");
+    REQUIRE_MESSAGE(at != std::string::npos, listed);
+    const std::uint32_t id = static_cast<std::uint32_t>(std::stoul(listed.substr(at + 3)));
+
+    auto sock = io::detail::NetlinkSocket::open();
+    REQUIRE_MESSAGE(sock.ok(), sock.error());
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    std::uint32_t seq = 1;
+    // The delete of (10.0.0.9:5555 -> 192.0.2.9:53) carrying `with_id`, as delete_conntrack_nat sends it.
+    auto delete_with_id = [&](std::uint32_t with_id) {
+        io::detail::NfctObject key(nfct_new());
+        nfct_set_attr_u8(key.get(), ATTR_L3PROTO, AF_INET);
+        nfct_set_attr_u32(key.get(), ATTR_IPV4_SRC, htonl(core::make_ipv4(10, 0, 0, 9)));
+        nfct_set_attr_u32(key.get(), ATTR_IPV4_DST, htonl(core::make_ipv4(192, 0, 2, 9)));
+        nfct_set_attr_u8(key.get(), ATTR_L4PROTO, IPPROTO_UDP);
+        nfct_set_attr_u16(key.get(), ATTR_PORT_SRC, htons(5555));
+        nfct_set_attr_u16(key.get(), ATTR_PORT_DST, htons(53));
+        nfct_set_attr_u32(key.get(), ATTR_ID, with_id);
+        nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+        nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+        nlh->nlmsg_seq = ++seq;
+        static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)))->nfgen_family = AF_INET;
+        REQUIRE(io::detail::build_delete(nlh, *key));
+        return io::detail::netlink_request(sock->fd(), sock->portid(), nlh, "delete", buf);
+    };
+    auto present = [] { return sh_out("conntrack -L -p udp --orig-src 10.0.0.9 2>/dev/null").find("sport=5555") != std::string::npos; };
+
+    const Status wrong = delete_with_id(id + 1);
+    REQUIRE_FALSE(wrong.ok());
+    CHECK_MESSAGE(wrong.error().find(std::strerror(ENOENT)) != std::string::npos, wrong.error());
+    CHECK(present());
+    // The control: the same delete with the entry's own id removes it.
+    const Status right = delete_with_id(id);
+    CHECK_MESSAGE(right.ok(), right.error());
+    CHECK_FALSE(present());
 }
 
 } // TEST_SUITE
