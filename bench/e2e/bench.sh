@@ -21,8 +21,9 @@
 #                  50 % and 100 % of the sender's max S (paced; S = what one unpaced sender
 #                  offered through MASQUERADE, measured once before round 1), then unpaced
 #                  ("max": as fast as one sender can); peak = the most delivered at any of them
-#   cpu            CPU seconds (utime + stime) of every process in the router namespace, i.e. the
-#                  daemon, per million packets delivered, during each UDP flood ("-": none runs).
+#   cpu            CPU seconds (every thread's run time, from schedstat) of the router
+#                  namespace's processes, i.e. the daemon, per million packets delivered, during
+#                  each UDP flood ("-": none runs).
 #                  It includes kernel work done in the daemon's syscalls: after an NFQUEUE
 #                  verdict the rest of the forwarding path (NAT, output, the veth to the
 #                  receiver) runs in the verdict's sendmsg
@@ -168,7 +169,6 @@ LAN2_GW=10.1.0.1 LAN2_HOST=10.1.0.2    # the router's second LAN: routed, never 
 PROBES=2000
 PROBE_GAP_US=100
 NFQ_NUM=100                            # the ceiling's queue (the daemons are never up with it)
-CLK_TCK=$(getconf CLK_TCK)
 # CPUs: with two or more, the router's processes (the daemon) run on the last one and the flood
 # senders on the others. The router's receive path runs in the sender's softirq context here
 # (veth), so this is a router with its own CPU for the daemon: an overloading sender cannot take
@@ -233,12 +233,13 @@ rt_queue_drops() {
   lab_exec "$LAB_RT" cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null | awk '{ d += $6 + $7 } END { print d + 0 }'
 }
 
-# CPU clock ticks (utime + stime, all threads) of every process in the router namespace: the
-# daemon (or the pass-through). Prints nothing when none runs.
-rt_cpu_ticks() {
+# CPU time in nanoseconds (each thread's run time, /proc/PID/task/TID/schedstat: exact, where
+# the utime/stime ticks of /proc/PID/stat are sampled) of every process in the router namespace:
+# the daemon (or the pass-through). Prints nothing when none runs.
+rt_cpu_ns() {
   local pid t='' v
   for pid in $(ip netns pids "$LAB_RT" 2>/dev/null); do
-    v=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }') || v=''
+    v=$(cat /proc/"$pid"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }') || v=''
     [ -n "$v" ] && t=$((${t:-0} + v))
   done
   echo "$t"
@@ -351,7 +352,7 @@ flood() {
   local -a files=() pids=() a
   shift 4
   rx_reset
-  c0=$(rt_cpu_ticks)
+  c0=$(rt_cpu_ns)
   q0=$(rt_queue_drops)
   for spec in "$@"; do
     read -r -a a <<<"$spec"
@@ -365,7 +366,7 @@ flood() {
   sleep 0.5   # a queueing NAT may still be delivering the tail
   rx=$(rx_count)
   rx2=$(rx_count "$LAB_LAN2")
-  c1=$(rt_cpu_ticks)
+  c1=$(rt_cpu_ns)
   q1=$(rt_queue_drops)
   for f in "${files[@]}"; do
     n=$(sed -nE 's/.*sent=([0-9]+).*/\1/p' "$f")
@@ -380,8 +381,8 @@ flood() {
     if (r2 > 0) printf "%s_nat=%.1f\n%s_other=%.1f\n", k, (t > 0 ? r1 / t / 1e3 : 0), k, (t > 0 ? r2 / t / 1e3 : 0) }' >>"$out"
   rx=$((${rx:-0} + ${rx2:-0}))
   if [ -n "$c0" ] && [ -n "$c1" ] && [ "$rx" -gt 0 ]; then
-    awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v r="$rx" -v k="$key" \
-      'BEGIN { printf "%s_cpu=%.3f\n%s_cpu_k=%.4f\n", k, d / hz / r * 1e6, k, d / hz / r * 1e3 }' >>"$out"
+    awk -v d=$((c1 - c0)) -v r="$rx" -v k="$key" \
+      'BEGIN { printf "%s_cpu=%.3f\n%s_cpu_k=%.5f\n", k, d / 1e9 / r * 1e6, k, d / 1e9 / r * 1e3 }' >>"$out"
   fi
 }
 
@@ -508,7 +509,7 @@ done
 med() {
   local c=$1 k=$2
   cat "$LAB_DIR"/res."$c".* 2>/dev/null | sed -n "s/^$k=//p" | sort -g |
-    awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "-" }'; }
 has() { [[ " ${contenders[*]} " == *" $1 "* ]] && [[ " $dropped " != *" $1 "* ]]; }
