@@ -64,7 +64,7 @@ struct NfQueue::Impl {
     std::optional<Error> deferred; // a failed send of a full batch, reported by flush()
     std::uint32_t seq = 1;
 
-    nlmsghdr* begin_verdict(std::size_t payload_len);
+    nlmsghdr* begin_verdict(std::size_t payload_len, std::uint16_t type = NFQNL_MSG_VERDICT);
     void add_verdict(nlmsghdr* nlh, std::span<const std::uint8_t> payload);
     Status send_verdicts();
 
@@ -236,7 +236,7 @@ Result<std::size_t> NfQueue::receive(std::span<QueuedPacket> out) {
     return n;
 }
 
-nlmsghdr* NfQueue::Impl::begin_verdict(std::size_t payload_len) {
+nlmsghdr* NfQueue::Impl::begin_verdict(std::size_t payload_len, std::uint16_t type) {
     const std::size_t bytes = kMaxHeader + payload_len + sizeof kZeros;
     if (pending.size() == kMaxPending || headers_used + kMaxHeader > headers.size() ||
         (!pending.empty() && pending_bytes + bytes > kSendLimit)) {
@@ -244,7 +244,7 @@ nlmsghdr* NfQueue::Impl::begin_verdict(std::size_t payload_len) {
         if (auto st = send_verdicts(); !st.ok() && !deferred)
             deferred = Error{st.error()};
     }
-    return nfq_nlmsg_put(headers.data() + headers_used, NFQNL_MSG_VERDICT, num);
+    return nfq_nlmsg_put(headers.data() + headers_used, type, num);
 }
 
 void NfQueue::Impl::add_verdict(nlmsghdr* nlh, std::span<const std::uint8_t> payload) {
@@ -267,6 +267,14 @@ void NfQueue::Impl::add_verdict(nlmsghdr* nlh, std::span<const std::uint8_t> pay
 void NfQueue::verdict(std::uint32_t id, Verdict v, std::optional<std::uint32_t> mark) {
     nlmsghdr* nlh = m_impl->begin_verdict(0);
     nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), to_nf(v));
+    if (mark)
+        nfq_nlmsg_verdict_put_mark(nlh, *mark);
+    m_impl->add_verdict(nlh, {});
+}
+
+void NfQueue::verdict_batch(std::uint32_t max_id, Verdict v, std::optional<std::uint32_t> mark) {
+    nlmsghdr* nlh = m_impl->begin_verdict(0, NFQNL_MSG_VERDICT_BATCH);
+    nfq_nlmsg_verdict_put(nlh, static_cast<int>(max_id), to_nf(v));
     if (mark)
         nfq_nlmsg_verdict_put_mark(nlh, *mark);
     m_impl->add_verdict(nlh, {});

@@ -161,6 +161,34 @@ TEST_CASE("Drop drops; a mark set with Accept is seen by a later rule") {
     CHECK(later_rule_count() == 1);
 }
 
+TEST_CASE("a batch verdict takes every packet up to its id, with the mark; later ones stay held") {
+    IOTEST_REQUIRE_NETNS();
+    QueueRules rules;
+    auto q = open_queue();
+    Fd sink = udp_socket("", {kLoopback, kPort});
+    Fd sender = udp_socket("", {kLoopback, 6303});
+    for (int i = 0; i < 4; ++i)
+        send_udp(sender, {kLoopback, kPort}, "b" + std::to_string(i));
+    auto pkts = take(q, 4);
+    REQUIRE(pkts.size() == 4);
+
+    q.verdict_batch(pkts[2].id, io::Verdict::Accept, 0x42); // the first three, marked
+    REQUIRE(q.flush().ok());
+    for (int i = 0; i < 3; ++i) {
+        auto got = recv_udp(sink, 1000);
+        REQUIRE(got);
+        CHECK(got->payload == "b" + std::to_string(i));
+    }
+    CHECK(later_rule_count() == 3);
+    CHECK(!recv_udp(sink, 200)); // the fourth is still held
+    q.verdict(pkts[3].id, io::Verdict::Accept);
+    REQUIRE(q.flush().ok());
+    auto got = recv_udp(sink, 1000);
+    REQUIRE(got);
+    CHECK(got->payload == "b3");
+    CHECK(later_rule_count() == 3); // no mark: the later rule does not count it
+}
+
 TEST_CASE("a verdict with a payload replaces the packet; many go in one flush") {
     IOTEST_REQUIRE_NETNS();
     QueueRules rules;

@@ -53,6 +53,9 @@ public:
     Result<std::size_t> receive(std::span<QueuedPacket> out);
     // Queues a verdict (with an optional new mark); sent by flush() — many in one sendmsg.
     void verdict(std::uint32_t id, Verdict v, std::optional<std::uint32_t> mark = std::nullopt);
+    // One verdict (and mark) for every packet still in the queue with an id up to `max_id`
+    // (NFQNL_MSG_VERDICT_BATCH): only when the caller verdicts every packet it received, in order.
+    void verdict_batch(std::uint32_t max_id, Verdict v, std::optional<std::uint32_t> mark = std::nullopt);
     // The same, and the packet becomes `payload` (NFQA_PAYLOAD, e.g. its own bytes rewritten in
     // place). Not copied: `payload` must stay valid until flush(). The kernel marks the packet
     // CHECKSUM_NONE (nfqnl_mangle): every checksum in `payload` is taken as final.

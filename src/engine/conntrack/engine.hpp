@@ -6,6 +6,7 @@
 
 #include "conenat/core/nat/mapping_table.hpp"
 #include "conenat/core/nat/syn_hold.hpp"
+#include "conenat/core/packet/icmp_build.hpp"
 #include "conenat/core/packet/parse.hpp"
 #include "conenat/engine/engine.hpp"
 #include "conenat/engine/heartbeat.hpp"
@@ -110,7 +111,16 @@ private:
     std::vector<std::pair<core::Proto, core::Endpoint>> m_ended; // ... the mappings it ended
     core::SynHold m_syn_hold; // with the packets held in the inbound queue (their ids)
     std::vector<std::uint32_t> m_released; // tokens released by the events thread
-    std::vector<std::vector<std::uint8_t>> m_replies; // ICMP errors to send (queue thread)
+    // ICMP errors to send (queue thread only): written under m_mutex into fixed buffers, sent once
+    // it is released; at most kMaxReplies a round (no allocation on the first-packet path; more
+    // refusals in one round go unanswered, as ICMP errors are rate-limited anyway).
+    static constexpr std::size_t kMaxReplies = 64;
+    struct Reply {
+        std::array<std::uint8_t, core::icmp::kErrorBytes> bytes{};
+        std::size_t size = 0;
+    };
+    std::array<Reply, kMaxReplies> m_replies{};
+    std::size_t m_reply_count = 0;
 
     std::optional<io::ConntrackEvents> m_events;
     std::optional<io::NfQueue> m_queue_out, m_queue_in;

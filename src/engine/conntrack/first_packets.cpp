@@ -24,9 +24,10 @@ constexpr std::size_t kBatch = 64;
 
 // RFC 6888 REQ-11 / RFC 5508 REQ-8: tell the sender, when configured.
 void ConntrackEngine::refuse(std::span<const std::uint8_t> pkt, const PacketView& v) {
-    std::vector<std::uint8_t> reply(icmp::kErrorBytes);
-    reply.resize(refusal_reply(m_table, pkt, v, reply));
-    if (!reply.empty()) m_replies.push_back(std::move(reply));
+    if (m_reply_count == m_replies.size()) return; // this round's buffers are all taken
+    Reply& r = m_replies[m_reply_count];
+    r.size = refusal_reply(m_table, pkt, v, r.bytes);
+    if (r.size) ++m_reply_count;
 }
 
 // Outbound first packet of an internal endpoint the snat map does not know (m_mutex held):
@@ -78,9 +79,11 @@ void ConntrackEngine::expire_holds(TimeMs now) {
         const SynHold::Held* h = m_syn_hold.take(token);
         if (!h) continue;
         m_table.counters().add(Counter::syn_hold_expired);
-        std::vector<std::uint8_t> reply(icmp::kErrorBytes);
-        reply.resize(unsolicited_syn_reply(m_config.nat, h->packet(), reply));
-        if (!reply.empty()) m_replies.push_back(std::move(reply));
+        if (m_reply_count < m_replies.size()) {
+            Reply& r = m_replies[m_reply_count];
+            r.size = unsolicited_syn_reply(m_config.nat, h->packet(), r.bytes);
+            if (r.size) ++m_reply_count;
+        }
         m_queue_in->verdict(h->handle, io::Verdict::Drop);
         ++m_dropped;
     }
@@ -88,7 +91,6 @@ void ConntrackEngine::expire_holds(TimeMs now) {
 
 void ConntrackEngine::queue_loop() {
     io::QueuedPacket out[kBatch], in[kBatch];
-    std::vector<std::vector<std::uint8_t>> replies;
     io::Poller poller;
     const std::size_t q_out = poller.watch(m_queue_out->fd()), q_in = poller.watch(m_queue_in->fd());
     const std::size_t stop = poller.watch(*m_stop);
@@ -119,10 +121,19 @@ void ConntrackEngine::queue_loop() {
             const bool programmed = flush_elements().ok();
             t2 = std::chrono::steady_clock::now();
             // A repeated packet carries the mark: the queue chains skip it, so it can never loop.
-            for (std::size_t i = 0; i < no; ++i) {
-                const io::Verdict v = programmed ? vo[i] : io::Verdict::Drop;
-                m_queue_out->verdict(out[i].id, v, v == io::Verdict::Repeat ? std::optional(out[i].mark | m_config.mark) : std::nullopt);
-                ++(v == io::Verdict::Repeat ? m_repeat : m_dropped);
+            // Every outbound packet received gets its verdict now, in id order (none is held):
+            // a run of equal verdicts and marks is one batch verdict, which the kernel takes as
+            // one message instead of one per packet.
+            const auto verdict_out = [&](std::size_t i) { return programmed ? vo[i] : io::Verdict::Drop; };
+            const auto mark_out = [&](std::size_t i) { return out[i].mark | m_config.mark; };
+            for (std::size_t i = 0, j = 0; i < no; i = j) {
+                const io::Verdict v = verdict_out(i);
+                const bool repeat = v == io::Verdict::Repeat;
+                for (j = i + 1; j < no && verdict_out(j) == v && (!repeat || mark_out(j) == mark_out(i)); ++j) {}
+                const std::optional<std::uint32_t> mark = repeat ? std::optional(mark_out(i)) : std::nullopt;
+                if (j - i == 1) m_queue_out->verdict(out[i].id, v, mark);
+                else m_queue_out->verdict_batch(out[j - 1].id, v, mark);
+                (repeat ? m_repeat : m_dropped) += j - i;
             }
             for (std::size_t i = 0; i < ni; ++i) {
                 if (!decided_in[i]) continue;
@@ -131,7 +142,6 @@ void ConntrackEngine::queue_loop() {
                 ++(v == io::Verdict::Repeat ? m_repeat : m_dropped);
             }
             expire_holds(now);
-            replies.swap(m_replies);
         }
         if (Status s = m_queue_out->flush(); !s) LOG_ERROR("NFQUEUE verdicts: %s", s.error().c_str());
         if (Status s = m_queue_in->flush(); !s) LOG_ERROR("NFQUEUE verdicts: %s", s.error().c_str());
@@ -140,9 +150,10 @@ void ConntrackEngine::queue_loop() {
             m_decide_us.add(us(std::chrono::steady_clock::now() - t0));
             m_program_us.add(us(t2 - t1));
         }
-        for (const auto& r : replies)
-            if (m_raw->send(r)) ++m_replies_sent;
-        replies.clear();
+        // Only this thread writes m_replies: no lock needed to send them.
+        for (std::size_t i = 0; i < m_reply_count; ++i)
+            if (m_raw->send({m_replies[i].bytes.data(), m_replies[i].size})) ++m_replies_sent;
+        m_reply_count = 0;
     }
 }
 
