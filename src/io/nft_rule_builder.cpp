@@ -58,6 +58,14 @@ RuleBuilder& RuleBuilder::ct(std::uint32_t key, std::uint32_t dreg) {
     return *this;
 }
 
+RuleBuilder& RuleBuilder::ct_set(std::uint32_t key, std::uint32_t sreg) {
+    if (nftnl_expr* e = add("ct")) {
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, sreg);
+    }
+    return *this;
+}
+
 RuleBuilder& RuleBuilder::cmp(std::uint32_t sreg, std::uint32_t op, std::span<const std::uint8_t> data) {
     if (nftnl_expr* e = add("cmp")) {
         nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, sreg);

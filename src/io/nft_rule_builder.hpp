@@ -17,6 +17,8 @@ public:
     RuleBuilder& payload(std::uint32_t base, std::uint32_t offset, std::uint32_t len, std::uint32_t dreg);
     RuleBuilder& meta(std::uint32_t key, std::uint32_t dreg);
     RuleBuilder& ct(std::uint32_t key, std::uint32_t dreg);
+    // ct `key` set from `sreg` (e.g. NFT_CT_EVENTMASK).
+    RuleBuilder& ct_set(std::uint32_t key, std::uint32_t sreg);
     RuleBuilder& cmp(std::uint32_t sreg, std::uint32_t op, std::span<const std::uint8_t> data);
     RuleBuilder& cmp_u8(std::uint32_t sreg, std::uint32_t op, std::uint8_t value);
     RuleBuilder& cmp_u32(std::uint32_t sreg, std::uint32_t op, std::uint32_t value); // host order bytes

@@ -306,6 +306,15 @@ Term ct_untracked() {
             [](RuleContext& c) { ct_term(c, NFT_CT_STATE, NF_CT_STATE_UNTRACKED_BIT, NFT_CMP_NEQ); }};
 }
 
+Term ct_state_new() {
+    return {"ct state new", [](RuleContext& c) { ct_term(c, NFT_CT_STATE, NF_CT_STATE_BIT(IP_CT_NEW), NFT_CMP_NEQ); }};
+}
+
+Term ct_status_no_nat() {
+    return {"ct status ! snat,dnat",
+            [](RuleContext& c) { ct_term(c, NFT_CT_STATUS, IPS_SRC_NAT | IPS_DST_NAT, NFT_CMP_EQ); }};
+}
+
 Term ct_original() {
     return {"ct direction original",
             [](RuleContext& c) { c.rule().ct(NFT_CT_DIRECTION, kReg).cmp_u8(kReg, NFT_CMP_EQ, IP_CT_DIR_ORIGINAL); }};
@@ -464,6 +473,32 @@ Term mark_set_bits(std::uint32_t mark) {
                 std::memcpy(keep.data(), &not_mark, 4);
                 std::memcpy(bit.data(), &mark, 4);
                 c.rule().meta(NFT_META_MARK, kReg).bitwise(kReg, keep, bit).meta_set(NFT_META_MARK, kReg);
+            }};
+}
+
+namespace {
+static_assert(IPCT_NEW == 0 && IPCT_DESTROY == 2 && IPCT_LABEL == 10); // the order of the names below
+// As nft lists an event mask: the names of its bits in order, or the number when none is named.
+std::string ct_events_text(std::uint32_t events) {
+    static constexpr const char* kNames[] = {"new",       "related",   "destroy", "reply",     "assured", "protoinfo",
+                                             "helper",    "mark",      "seqadjust", "secmark", "label"};
+    std::string s;
+    for (std::uint32_t bit = 0; bit < std::size(kNames); ++bit)
+        if (events & (1u << bit))
+            s += (s.empty() ? "" : ",") + std::string(kNames[bit]);
+    if (!s.empty() && !(events >> std::size(kNames)))
+        return s;
+    char hex[12];
+    std::snprintf(hex, sizeof hex, "0x%x", events); // nft: "0x0", not printf's "%#x" "0"
+    return hex;
+}
+} // namespace
+
+Term ct_event_set(std::uint32_t events) {
+    return {"ct event set " + ct_events_text(events), [=](RuleContext& c) {
+                std::uint8_t bytes[4];
+                std::memcpy(bytes, &events, 4); // the event mask is host byte order
+                c.rule().immediate(kReg, bytes).ct_set(NFT_CT_EVENTMASK, kReg);
             }};
 }
 

@@ -119,6 +119,10 @@ TEST_CASE("render is nft syntax that nft -c accepts, the queue statement aside")
     CHECK(contains(text, "typeof ip saddr . icmp id . ip daddr : ip daddr . th dport"));
     CHECK(contains(text, "meta mark & 0x00100000 == 0x00000000 counter packets 0 bytes 0 queue num 0"));
     CHECK(contains(text, "type filter hook postrouting priority srcnat + 10;"));
+    // Conntrack events only for the NAT's own flows, decided after the nat chains.
+    CHECK(contains(text, "chain events {\n\t\ttype filter hook postrouting priority 200;"));
+    CHECK(contains(text, "chain events_local {\n\t\ttype filter hook input priority 200;"));
+    CHECK(contains(text, "ct state new ct status ! snat,dnat ct event set 0x0\n"));
     CHECK(contains(text, "# "));
 
     const std::string path = "/tmp/cn_render_" + std::to_string(getpid()) + ".nft";

@@ -27,7 +27,10 @@ SystemView healthy(const EngineConfig& o, const io::nft::RuleSet& rs) {
         io::NftChainView cv{"ip", o.table, c.name, bool(c.base), "", "", 0};
         if (c.base) {
             cv.type = c.base->type;
-            cv.hook = c.base->hook == io::nft::Hook::Prerouting ? "prerouting" : c.base->hook == io::nft::Hook::Postrouting ? "postrouting" : "output";
+            cv.hook = c.base->hook == io::nft::Hook::Prerouting    ? "prerouting"
+                      : c.base->hook == io::nft::Hook::Postrouting ? "postrouting"
+                      : c.base->hook == io::nft::Hook::Input       ? "input"
+                                                                   : "output";
             cv.priority = c.base->priority;
         }
         v.ruleset.chains.push_back(cv);

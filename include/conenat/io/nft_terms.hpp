@@ -41,6 +41,8 @@ Term mark_lacks(std::uint32_t mark);         // meta mark & M == 0
 Term ct_status_dnat();                       // ct status dnat
 Term ct_status_no_snat();                    // ct status ! snat (not source-NATed)
 Term ct_untracked();                         // ct state untracked
+Term ct_state_new();                         // ct state new (the flow's first packets: not confirmed yet)
+Term ct_status_no_nat();                     // ct status ! snat,dnat (neither bit)
 Term ct_original();                          // ct direction original
 Term ct_reply();                             // ct direction reply
 // A TCP or UDP packet's flow as `ip saddr . meta l4proto . th sport . ip daddr . th dport`
@@ -76,6 +78,9 @@ Term accept();
 Term drop();
 Term goto_chain(const std::string& chain);
 Term mark_set_bits(std::uint32_t mark);  // meta mark set meta mark | M
+// The conntrack events (a mask of 1 << IPCT_*) the flow may generate from now on: `ct event set
+// 0x0` (none), `ct event set new,destroy`. Set before the flow is confirmed, it decides its NEW event too.
+Term ct_event_set(std::uint32_t events);
 // A `proto` packet's flow (as flow_in_set) added to the set, or its timeout restarted:
 // `update @set { ip saddr . meta l4proto . tcp sport . ip daddr . tcp dport timeout 3h }`
 // (the protocol match comes with it: nft lists it as the ports' dependency).

@@ -32,6 +32,10 @@
 //   chain guard { type filter hook postrouting priority srcnat + 10;  -- after nat: nothing leaves with an internal source
 //     oifname <wan> ip saddr <internal> meta l4proto {udp, tcp, icmp} ct status & snat == 0 counter drop
 //   }
+//   chain events { type filter hook postrouting priority 200;  -- after every nat chain, before confirm
+//     ct state new ct status ! snat,dnat ct event set 0x0             (not the NAT's: no event at all)
+//   }
+//   chain events_local { type filter hook input priority 200; the same rule }  -- the router's own
 // }
 // The map chains run before iptables' nat chains (priority -100 / 100), dnat_queue after the
 // user's DNAT, and a nat chain that binds stops the others, so only first packets that neither
@@ -55,8 +59,14 @@ constexpr const char* kChainSnatQueue = "snat_queue";
 constexpr const char* kChainDnatQueue = "dnat_queue";
 constexpr const char* kChainGuard = "guard";
 constexpr const char* kChainSpoofGuard = "spoof_guard";
+// Chains that choose which flows generate conntrack events.
+constexpr const char* kChainEvents = "events";
+constexpr const char* kChainEventsLocal = "events_local";
 // dstnat + 20: after the nat chains of iptables and nft firewalls (dstnat, firewalld dstnat + 10).
 constexpr int kDnatQueuePriority = -80;
+// After every nat chain (srcnat 100 and the guard at 110), before conntrack confirms the flow
+// (INT_MAX), where its NEW event is sent.
+constexpr int kEventsPriority = 200;
 
 // The table for `config`, queueing first packets by `queueing` (Elsewhere: the queue chains
 // only count them; examples/iptables-conntrack.sh queues them after these chains).

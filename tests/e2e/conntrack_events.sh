@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Conntrack events only for what the NAT needs (issue 13), in the lab of tests/e2e/lib.sh (see
+# its diagram). With the conntrack engine running, flows that are not the NAT's generate no
+# conntrack event at all (its table's chains events / events_local: `ct event set 0x0`), seen by
+# `conntrack -E` in the router and by the daemon's event counters:
+#   - LAN to LAN: in1 10.0.0.2 -> in2 10.1.0.3 (a second --internal-net), routed by the router;
+#   - routed, not NATed: in2's 10.2.0.3 (a prefix not given) -> Y1, out of wan0 untranslated;
+#   - the router's own: in1 -> the router's LAN address (UDP and ping; input) and the router
+#     from E1 -> Y1 (output);
+#   - their deletion (`conntrack -D`) sends no DESTROY either.
+# Controls in the same run, with the same watcher: a NAT flow in1 -> Y1 is mapped (Y1 sees E1),
+# gives NEW and, deleted, DESTROY, and moves events_new; the same kinds of flows generate events
+# once conenatd's table is gone (a user's table keeps conntrack on), so the watcher would have
+# seen them.
+#
+# Root only; exit 77 (skip) otherwise.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+source tests/e2e/daemon_lib.sh
+e2e_require_root conntrack
+
+lab_exec "$LAB_RT" ip addr add 10.1.0.1/24 dev lan0
+lab_exec "$LAB_RT" ip addr add 10.2.0.1/24 dev lan0
+lab_exec "$LAB_IN2" ip addr add 10.1.0.3/24 dev eth0
+lab_exec "$LAB_IN2" ip addr add 10.2.0.3/24 dev eth0
+# The user's firewall: conntrack stays on in the router when conenatd's table is gone.
+lab_exec "$LAB_RT" nft add table ip userct
+lab_exec "$LAB_RT" nft add chain ip userct seen '{ type filter hook forward priority 0; }'
+lab_exec "$LAB_RT" nft add rule ip userct seen ct state new counter
+
+# watch NAME: conntrack -E (NEW and DESTROY) in the router for at most 30 s, to $LAB_DIR/NAME.log;
+# sets WATCH. Subscribed once a probe flow's event shows up (bounded).
+watch_start() {
+  lab_bg "$LAB_RT" "$1" timeout 30 conntrack -E -e NEW,DESTROY
+  WATCH=$LAB_BG_PID WATCH_LOG=$LAB_DIR/$1.log
+  sleep 0.5
+}
+watch_stop() { sleep 1; lab_kill "$WATCH"; }
+# seen EVENT SPORT: the watcher logged EVENT ([NEW] / [DESTROY]) of the flow from source port SPORT.
+seen() { grep -F "[$1]" "$WATCH_LOG" | grep -q "sport=$2 "; }
+# The router's ICMP echo flows from in1 (ping's id is random: any icmp line from in1 to the router).
+seen_ping() { grep -F "[NEW]" "$WATCH_LOG" | grep -q "icmp .*src=$LAB_IN1_ADDR dst=$LAB_LAN_GW "; }
+# events_new events_destroy events_ignored, read together after the daemon's next write.
+events() { stat events_new >/dev/null; awk '$1 ~ /^events_(new|destroy|ignored)$/ { v[$1] = $2 }
+  END { print v["events_new"], v["events_destroy"], v["events_ignored"] }' "$STATS"; }
+# not_nat_flows BASE: one of each kind of flow that is not the NAT's, source ports BASE.. BASE+3.
+not_nat_flows() {
+  local b=$1
+  udp_send "$LAB_IN1" "$LAB_IN1_ADDR" "$b" 10.1.0.3 7000        # LAN to LAN (routed)
+  udp_send "$LAB_IN2" 10.2.0.3 $((b + 1)) "$LAB_Y1" 7000         # routed, not NATed
+  udp_send "$LAB_IN1" "$LAB_IN1_ADDR" $((b + 2)) "$LAB_LAN_GW" 7000 # to the router (input)
+  udp_send "$LAB_RT" "$LAB_E1" $((b + 3)) "$LAB_Y1" 7000          # from the router (output)
+  lab_exec "$LAB_IN1" ping -c 1 -W 1 "$LAB_LAN_GW" >/dev/null 2>&1
+}
+delete_flow() { lab_exec "$LAB_RT" conntrack -D -p udp --orig-port-src "$1" >/dev/null 2>&1; }
+KINDS=("LAN to LAN" "routed, not NATed" "to the router" "from the router")
+
+echo "== with conenatd: flows that are not the NAT's generate no event; the NAT's flow does"
+lab_conntrack_flush
+daemon_start --engine conntrack --internal-net 10.1.0.0/24 --nat-type full-cone --resync-interval 3600 || fail "daemon did not start"
+check "the table has the events chains" bash -c "ip netns exec $LAB_RT nft list table ip conenatd | grep -q 'chain events_local'"
+before=$(events)
+watch_start events_on
+not_nat_flows 5100
+sleep 0.5
+lab_exec "$LAB_RT" conntrack -L >"$LAB_DIR/listed" 2>/dev/null
+for i in 0 1 2 3; do delete_flow $((5100 + i)); done
+x=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 5200 "$LAB_Y1" 7200)
+delete_flow 5200
+watch_stop
+after=$(events)
+for i in 0 1 2 3; do
+  check "${KINDS[$i]} (sport $((5100 + i))): the flow is in conntrack" grep -q "sport=$((5100 + i)) " "$LAB_DIR/listed"
+  check "${KINDS[$i]} (sport $((5100 + i))): no NEW event" bash -c "! grep -F '[NEW]' '$WATCH_LOG' | grep -q 'sport=$((5100 + i)) '"
+  check "${KINDS[$i]} (sport $((5100 + i))): deleted, no DESTROY event" bash -c "! grep -F '[DESTROY]' '$WATCH_LOG' | grep -q 'sport=$((5100 + i)) '"
+done
+check "ping to the router: no event" bash -c "! grep -F '[NEW]' '$WATCH_LOG' | grep -q 'icmp .*src=$LAB_IN1_ADDR dst=$LAB_LAN_GW '"
+check "ping to the router: the flow is in conntrack" grep -Eq "icmp .*src=$LAB_IN1_ADDR dst=$LAB_LAN_GW " "$LAB_DIR/listed"
+check "control: the NAT flow is mapped (Y1 sees $x from E1)" test "${x%%:*}" = "$LAB_E1"
+check "control: the NAT flow gave NEW" seen NEW 5200
+check "control: the NAT flow, deleted, gave DESTROY" seen DESTROY 5200
+read -r n0 d0 i0 <<<"$before"
+read -r n1 d1 i1 <<<"$after"
+# A resync (every --resync-interval, 1 h here) would count the dump's entries too.
+check "control: events_new and events_destroy moved by the NAT flow's one each (new $n0 -> $n1, destroy $d0 -> $d1)" \
+  test $((n1 - n0)) -eq 1 -a $((d1 - d0)) -eq 1
+check "events_ignored did not move: no event of the other flows reached the daemon ($i0 -> $i1)" test "$i1" -eq "$i0"
+daemon_stop
+
+echo "== control: without conenatd's table the same kinds of flows generate events"
+lab_conntrack_flush
+check "conenatd's table is gone" bash -c "! ip netns exec $LAB_RT nft list table ip conenatd >/dev/null 2>&1"
+watch_start events_off
+not_nat_flows 5300
+sleep 0.5
+delete_flow 5300
+watch_stop
+for i in 0 1 2 3; do
+  check "${KINDS[$i]} (sport $((5300 + i))): NEW event" seen NEW $((5300 + i))
+done
+check "ping to the router: NEW event" seen_ping
+check "LAN to LAN, deleted: DESTROY event" seen DESTROY 5300
+
+checks_done conntrack_events
