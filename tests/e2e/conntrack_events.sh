@@ -9,7 +9,8 @@
 #     from E1 -> Y1 (output);
 #   - their deletion (`conntrack -D`) sends no DESTROY either.
 # Controls in the same run, with the same watcher: a NAT flow in1 -> Y1 is mapped (Y1 sees E1),
-# gives NEW and, deleted, DESTROY, and moves events_new; the same kinds of flows generate events
+# gives NEW and, deleted, DESTROY, and moves events_new; a NAT flow that Y1 answers keeps its
+# update events (the NAT's flows keep all theirs); the same kinds of flows generate events
 # once conenatd's table is gone (a user's table keeps conntrack on), so the watcher would have
 # seen them.
 #
@@ -28,15 +29,15 @@ lab_exec "$LAB_RT" nft add table ip userct
 lab_exec "$LAB_RT" nft add chain ip userct seen '{ type filter hook forward priority 0; }'
 lab_exec "$LAB_RT" nft add rule ip userct seen ct state new counter
 
-# watch NAME: conntrack -E (NEW and DESTROY) in the router for at most 30 s, to $LAB_DIR/NAME.log;
+# watch NAME: conntrack -E (NEW, UPDATE and DESTROY) in the router for at most 30 s, to $LAB_DIR/NAME.log;
 # sets WATCH. Subscribed once a probe flow's event shows up (bounded).
 watch_start() {
-  lab_bg "$LAB_RT" "$1" timeout 30 conntrack -E -e NEW,DESTROY
+  lab_bg "$LAB_RT" "$1" timeout 30 conntrack -E -e NEW,UPDATE,DESTROY
   WATCH=$LAB_BG_PID WATCH_LOG=$LAB_DIR/$1.log
   sleep 0.5
 }
 watch_stop() { sleep 1; lab_kill "$WATCH"; }
-# seen EVENT SPORT: the watcher logged EVENT ([NEW] / [DESTROY]) of the flow from source port SPORT.
+# seen EVENT SPORT: the watcher logged EVENT (NEW / UPDATE / DESTROY) of the flow from source port SPORT.
 seen() { grep -F "[$1]" "$WATCH_LOG" | grep -q "sport=$2 "; }
 # The router's ICMP echo flows from in1 (ping's id is random: any icmp line from in1 to the router).
 seen_ping() { grep -F "[NEW]" "$WATCH_LOG" | grep -q "icmp .*src=$LAB_IN1_ADDR dst=$LAB_LAN_GW "; }
@@ -67,23 +68,28 @@ lab_exec "$LAB_RT" conntrack -L >"$LAB_DIR/listed" 2>/dev/null
 for i in 0 1 2 3; do delete_flow $((5100 + i)); done
 x=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 5200 "$LAB_Y1" 7200)
 delete_flow 5200
+lab_bg "$LAB_INET" echo7201 timeout 10 "$LAB_PY" "$LAB_HELPER" udp-echo "$LAB_Y1" 7201 10
+wait_for 50 0.05 lab_udp_listening "$LAB_INET" "$LAB_Y1" 7201
+answered=$(lab_exec "$LAB_IN1" timeout 10 "$LAB_PY" "$FLOWS" udp-exchange "$LAB_IN1_ADDR" 5201 "$LAB_Y1" 7201 1)
 watch_stop
 after=$(events)
 for i in 0 1 2 3; do
   check "${KINDS[$i]} (sport $((5100 + i))): the flow is in conntrack" grep -q "sport=$((5100 + i)) " "$LAB_DIR/listed"
-  check "${KINDS[$i]} (sport $((5100 + i))): no NEW event" bash -c "! grep -F '[NEW]' '$WATCH_LOG' | grep -q 'sport=$((5100 + i)) '"
-  check "${KINDS[$i]} (sport $((5100 + i))): deleted, no DESTROY event" bash -c "! grep -F '[DESTROY]' '$WATCH_LOG' | grep -q 'sport=$((5100 + i)) '"
+  check "${KINDS[$i]} (sport $((5100 + i))): no event, not even DESTROY when deleted" \
+    bash -c "! grep -q 'sport=$((5100 + i)) ' '$WATCH_LOG'"
 done
-check "ping to the router: no event" bash -c "! grep -F '[NEW]' '$WATCH_LOG' | grep -q 'icmp .*src=$LAB_IN1_ADDR dst=$LAB_LAN_GW '"
+check "ping to the router (answered): no event" bash -c "! grep -Eq 'icmp .*src=$LAB_IN1_ADDR dst=$LAB_LAN_GW ' '$WATCH_LOG'"
 check "ping to the router: the flow is in conntrack" grep -Eq "icmp .*src=$LAB_IN1_ADDR dst=$LAB_LAN_GW " "$LAB_DIR/listed"
 check "control: the NAT flow is mapped (Y1 sees $x from E1)" test "${x%%:*}" = "$LAB_E1"
 check "control: the NAT flow gave NEW" seen NEW 5200
 check "control: the NAT flow, deleted, gave DESTROY" seen DESTROY 5200
+check "control: a NAT flow answered by Y1 ($answered)" test "$answered" = "from $LAB_Y1:7201"
+check "the NAT's flows keep their other events: the answered one gave UPDATE" seen UPDATE 5201
 read -r n0 d0 i0 <<<"$before"
 read -r n1 d1 i1 <<<"$after"
 # A resync (every --resync-interval, 1 h here) would count the dump's entries too.
-check "control: events_new and events_destroy moved by the NAT flow's one each (new $n0 -> $n1, destroy $d0 -> $d1)" \
-  test $((n1 - n0)) -eq 1 -a $((d1 - d0)) -eq 1
+check "control: events_new and events_destroy moved by the NAT flows' own (new $n0 -> $n1, destroy $d0 -> $d1)" \
+  test $((n1 - n0)) -eq 2 -a $((d1 - d0)) -eq 1
 check "events_ignored did not move: no event of the other flows reached the daemon ($i0 -> $i1)" test "$i1" -eq "$i0"
 daemon_stop
 
