@@ -85,7 +85,7 @@
 # <engine>_udp_pps_ratio=... overload_min=... overload_offered_min_x=..." (ratios to MASQUERADE
 # unless named otherwise, UDP ratios on the peak; see the end of this file), and with --previous
 # "prev: queue_vs_prev_tcp1=... ...".
-# With the default 4 rounds and the five contenders the run takes about 12 minutes (~180 s a round).
+# With the default 4 rounds and the five contenders the run takes about 11 minutes (~160 s a round).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/e2e/lib.sh
@@ -239,7 +239,7 @@ rt_queue_drops() {
 rt_cpu_ns() {
   local pid t='' v
   for pid in $(ip netns pids "$LAB_RT" 2>/dev/null); do
-    v=$(cat /proc/"$pid"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }') || v=''
+    v=$(cat /proc/"$pid"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }') || v=''
     [ -n "$v" ] && t=$((${t:-0} + v))
   done
   echo "$t"
