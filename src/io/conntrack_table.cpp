@@ -34,7 +34,7 @@ Result<std::uint64_t> read_number(const char* path) {
 
 } // namespace
 
-std::optional<std::uint64_t> parse_conntrack_drops(std::string_view stat) {
+std::optional<std::uint64_t> parse_conntrack_stat(std::string_view stat, std::string_view name) {
     std::optional<std::size_t> column;
     std::uint64_t sum = 0;
     while (!stat.empty()) {
@@ -44,7 +44,7 @@ std::optional<std::uint64_t> parse_conntrack_drops(std::string_view stat) {
         const std::vector<std::string_view> w = words(line);
         if (!column) { // the header
             for (std::size_t i = 0; i < w.size(); ++i)
-                if (w[i] == "drop") column = i;
+                if (w[i] == name) column = i;
             if (!column) return std::nullopt;
             continue;
         }
@@ -65,8 +65,10 @@ Result<ConntrackTableState> read_conntrack_table() {
     if (!max) return Error{max.error()};
     s.count = *count;
     s.max = *max;
-    if (auto stat = read_sysctl("/proc/net/stat/nf_conntrack"))
-        if (auto drops = parse_conntrack_drops(*stat)) s.drops = *drops;
+    if (auto stat = read_sysctl("/proc/net/stat/nf_conntrack")) {
+        if (auto drops = parse_conntrack_stat(*stat, "drop")) s.drops = *drops;
+        if (auto evictions = parse_conntrack_stat(*stat, "early_drop")) s.evictions = *evictions;
+    }
     return s;
 }
 

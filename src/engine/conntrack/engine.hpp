@@ -131,8 +131,8 @@ private:
     Heartbeat m_event_beat, m_queue_beat; // each thread's, once a round
     bool m_started = false;
     // events thread: the kernel's conntrack drops when we started and last looked
-    std::optional<std::uint64_t> m_ct_drops_base;
-    std::uint64_t m_ct_drops_seen = 0;
+    std::optional<std::uint64_t> m_ct_drops_base, m_ct_evictions_base;
+    std::uint64_t m_ct_drops_seen = 0, m_ct_evictions_seen = 0;
     bool m_ct_full = false;
     std::optional<core::TimeMs> m_ct_full_logged;
 

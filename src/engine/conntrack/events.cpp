@@ -81,18 +81,23 @@ void ConntrackEngine::resync(TimeMs now) {
     LOG_DEBUG("resync: %zu conntrack entries, %u mappings", entries.size(), m_table.mapping_count());
 }
 
-// No event tells of a full table: the kernel drops the new flow before it exists. Its count,
-// limit and drop counter (read once a second, not on any packet's path) do.
+// No event tells of a full table: the kernel drops the new flow before it exists, or makes room
+// for it by evicting an unreplied entry (early_drop; the count then stays just under the limit).
+// Its count, limit, drop and eviction counters (read once a second, off the packets' path) do.
 void ConntrackEngine::watch_conntrack_table(TimeMs now) {
     constexpr TimeMs kLogEveryMs = 60'000;
     auto read = io::read_conntrack_table();
     if (!read) return;
     const io::ConntrackTableState* st = &read.value();
     if (!m_ct_drops_base) m_ct_drops_base = st->drops;
+    if (!m_ct_evictions_base) m_ct_evictions_base = st->evictions;
     const std::uint64_t drops = st->drops >= *m_ct_drops_base ? st->drops - *m_ct_drops_base : 0;
-    const bool full = st->full() || drops > m_ct_drops_seen;
+    const std::uint64_t evictions =
+        st->evictions >= *m_ct_evictions_base ? st->evictions - *m_ct_evictions_base : 0;
+    const bool full = st->full() || drops > m_ct_drops_seen || evictions > m_ct_evictions_seen;
     m_conntrack_drops = drops;
     m_ct_drops_seen = drops;
+    m_ct_evictions_seen = evictions;
     if (full) ++m_conntrack_full;
     if (full && (!m_ct_full || !m_ct_full_logged || now - *m_ct_full_logged >= kLogEveryMs)) {
         LOG_WARN("conntrack table full (%llu entries, limit %llu; %llu new flows dropped so far): the kernel drops "

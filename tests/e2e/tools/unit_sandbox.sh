@@ -3,7 +3,8 @@
 # can be built without systemd as PID 1; the settings are read from the unit file itself.
 #   tests/e2e/tools/unit_sandbox.sh UNIT CONFIG [--without-rw PATH] -- [extra conenatd args...]
 # Run as root inside the network namespace wanted; it unshares a mount namespace of its own and
-# execs the unit's ExecStart (@SBINDIR@: $BUILD, @SYSCONFDIR@: a private dir holding CONFIG):
+# execs the unit's ExecStart (@SBINDIR@: $BUILD bound at /run/.unit-sandbox-sbin, @SYSCONFDIR@: a
+# private dir holding CONFIG):
 #   ProtectSystem=strict  every mount read-only but /dev, /proc, /sys (those below)
 #   ProtectKernelTunables /proc/sys and /sys read-only; ReadWritePaths= mounts stay writable
 #   ProtectHome=yes       empty read-only /home, /root, /run/user
@@ -43,6 +44,11 @@ etc=/run/.unit-sandbox-etc
 
 mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p "/run/$runtime" "$etc"
+# The build directory stays in sight at a path of its own (a tree cloned under /tmp would
+# vanish under PrivateTmp=, where an installed /usr/sbin never does).
+mkdir -p /run/.unit-sandbox-sbin
+mount --bind "$sbindir" /run/.unit-sandbox-sbin
+sbindir=/run/.unit-sandbox-sbin
 chmod "$(or_default RuntimeDirectoryMode 0755)" "/run/$runtime"
 cp "$config" "$etc/conenatd.conf"
 
