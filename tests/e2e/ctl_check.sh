@@ -52,7 +52,7 @@ lab_start_stun >/dev/null || fail "coturn did not start"
 run_check public --stun-server "$LAB_A1"
 check "exit 0 on a healthy router" test "$RC" = 0
 check "no PROBLEM line" test "$(problems)" = 0
-check "its table is found" has "OK      table ip conenatd: its 6 chains and 6 sets and maps are in place."
+check "its table is found" has "OK      table ip conenatd: its 8 chains and 6 sets and maps are in place."
 check "both queues fed and bound" bash -c "grep -q '^OK      NFQUEUE 0 (first packets of new outbound flows): fed by table ip conenatd chain snat_queue, bound' $LAB_DIR/check.public.out && grep -q '^OK      NFQUEUE 1 (first packets of new inbound flows)' $LAB_DIR/check.public.out"
 check "forwarding on, WAN addressed" bash -c "grep -q '^OK      IPv4 forwarding is on' $LAB_DIR/check.public.out && grep -q '^OK      the WAN interface wan0 has $LAB_E1' $LAB_DIR/check.public.out"
 check "no upstream NAT: the internet sees the WAN address itself" \

@@ -116,9 +116,10 @@ done
 write_conf conntrack
 listen "$LAB_DIR/notify.sock"
 lab_bg "$LAB_RT" conenatd env NOTIFY_SOCKET="$LAB_DIR/notify.sock" WATCHDOG_USEC=1000000 "$BIN" --config "$CONF" \
-  --foreground --pid-file "$LAB_DIR/conenatd.pid"
+  --foreground --pid-file "$LAB_DIR/conenatd.pid" --control-socket "$LAB_DIR/conenatd.sock"
 DAEMON=$LAB_BG_PID
 check "stuck: READY=1, then pings" wait_for 300 0.1 at_least "WATCHDOG=1" 2
+at_least "WATCHDOG=1" 2 || { sed 's/^/   | /' "$NOTES"; tail -n 20 "$LAB_DIR/conenatd.log" | sed 's/^/   log| /'; }
 lab_bg "$LAB_RT" freeze "$LAB_PY" tests/e2e/freeze_threads.py "$DAEMON" 120 "$LAB_DIR/release"
 FREEZER=$LAB_BG_PID
 check "stuck: the engine's threads stopped" wait_for 300 0.1 grep -q "^frozen [1-9]" "$LAB_DIR/freeze.log"
