@@ -17,13 +17,15 @@ test_pkgs+=(busybox debhelper dpkg-dev lintian fakeroot)
 test_pkgs+=(mandoc systemd file)
 # conenatctl's tests validate its --json output against doc/conenatctl.schema.json.
 test_pkgs+=(python3-jsonschema)
+# The HA pair's failover (tests/e2e/ha_*.sh): VRRP and the conntrack state sync.
+test_pkgs+=(keepalived conntrackd)
 dev_pkgs=(clang-14 libfuzzer-14-dev libclang-rt-14-dev)
 # The libraries conenatd links (ldd build/conenatd; Debian 12's names). No nft or iptables
 # binary: it programs netfilter itself (libnftnl, libnetfilter_*).
 runtime_pkgs=(libmnl0 libnfnetlink0 libnetfilter-conntrack3 libnetfilter-queue1 libnftnl11
               libboost-program-options1.74.0 libstdc++6)
 # The test set's servers: started by the tests themselves, never enabled or left running.
-servers=(coturn stun-server prometheus prometheus-node-exporter)
+servers=(coturn stun-server prometheus prometheus-node-exporter keepalived conntrackd)
 
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;

@@ -58,6 +58,7 @@ ControlReply handle_status(const ctl::Request& request, ControlContext& context)
                 .key("mapping").value(core::to_string(policy->mapping))
                 .key("filtering").value(core::to_string(policy->filtering)).end_object();
         j.end_object();
+        if (!view->role.empty()) j.key("role").value(view->role);
         j.key("external_interface").value(start.external_if).key("addresses_follow_interface").value(start.external_from_if);
         j.key("external_addresses").begin_array();
         for (core::Ipv4 a : c.pool.external_addrs) j.value(text::format_ipv4(a));
@@ -78,6 +79,13 @@ ControlReply handle_status(const ctl::Request& request, ControlContext& context)
         return {{}, j.take()};
     }
     TextTable t({"engine", std::string(engine_name(start.engine))});
+    if (!view->role.empty()) // an HA pair's member (--takeover-grace): does the WAN hold the external address?
+        t.add({"role", view->role + (view->role == "active" ? " (the external address is on " : " (no external address on ") +
+                           start.external_if +
+                           (view->takeover_left_ms ? "; taking over: new mappings wait " + std::to_string(view->takeover_left_ms) +
+                                                         " ms more for the synced flows"
+                                                   : "") +
+                           ")"});
     t.add({"uptime", duration_text(uptime_s * 1000)});
     for (const auto& [p, policy] : protos)
         t.add({"nat " + std::string(ctl::proto_name(p)),

@@ -107,6 +107,11 @@ po::options_description describe() {
         ("mark", po::value<std::string>()->default_value("0x00100000"), "packet mark bit for permitted inbound packets")
         ("event-buffer", po::value<std::string>()->default_value("8388608"), "conntrack event socket buffer, bytes")
         ("resync-interval", po::value<std::string>()->default_value("120"), "seconds between conntrack resyncs")
+        ("conntrack-events", po::value<std::string>()->default_value("nat"),
+         "conntrack engine: nat: conntrack events for the NAT's flows only | all: for every flow (conntrackd syncs them all)")
+        ("takeover-grace", po::value<std::string>()->default_value("0"),
+         "conntrack engine, HA pair (with --external-ip): standby while the WAN lacks the external address; after "
+         "it comes, first packets wait for the synced flows (ms when none comes; 0: a router on its own)")
         ("queues", po::value<std::string>()->default_value("1"), "queue / tun engine: worker threads, each with its own queues")
         ("fail-open", po::bool_switch(), "queue engine: when a queue is full or nobody listens, pass packets untranslated")
         ("tun-name", po::value<std::string>()->default_value("conenat0"), "tun engine: device name");
@@ -256,6 +261,14 @@ Options build(const po::variables_map& vm) {
     if (o.mark & (o.mark - 1)) throw BadOption("mark", "must be a single bit, e.g. 0x00100000");
     o.event_buffer = number<std::size_t>(vm, "event-buffer", 4096, 1u << 30);
     o.resync_interval_s = number<std::uint32_t>(vm, "resync-interval", 1, 86400);
+    const std::string events = vm["conntrack-events"].as<std::string>();
+    if (events != "nat" && events != "all") throw BadOption("conntrack-events", "expected nat or all, got '" + events + "'");
+    o.conntrack_events_all = events == "all";
+    o.takeover_grace_ms = number<std::uint32_t>(vm, "takeover-grace", 0, 60000);
+    if (o.engine != EngineKind::Conntrack && (o.conntrack_events_all || o.takeover_grace_ms))
+        throw BadOption(o.takeover_grace_ms ? "takeover-grace" : "conntrack-events", "only for --engine conntrack");
+    if (o.takeover_grace_ms && o.external_from_if)
+        throw BadOption("takeover-grace", "needs --external-ip: the address keepalived moves between the two routers");
     o.queues = number<unsigned>(vm, "queues", 1, 64);
     if (o.engine != EngineKind::Conntrack && o.nat.pool.block_size == 0 && o.queues > o.nat.pool.ports.size())
         throw BadOption("queues", "more workers than external ports (" + std::to_string(o.nat.pool.ports.size()) + ")");
@@ -350,7 +363,7 @@ bool needs_restart(const std::string& key) {
     static const char* const kKeys[] = {"engine",     "queues",     "queue-out",   "queue-in",  "table",
                                         "mark",       "tun-name",   "rules",       "fail-open", "event-buffer",
                                         "resync-interval", "external-if", "foreground", "pid-file", "config",
-                                        "control-socket"};
+                                        "control-socket", "conntrack-events", "takeover-grace"};
     for (const char* k : kKeys)
         if (key == k) return true;
     return false;

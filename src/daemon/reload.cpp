@@ -24,6 +24,8 @@ void keep_restart_keys(Options& next, const Options& current) {
     next.fail_open = current.fail_open;
     next.event_buffer = current.event_buffer;
     next.resync_interval_s = current.resync_interval_s;
+    next.conntrack_events_all = current.conntrack_events_all;
+    next.takeover_grace_ms = current.takeover_grace_ms;
     next.external_if = current.external_if;
     next.foreground = current.foreground;
     next.pid_file = current.pid_file;

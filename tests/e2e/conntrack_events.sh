@@ -14,6 +14,9 @@
 # once conenatd's table is gone (a user's table keeps conntrack on), so the watcher would have
 # seen them.
 #
+# With --conntrack-events all (issue 12) the table has no events chains: the same flows give
+# events (conntrackd on an HA pair syncs them all).
+#
 # Root only; exit 77 (skip) otherwise.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -106,5 +109,33 @@ for i in 0 1 2 3; do
 done
 check "ping to the router: NEW event" seen_ping
 check "LAN to LAN, deleted: DESTROY event" seen DESTROY 5300
+
+echo "== --conntrack-events all (issue 12: conntrackd syncs every flow): the same flows DO give events"
+lab_conntrack_flush
+# The router redirected in1 to in2 (same link) for 10.1.0.3 earlier: forget it, so the LAN to
+# LAN flow crosses the router again.
+lab_exec "$LAB_IN1" ip route flush cache
+daemon_start --engine conntrack --internal-net 10.1.0.0/24 --nat-type full-cone --resync-interval 3600 \
+  --conntrack-events all || fail "daemon did not start"
+check "the table has no events chains" bash -c "! ip netns exec $LAB_RT nft list table ip conenatd | grep -q 'chain events'"
+watch_start events_all
+# The NAT flow first: once its NEW is logged the watcher is surely subscribed.
+x=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 5500 "$LAB_Y1" 7500)
+wait_for 50 0.1 seen NEW 5500
+not_nat_flows 5400
+sleep 0.5
+lab_exec "$LAB_RT" conntrack -L >"$LAB_DIR/listed_all" 2>/dev/null
+watch_stop
+for i in 0 1 2 3; do
+  check "all: ${KINDS[$i]} (sport $((5400 + i))): the flow is in conntrack" grep -q "sport=$((5400 + i)) " "$LAB_DIR/listed_all"
+  check "all: ${KINDS[$i]} (sport $((5400 + i))): NEW event" seen NEW $((5400 + i))
+done
+check "all: ping to the router: NEW event" seen_ping
+check "all: the NAT flow is mapped (Y1 sees $x from E1) and gave NEW" eval 'test "${x%%:*}" = "$LAB_E1" && seen NEW 5500'
+daemon_stop
+out=$(lab_exec "$LAB_RT" "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --conntrack-events some --print-rules 2>&1)
+rc=$?
+check "--conntrack-events some: refused (exit $rc), named: $out" \
+  eval '[ "$rc" -ne 0 ] && grep -q -- "--conntrack-events: expected nat or all" <<<"$out"'
 
 checks_done conntrack_events

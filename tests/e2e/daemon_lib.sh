@@ -6,7 +6,7 @@
 #   daemon_stop            SIGTERM it (by PID) and wait
 #   stat NAME              a counter, read after the daemon's next write (every second)
 #   check WHAT cmd...      runs cmd: "ok: WHAT" or "FAIL: WHAT" (counted in $failures)
-#   check_classifiers TYPE both classifiers from in1 report TYPE's mapping and filtering
+#   check_classifiers TYPE  (lib.sh) both classifiers from in1 report TYPE's mapping and filtering
 #   checks_done NAME       the closing line and exit status
 
 source tests/e2e/lib.sh
@@ -33,24 +33,6 @@ daemon_start() {
 }
 daemon_stop() { [ -n "$DAEMON" ] && lab_kill "$DAEMON" 10; DAEMON=; }
 stat() { sleep 1.1; awk -v k="$1" '$1 == k { print $2 }' "$STATS"; }
-
-declare -A WANT_ND=(
-  [full-cone]="mapping=endpoint-independent filtering=endpoint-independent"
-  [restricted-cone]="mapping=endpoint-independent filtering=address-dependent"
-  [port-restricted-cone]="mapping=endpoint-independent filtering=address-and-port-dependent"
-  [symmetric]="mapping=address-and-port-dependent filtering=address-and-port-dependent")
-
-check_classifiers() {
-  local t=$1 nd st
-  lab_start_stun >/dev/null
-  nd=$(classify_natdiscovery "$LAB_IN1")
-  check "$t: natdiscovery says '$nd'" test "$nd" = "${WANT_ND[$t]}"
-  lab_kill "$LAB_STUN_PID"
-  lab_start_stund >/dev/null
-  st=$(classify_stun "$LAB_IN1")
-  check "$t: stun says '$st'" test "$st" = "$t"
-  lab_kill "$LAB_STUND_PID"
-}
 
 checks_done() {
   if [ "$failures" -gt 0 ]; then echo "$1: $failures failure(s)"; exit 1; fi

@@ -39,6 +39,7 @@
 #   classify_natdiscovery NS [LOCAL_ADDR]  prints "mapping=... filtering=..."
 #   classify_stun NS [LOCAL_ADDR]          prints "full-cone" | "restricted-cone" | "port-restricted-cone"
 #                                          | "symmetric" | "unknown(<what stun said>)"
+#   check_classifiers TYPE [WHEN]          both classifiers from $LAB_IN1 report TYPE (the caller's check)
 #   udp_observe NS ADDR PORT SECONDS [N]   background UDP listener; sets LAB_BG_PID; see udp_seen
 #   udp_seen PID                           prints the "src_ip:src_port" lines the listener saw
 #   udp_send NS SRC_ADDR SRC_PORT DST_ADDR DST_PORT [PAYLOAD]   one datagram from a fixed source
@@ -399,6 +400,27 @@ stun_verdict() {
     *"Dependent Mapping"*|*"Symmetric"*|*"symmetric"*) echo symmetric ;;
     *) echo "unknown(${line:-no answer})" ;;
   esac
+}
+
+# The verdicts of classify_natdiscovery for each NAT type.
+declare -gA WANT_ND=(
+  [full-cone]="mapping=endpoint-independent filtering=endpoint-independent"
+  [restricted-cone]="mapping=endpoint-independent filtering=address-dependent"
+  [port-restricted-cone]="mapping=endpoint-independent filtering=address-and-port-dependent"
+  [symmetric]="mapping=address-and-port-dependent filtering=address-and-port-dependent")
+
+# Both classifiers from $LAB_IN1 report TYPE's mapping and filtering (coturn, then stund, each
+# started and stopped here); WHEN prefixes the check lines. Needs the caller's `check`.
+check_classifiers() {
+  local t=$1 w=${2:-$1} nd st
+  lab_start_stun >/dev/null
+  nd=$(classify_natdiscovery "$LAB_IN1")
+  check "$w: natdiscovery says '$nd'" test "$nd" = "${WANT_ND[$t]}"
+  lab_kill "$LAB_STUN_PID"
+  lab_start_stund >/dev/null
+  st=$(classify_stun "$LAB_IN1")
+  check "$w: stun says '$st'" test "$st" = "$t"
+  lab_kill "$LAB_STUND_PID"
 }
 
 # ---------------------------------------------------------------- UDP / TCP probes

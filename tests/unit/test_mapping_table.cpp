@@ -77,4 +77,25 @@ TEST_CASE("adopt: state rebuilt from the kernel claims the same external endpoin
     CHECK(to_string(why) == "drop_ports_exhausted");
 }
 
+TEST_CASE("retire: a takeover's synced binding replaces a live mapping of the same endpoint and takes its port") {
+    MappingTable t(small_config(NatType::PortRestrictedCone), 1);
+    Counter why{};
+    // Made here in the takeover's window: another external endpoint, a flow and its permit.
+    const MappingId mine = t.adopt(Proto::Udp, ep("10.0.0.2:5000"), ep("203.0.113.5:7000"), ep("198.51.100.254:20001"), 0, why);
+    REQUIRE(mine != kNil);
+    REQUIRE(t.flow_begin(mine, ep("203.0.113.5:7000"), 0));
+    // Control: while it lives, the synced binding cannot be adopted.
+    CHECK(t.adopt(Proto::Udp, ep("10.0.0.2:5000"), ep("203.0.113.5:7000"), ep("198.51.100.254:25000"), 1, why) == kNil);
+    t.retire(mine, 1);
+    CHECK(t.mapping_count() == 0);
+    CHECK(t.session_count() == 0);
+    CHECK(t.find_inbound(Proto::Udp, ep("198.51.100.254:20001"), 1) == kNil);
+    const MappingId synced = t.adopt(Proto::Udp, ep("10.0.0.2:5000"), ep("203.0.113.5:7000"), ep("198.51.100.254:25000"), 1, why);
+    REQUIRE(synced != kNil);
+    CHECK(t.find_outbound(Proto::Udp, ep("10.0.0.2:5000"), ep("203.0.113.6:9"), 1) == synced);
+    // The retired port is free again: another endpoint's synced flow can hold it.
+    CHECK(t.adopt(Proto::Udp, ep("10.0.0.3:5000"), ep("203.0.113.5:7000"), ep("198.51.100.254:20001"), 1, why) != kNil);
+    CHECK(t.consistency_error() == "");
+}
+
 } // TEST_SUITE

@@ -38,6 +38,12 @@ struct EngineConfig {
     std::uint32_t queue_maxlen = 4096;
     std::size_t event_buffer = 8u << 20; // kernel-facts: 8 MiB lost no event in bursts
     std::uint32_t resync_interval_s = 120;
+    // false: conntrack events only for the NAT's own flows (the events chains); true: for every
+    // flow, so conntrackd also syncs the ones routed without NAT (--conntrack-events all).
+    bool conntrack_events_all = false;
+    // One router of an HA pair (examples/ha/) when non-zero, with --external-ip: standby while
+    // the WAN lacks it; for this long after it comes, first packets wait for the synced flows.
+    std::uint32_t takeover_grace_ms = 0;
     // software engines (queue, tun)
     unsigned queues = 1;              // workers
     bool fail_open = false;           // queue engine: a full (or unbound) queue passes packets untranslated

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace conenat::engine {
@@ -27,6 +28,8 @@ struct TableView {
     std::vector<core::MappingRow> mappings;
     std::vector<core::SessionRow> sessions;
     bool truncated = false;        // more rows matched than `limit`
+    std::string role;              // an HA pair's member: "active" or "standby"; else ""
+    std::uint64_t takeover_left_ms = 0; // an HA pair's member: its takeover's grace still running
 };
 
 } // namespace conenat::engine

@@ -6,12 +6,12 @@
 namespace conenat::engine {
 
 Status follow_router(std::optional<RouterWatch>& watch, const EngineConfig& config, InstalledRules& rules,
-                     RouterWatchHandlers handlers) {
-    if (!config.external_from_if && !config.rules_auto)
+                     RouterWatchHandlers handlers, bool watch_wan) {
+    if (!config.external_from_if && !config.rules_auto && !watch_wan)
         return {};
     RouterWatchConfig wc;
     wc.wan_if = config.external_if;
-    wc.follow_wan = config.external_from_if;
+    wc.follow_wan = config.external_from_if || watch_wan;
     wc.table = config.table;
     wc.own_portid = rules.nft().portid();
     wc.wan_now = config.nat.pool.external_addrs;

@@ -18,8 +18,9 @@ namespace conenat::engine {
 
 // Starts `watch` when there is something to follow: the WAN's addresses (external_from_if),
 // the table (rules_auto; `rules`' own changes are not news). Nothing to follow: left empty.
+// `watch_wan`: the WAN's addresses are watched (and told) even when --external-ip names them.
 Status follow_router(std::optional<RouterWatch>& watch, const EngineConfig& config, InstalledRules& rules,
-                     RouterWatchHandlers handlers);
+                     RouterWatchHandlers handlers, bool watch_wan = false);
 
 // The table someone removed, installed again; one log line, counted in `reinstalled`.
 void reinstall_table(InstalledRules& rules, const std::string& table, const std::string& why,

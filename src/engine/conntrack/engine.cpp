@@ -155,6 +155,7 @@ Status ConntrackEngine::start() {
     auto stop = io::EventFd::open();
     if (!stop) return Error{stop.error()};
     m_stop.emplace(std::move(stop.value()));
+    init_role();
     resync(now_ms());
     m_started = true;
     m_event_thread = std::thread([this] { event_loop(); });
@@ -208,7 +209,8 @@ std::string ConntrackEngine::stats() {
         {"events_lost", &m_events_lost}, {"resyncs", &m_resyncs}, {"nft_errors", &m_nft_errors},
         {"elements_added", &m_elements_added}, {"elements_removed", &m_elements_removed},
         {"icmp_replies_sent", &m_replies_sent}, {"rules_reinstalled", &m_rules_reinstalled},
-        {"conntrack_full", &m_conntrack_full}, {"conntrack_full_drops", &m_conntrack_drops}};
+        {"conntrack_full", &m_conntrack_full}, {"conntrack_full_drops", &m_conntrack_drops},
+        {"sync_replaced", &m_sync_replaced}, {"takeover_drops", &m_takeover_drops}};
     for (const auto& [name, value] : own) text.add(name, value->load());
     text.add("event_buffer", m_event_buffer.load());
     text.add_lines(MappingLog::instance().stats());

@@ -49,6 +49,8 @@ public:
     }
     std::vector<NamedLatency> latencies() const override;
     Result<TableView> view(const ViewRequest& request) override; // view.cpp
+    // HA pair (--takeover-grace): "active" or "standby"; "" for a router on its own.
+    std::string role() const;
 
 private:
     // What a conntrack entry means to us.
@@ -66,8 +68,18 @@ private:
     // events thread (conntrack_events.cpp)
     void event_loop();
     std::size_t classify(const io::FlowEvent& e, FlowKey (&keys)[2]) const;
-    void apply(const io::FlowEvent& e, core::TimeMs now);
+    void apply(const io::FlowEvent& e, core::TimeMs now, bool dumped = false);
     void apply(const FlowKey& k, bool destroy, core::TimeMs now);
+    // takeover.cpp: one router of an HA pair (--takeover-grace with --external-ip).
+    bool pair_member() const;
+    void init_role();
+    bool holds_external(const std::vector<core::Ipv4>& wan) const;
+    void wan_role(const std::vector<core::Ipv4>& wan, core::TimeMs now);
+    // Standby, or in the grace after a takeover: first packets get no mapping (m_mutex held).
+    bool holding_off(core::TimeMs now) const;
+    core::TimeMs grace_left(core::TimeMs now) const; // 0: no takeover running (m_mutex held)
+    // A flow committed by a state sync (conntrackd): our mappings in its way end.
+    void yield_to_synced(const FlowKey& k, core::TimeMs now);
     void resync(core::TimeMs now);
     // The kernel's table full (nf_conntrack_max): counted, and logged once an episode.
     void watch_conntrack_table(core::TimeMs now);
@@ -109,6 +121,9 @@ private:
     io::nft::Queueing m_queueing = io::nft::Queueing::Native;
     bool m_reconfiguring = false;                              // apply() runs: ...
     std::vector<std::pair<core::Proto, core::Endpoint>> m_ended; // ... the mappings it ended
+    std::vector<std::pair<core::Proto, core::Endpoint>> m_yielded; // ended by yield_to_synced
+    std::atomic<bool> m_active{true}; // HA pair: the external address is on the WAN (else standby)
+    core::TimeMs m_takeover_at = 0, m_last_synced = 0; // under m_mutex
     core::SynHold m_syn_hold; // with the packets held in the inbound queue (their ids)
     std::vector<std::uint32_t> m_released; // tokens released by the events thread
     // ICMP errors to send (queue thread only): written under m_mutex into fixed buffers, sent once
@@ -143,7 +158,8 @@ private:
     std::atomic<std::uint64_t> m_queued_out{0}, m_queued_in{0}, m_repeat{0}, m_dropped{0}, m_held{0},
         m_events_new{0}, m_events_destroy{0}, m_events_ignored{0}, m_events_lost{0}, m_resyncs{0}, m_nft_errors{0},
         m_elements_added{0}, m_elements_removed{0}, m_replies_sent{0}, m_event_buffer{0}, m_rules_reinstalled{0},
-        m_conntrack_full{0}, m_conntrack_drops{0};
+        m_conntrack_full{0}, m_conntrack_drops{0}, m_sync_replaced{0},
+        m_takeover_drops{0};
 };
 
 } // namespace conenat::engine

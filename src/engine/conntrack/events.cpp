@@ -29,13 +29,22 @@ std::size_t ConntrackEngine::classify(const io::FlowEvent& e, FlowKey (&keys)[2]
 }
 
 // Called with m_mutex held.
-void ConntrackEngine::apply(const io::FlowEvent& e, TimeMs now) {
+void ConntrackEngine::apply(const io::FlowEvent& e, TimeMs now, bool dumped) {
     if (e.portid && m_events && e.portid == m_events->portid()) return; // our own ctnetlink writes
     FlowKey keys[2];
     const std::size_t n = classify(e, keys);
     if (n == 0) ++m_events_ignored;
     (e.type == io::FlowEvent::Destroy ? m_events_destroy : m_events_new) += n ? 1 : 0;
-    for (std::size_t i = 0; i < n; ++i) apply(keys[i], e.type == io::FlowEvent::Destroy, now);
+    // A NEW event caused by another process is a flow written over ctnetlink: conntrackd's
+    // commit of the peer router's flows on a takeover (a dump's entries carry our own portid).
+    const bool synced = !dumped && e.type == io::FlowEvent::New && e.portid != 0;
+    if (synced && n) m_last_synced = now;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (synced && keys[i].outbound) yield_to_synced(keys[i], now);
+        apply(keys[i], e.type == io::FlowEvent::Destroy, now);
+    }
+    for (const auto& [proto, external] : m_yielded) (void)io::delete_conntrack_nat(proto, external);
+    m_yielded.clear();
 }
 
 void ConntrackEngine::apply(const FlowKey& k, bool destroy, TimeMs now) {
@@ -74,7 +83,7 @@ void ConntrackEngine::resync(TimeMs now) {
     }
     std::lock_guard lock(m_mutex);
     m_table.resync_begin();
-    for (const io::FlowEvent& e : entries) apply(e, now);
+    for (const io::FlowEvent& e : entries) apply(e, now, true);
     m_table.resync_end(now);
     (void)flush_elements();
     ++m_resyncs;

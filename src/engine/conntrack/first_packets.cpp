@@ -33,6 +33,10 @@ void ConntrackEngine::refuse(std::span<const std::uint8_t> pkt, const PacketView
 // Outbound first packet of an internal endpoint the snat map does not know (m_mutex held):
 // the core makes its mapping; the snat map will translate it when it goes round again.
 io::Verdict ConntrackEngine::decide_out(const io::QueuedPacket& p, TimeMs now) {
+    if (holding_off(now)) { // takeover.cpp: an HA pair's standby, or its takeover's grace
+        ++m_takeover_drops;
+        return io::Verdict::Drop;
+    }
     const PacketView v = parse_ipv4(p.bytes);
     const FirstPacket d = first_outbound(m_table, v, now);
     if (d.action != FirstAction::Pass) {

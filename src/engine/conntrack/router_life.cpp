@@ -20,7 +20,8 @@ namespace conenat::engine {
 Status ConntrackEngine::start_watch() {
     return follow_router(m_watch, m_config, *m_rules,
                          {[this](std::vector<core::Ipv4> addrs) { wan_addresses(std::move(addrs)); },
-                          [this](const std::string& why) { table_lost(why); }});
+                          [this](const std::string& why) { table_lost(why); }},
+                         pair_member());
 }
 
 void ConntrackEngine::table_lost(const std::string& why) {
@@ -72,6 +73,10 @@ Status ConntrackEngine::apply(const EngineConfig& next) {
 
 void ConntrackEngine::wan_addresses(std::vector<core::Ipv4> addrs) {
     std::lock_guard lock(m_mutex);
+    if (!m_config.external_from_if) { // --external-ip: watched for an HA pair's role only
+        wan_role(addrs, now_ms());
+        return;
+    }
     if (addrs == m_config.nat.pool.external_addrs) return;
     log_wan_change(m_config.external_if, m_config.nat.pool.external_addrs, addrs);
     EngineConfig next = m_config;

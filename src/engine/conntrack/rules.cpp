@@ -155,9 +155,11 @@ RuleSet conntrack_rules(const EngineConfig& o, const io::NatMaps& maps, Queueing
     // input for what the router receives (both before the flow is confirmed, when its NEW event
     // would go out). The NAT's flows keep every event: other listeners (conntrackd) may read
     // their updates, and dropping those measured no gain.
-    for (auto [name, hook] : {std::pair{kChainEvents, Hook::Postrouting}, {kChainEventsLocal, Hook::Input}})
-        r.chains.push_back({name, BaseChain{"filter", hook, kEventsPriority},
-                            {{ct_state_new(), ct_status_no_nat(), ct_event_set(0)}}});
+    // --conntrack-events all: every flow keeps its events (conntrackd syncs them all).
+    if (!o.conntrack_events_all)
+        for (auto [name, hook] : {std::pair{kChainEvents, Hook::Postrouting}, {kChainEventsLocal, Hook::Input}})
+            r.chains.push_back({name, BaseChain{"filter", hook, kEventsPriority},
+                                {{ct_state_new(), ct_status_no_nat(), ct_event_set(0)}}});
     return r;
 }
 

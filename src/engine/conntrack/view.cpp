@@ -12,6 +12,8 @@ Result<TableView> ConntrackEngine::view(const ViewRequest& request) {
     const core::TimeMs now = now_ms();
     v.config = m_table.config();
     v.tables = 1;
+    v.role = role();
+    v.takeover_left_ms = grace_left(now);
     v.mapping_count = m_table.mapping_count();
     v.session_count = m_table.session_count();
     if (request.mappings) v.truncated |= !m_table.view_mappings(now, request.filter, request.limit, v.mappings);

@@ -136,6 +136,9 @@ public:
     // Resync after lost events: flow_begin() for every entry of a fresh dump between these two;
     // flows not seen since resync_begin() end in resync_end().
     void resync_begin() { ++m_epoch; }
+    // Ends mapping `m` now, as its expiry would (observer told), its sessions with it: the
+    // conntrack engine's way out when a state sync brings an older binding in its way.
+    void retire(MappingId m, TimeMs now) { reap_mapping(m, now); }
     void resync_end(TimeMs now);
 
     // Warms the cache for the lookups of a packet of flow (local, remote), `local` being the
