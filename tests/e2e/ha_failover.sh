@@ -5,7 +5,8 @@
 # traffic flows through the new primary, the UDP stream keeps its external endpoint, the TCP
 # connection lives on, a NEW flow from the same internal endpoint to a NEW peer gets the same
 # external endpoint, and a new outside peer reaches it (full cone) or is refused
-# (port-restricted cone; argument NAT_TYPE), each refusal beside its positive control.
+# (port-restricted cone; argument NAT_TYPE), each refusal beside its positive control; the
+# permit of a synced flow works on B once its kernel flow is gone; both classifiers agree.
 #
 #   ns lan: host 10.0.0.2 ── br-lan ─┬─ lan0 A 10.0.0.252 ┐ sync0 10.255.0.1    VIPs (keepalived):
 #           default via 10.0.0.1     │                     ├ sync link (VRRP,    10.0.0.1 on lan0
@@ -196,7 +197,15 @@ inbound_check() { # WHEN SRC SPORT CONTROL_SRC CONTROL_SPORT
 inbound_check "on A" "$LAB_Y1" 7100 "$LAB_Y1" 7000
 
 # B's conntrackd holds both flows (its external cache) before A fails.
-synced() { local c; c=$(ctd_ext b); grep -q "sport=$HOST_PORT dport=7000" <<<"$c" && grep -q "dport=8000" <<<"$c"; }
+# A short flow to Y2:7050 beside the stream: its permit is the one checked after the failover.
+echo "$LAB_Y2 7050" >>"$CTLD/peers"
+sent_7050() { lab_exec "$RA" conntrack -L -p udp --orig-port-src "$HOST_PORT" --orig-port-dst 7050 2>/dev/null | grep -q .; }
+wait_for 50 0.1 sent_7050
+sed -i '/ 7050$/d' "$CTLD/peers"
+synced() {
+  local c; c=$(ctd_ext b)
+  grep -q "sport=$HOST_PORT dport=7000" <<<"$c" && grep -q "dport=8000" <<<"$c" && grep -q "sport=$HOST_PORT dport=7050" <<<"$c"
+}
 check "B's conntrackd has the UDP and TCP flows" wait_for 100 0.1 synced
 
 # before_takeover ROLE: where the logs and counters stand before the primary fails (N0 C0 B0)
@@ -237,6 +246,17 @@ after_takeover() {
 before_takeover b
 lab_kill "${KEEPALIVED[a]}" 10
 after_takeover b a 1 "failover" 7001 "$LAB_A2" 7200
+# The permit of a synced flow came back with it: once its kernel flow is gone (deleted here),
+# its peer's datagrams open a new flow through the permit alone (port-restricted: the dnat
+# queue asks B's table); another port of that peer is refused under port-restricted.
+lab_exec "$RB" conntrack -D -p udp --orig-port-src "$HOST_PORT" --orig-port-dst 7050 >/dev/null 2>&1
+check "failover: the synced flow to $LAB_Y2:7050 deleted on B" eval "! lab_exec $RB conntrack -L -p udp --orig-port-dst 7050 2>/dev/null | grep -q ."
+if [ "$NAT_TYPE" = full-cone ]; then
+  check "failover: $LAB_Y2:7050 reaches the host (full cone)" reaches_host "$LAB_Y2" 7050
+else
+  check "failover: $LAB_Y2:7051, another port of the synced flow's peer, is refused" eval "! reaches_host $LAB_Y2 7051"
+  check "failover: $LAB_Y2:7050 reaches the host through the synced flow's permit on B" reaches_host "$LAB_Y2" 7050
+fi
 
 # ---------------------------------------------------------------- A comes back: fail back
 before_takeover a
