@@ -297,6 +297,10 @@ Term ct_status_dnat() {
     return {"ct status dnat", [](RuleContext& c) { ct_term(c, NFT_CT_STATUS, IPS_DST_NAT, NFT_CMP_NEQ); }};
 }
 
+Term ct_status_no_dnat() {
+    return {"ct status ! dnat", [](RuleContext& c) { ct_term(c, NFT_CT_STATUS, IPS_DST_NAT, NFT_CMP_EQ); }};
+}
+
 Term ct_status_no_snat() {
     return {"ct status ! snat", [](RuleContext& c) { ct_term(c, NFT_CT_STATUS, IPS_SRC_NAT, NFT_CMP_EQ); }};
 }
@@ -481,7 +485,7 @@ static_assert(IPCT_NEW == 0 && IPCT_DESTROY == 2 && IPCT_LABEL == 10); // the or
 // As nft lists an event mask: the names of its bits in order, or the number when none is named.
 std::string ct_events_text(std::uint32_t events) {
     static constexpr const char* kNames[] = {"new",       "related",   "destroy", "reply",     "assured", "protoinfo",
-                                             "helper",    "mark",      "seqadjust", "secmark", "label"};
+                                             "helper",    "mark",      "seqadj",  "secmark", "label"};
     std::string s;
     for (std::uint32_t bit = 0; bit < std::size(kNames); ++bit)
         if (events & (1u << bit))

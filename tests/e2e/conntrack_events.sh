@@ -8,11 +8,14 @@
 #   - the router's own: in1 -> the router's LAN address (UDP and ping; input) and the router
 #     from E1 -> Y1 (output);
 #   - their deletion (`conntrack -D`) sends no DESTROY either.
+# The NAT's flows keep their events, but for one: a flow whose first packet made a new mapping
+# (queued, sent round with the mark) has no NEW event: the queue thread entered it in the table
+# itself (flows_begun); its updates and DESTROY stay.
 # Controls in the same run, with the same watcher: a NAT flow in1 -> Y1 is mapped (Y1 sees E1),
-# gives NEW and, deleted, DESTROY, and moves events_new; a NAT flow that Y1 answers keeps its
-# update events (the NAT's flows keep all theirs); the same kinds of flows generate events
-# once conenatd's table is gone (a user's table keeps conntrack on), so the watcher would have
-# seen them.
+# counted in flows_begun, and deleted gives DESTROY; a second flow of the same mapping (to Y2:
+# not queued) gives NEW and moves events_new; a NAT flow that Y1 answers keeps its update
+# events; the same kinds of flows generate events once conenatd's table is gone (a user's table
+# keeps conntrack on), so the watcher would have seen them.
 #
 # With --conntrack-events all (issue 12) the table has no events chains: the same flows give
 # events (conntrackd on an HA pair syncs them all).
@@ -42,11 +45,13 @@ watch_start() {
 watch_stop() { sleep 1; lab_kill "$WATCH"; }
 # seen EVENT SPORT: the watcher logged EVENT (NEW / UPDATE / DESTROY) of the flow from source port SPORT.
 seen() { grep -F "[$1]" "$WATCH_LOG" | grep -q "sport=$2 "; }
+# seen_to EVENT SPORT DST: the same, of the flow to DST.
+seen_to() { grep -F "[$1]" "$WATCH_LOG" | grep -q "dst=$3 sport=$2 "; }
 # The router's ICMP echo flows from in1 (ping's id is random: any icmp line from in1 to the router).
 seen_ping() { grep -F "[NEW]" "$WATCH_LOG" | grep -q "icmp .*src=$LAB_IN1_ADDR dst=$LAB_LAN_GW "; }
-# events_new events_destroy events_ignored, read together after the daemon's next write.
-events() { stat events_new >/dev/null; awk '$1 ~ /^events_(new|destroy|ignored)$/ { v[$1] = $2 }
-  END { print v["events_new"], v["events_destroy"], v["events_ignored"] }' "$STATS"; }
+# events_new events_destroy events_ignored flows_begun, read together after the daemon's next write.
+events() { stat events_new >/dev/null; awk '$1 ~ /^(events_(new|destroy|ignored)|flows_begun)$/ { v[$1] = $2 }
+  END { print v["events_new"], v["events_destroy"], v["events_ignored"], v["flows_begun"] }' "$STATS"; }
 # not_nat_flows BASE: one of each kind of flow that is not the NAT's, source ports BASE.. BASE+3.
 not_nat_flows() {
   local b=$1
@@ -70,6 +75,7 @@ sleep 0.5
 lab_exec "$LAB_RT" conntrack -L >"$LAB_DIR/listed" 2>/dev/null
 for i in 0 1 2 3; do delete_flow $((5100 + i)); done
 x=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 5200 "$LAB_Y1" 7200)
+y=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 5200 "$LAB_Y2" 7200)
 delete_flow 5200
 lab_bg "$LAB_INET" echo7201 timeout 10 "$LAB_PY" "$LAB_HELPER" udp-echo "$LAB_Y1" 7201 10
 wait_for 50 0.05 lab_udp_listening "$LAB_INET" "$LAB_Y1" 7201
@@ -84,15 +90,17 @@ done
 check "ping to the router (answered): no event" bash -c "! grep -Eq 'icmp .*src=$LAB_IN1_ADDR dst=$LAB_LAN_GW ' '$WATCH_LOG'"
 check "ping to the router: the flow is in conntrack" grep -Eq "icmp .*src=$LAB_IN1_ADDR dst=$LAB_LAN_GW " "$LAB_DIR/listed"
 check "control: the NAT flow is mapped (Y1 sees $x from E1)" test "${x%%:*}" = "$LAB_E1"
-check "control: the NAT flow gave NEW" seen NEW 5200
-check "control: the NAT flow, deleted, gave DESTROY" seen DESTROY 5200
+check "the NAT flow that made the mapping gave no NEW (the queue thread entered it)" eval '! seen_to NEW 5200 "$LAB_Y1"'
+check "control: the same mapping's flow to Y2 ($y, not queued) gave NEW" eval 'test "$y" = "$x" && seen_to NEW 5200 "$LAB_Y2"'
+check "control: the NAT flow, deleted, gave DESTROY" seen_to DESTROY 5200 "$LAB_Y1"
 check "control: a NAT flow answered by Y1 ($answered)" test "$answered" = "from $LAB_Y1:7201"
 check "the NAT's flows keep their other events: the answered one gave UPDATE" seen UPDATE 5201
-read -r n0 d0 i0 <<<"$before"
-read -r n1 d1 i1 <<<"$after"
+read -r n0 d0 i0 b0 <<<"$before"
+read -r n1 d1 i1 b1 <<<"$after"
 # A resync (every --resync-interval, 1 h here) would count the dump's entries too.
 check "control: events_new and events_destroy moved by the NAT flows' own (new $n0 -> $n1, destroy $d0 -> $d1)" \
-  test $((n1 - n0)) -eq 2 -a $((d1 - d0)) -eq 1
+  test $((n1 - n0)) -eq 1 -a $((d1 - d0)) -eq 2
+check "flows_begun moved by the two flows that made mappings ($b0 -> $b1)" test $((b1 - b0)) -eq 2
 check "events_ignored did not move: no event of the other flows reached the daemon ($i0 -> $i1)" test "$i1" -eq "$i0"
 daemon_stop
 

@@ -40,6 +40,7 @@ Term mark_has(std::uint32_t mark);           // meta mark & M == M
 Term mark_lacks(std::uint32_t mark);         // meta mark & M == 0
 Term ct_status_dnat();                       // ct status dnat
 Term ct_status_no_snat();                    // ct status ! snat (not source-NATed)
+Term ct_status_no_dnat();                    // ct status ! dnat (not destination-NATed)
 Term ct_untracked();                         // ct state untracked
 Term ct_state_new();                         // ct state new (the flow's first packets: not confirmed yet)
 Term ct_status_no_nat();                     // ct status ! snat,dnat (neither bit)

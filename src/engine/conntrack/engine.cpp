@@ -203,7 +203,7 @@ std::string ConntrackEngine::stats() {
             }
     }
     const std::pair<const char*, const std::atomic<std::uint64_t>*> own[] = {
-        {"queued_out", &m_queued_out}, {"queued_in", &m_queued_in}, {"verdict_repeat", &m_repeat},
+        {"queued_out", &m_queued_out}, {"queued_in", &m_queued_in}, {"verdict_repeat", &m_repeat}, {"flows_begun", &m_flows_begun},
         {"verdict_drop", &m_dropped}, {"syn_holds", &m_held},
         {"events_new", &m_events_new}, {"events_destroy", &m_events_destroy}, {"events_ignored", &m_events_ignored},
         {"events_lost", &m_events_lost}, {"resyncs", &m_resyncs}, {"nft_errors", &m_nft_errors},

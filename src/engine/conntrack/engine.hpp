@@ -86,7 +86,14 @@ private:
 
     // queue thread (conntrack_queue.cpp)
     void queue_loop();
-    io::Verdict decide_out(const io::QueuedPacket& p, core::TimeMs now);
+    // An outbound flow whose first packet goes round again: its kernel flow will hold a
+    // session of `mapping` (its NEW event is not sent: rules.cpp, events chain).
+    struct Begun {
+        core::MappingId mapping = core::kNil;
+        core::Endpoint remote;
+    };
+    io::Verdict decide_out(const io::QueuedPacket& p, core::TimeMs now, Begun& begun);
+    void flow_begun(const Begun& b, core::TimeMs now);
     std::optional<io::Verdict> decide_in(const io::QueuedPacket& p, core::TimeMs now);
     void expire_holds(core::TimeMs now);
     void drop_held(std::uint32_t token);
@@ -155,7 +162,7 @@ private:
     // part of it spent programming the maps (ACKed nftables batch).
     LatencyHistogram m_decide_us, m_program_us;
     MappingLogBuffer m_mapping_log; // under m_mutex, as the table: written when due and each second
-    std::atomic<std::uint64_t> m_queued_out{0}, m_queued_in{0}, m_repeat{0}, m_dropped{0}, m_held{0},
+    std::atomic<std::uint64_t> m_queued_out{0}, m_queued_in{0}, m_repeat{0}, m_flows_begun{0}, m_dropped{0}, m_held{0},
         m_events_new{0}, m_events_destroy{0}, m_events_ignored{0}, m_events_lost{0}, m_resyncs{0}, m_nft_errors{0},
         m_elements_added{0}, m_elements_removed{0}, m_replies_sent{0}, m_event_buffer{0}, m_rules_reinstalled{0},
         m_conntrack_full{0}, m_conntrack_drops{0}, m_sync_replaced{0},

@@ -6,6 +6,7 @@
 #include "conenat/util/log.hpp"
 #include "conenat/engine/clock.hpp"
 #include "conenat/core/nat/first_packet.hpp"
+#include "conenat/core/nat/flow_key.hpp"
 #include "conenat/core/packet/icmp_build.hpp"
 #include "conenat/io/poll.hpp"
 
@@ -32,7 +33,8 @@ void ConntrackEngine::refuse(std::span<const std::uint8_t> pkt, const PacketView
 
 // Outbound first packet of an internal endpoint the snat map does not know (m_mutex held):
 // the core makes its mapping; the snat map will translate it when it goes round again.
-io::Verdict ConntrackEngine::decide_out(const io::QueuedPacket& p, TimeMs now) {
+io::Verdict ConntrackEngine::decide_out(const io::QueuedPacket& p, TimeMs now, Begun& begun) {
+    begun = {};
     if (holding_off(now)) { // takeover.cpp: an HA pair's standby, or its takeover's grace
         ++m_takeover_drops;
         return io::Verdict::Drop;
@@ -45,8 +47,25 @@ io::Verdict ConntrackEngine::decide_out(const io::QueuedPacket& p, TimeMs now) {
         return io::Verdict::Drop;
     }
     m_table.counters().add(Counter::translated_out);
-    if (d.mapping != kNil) program_flow(d.mapping, v.dst);
+    if (d.mapping != kNil) {
+        program_flow(d.mapping, v.dst);
+        begun = {d.mapping, remote_of(m_table.mapping(d.mapping).proto, v.dst)};
+    }
     return io::Verdict::Repeat;
+}
+
+// What a NEW event of the flow would do (events.cpp, apply), once its packet goes round: the
+// mapping is live at `now` (the packet's lookup made it so), so `b.mapping` is still its id.
+// A flow the kernel then drops before confirming it leaves a session held until the next
+// resync ends it (resync-interval), as a lost DESTROY event would.
+void ConntrackEngine::flow_begun(const Begun& b, TimeMs now) {
+    if (b.mapping == kNil) return;
+    const Mapping& m = m_table.mapping(b.mapping);
+    (void)m_table.flow_begin(b.mapping, b.remote, now, Direction::Outbound);
+    ++m_flows_begun;
+    // RFC 5382 REQ-4: an outbound SYN of a connection whose inbound SYN is held: drop that one.
+    if (m.proto == Proto::Tcp)
+        if (const std::uint32_t token = m_syn_hold.release(m.external(), b.remote)) m_released.push_back(token);
 }
 
 // Inbound first packet the dnat chain did not take (m_mutex held). nullopt: held.
@@ -116,14 +135,17 @@ void ConntrackEngine::queue_loop() {
         {
             std::lock_guard lock(m_mutex);
             io::Verdict vo[kBatch], vi[kBatch];
+            Begun begun[kBatch];
             bool decided_in[kBatch] = {};
-            for (std::size_t i = 0; i < no; ++i) vo[i] = decide_out(out[i], now);
+            for (std::size_t i = 0; i < no; ++i) vo[i] = decide_out(out[i], now, begun[i]);
             for (std::size_t i = 0; i < ni; ++i)
                 if (const auto v = decide_in(in[i], now)) vi[i] = *v, decided_in[i] = true;
             // The maps must hold the new elements before the packets go round again.
             t1 = std::chrono::steady_clock::now();
             const bool programmed = flush_elements().ok();
             t2 = std::chrono::steady_clock::now();
+            if (programmed)
+                for (std::size_t i = 0; i < no; ++i) flow_begun(begun[i], now);
             // A repeated packet carries the mark: the queue chains skip it, so it can never loop.
             // Every outbound packet received gets its verdict now, in id order (none is held):
             // a run of equal verdicts and marks is one batch verdict, which the kernel takes as

@@ -153,13 +153,18 @@ RuleSet conntrack_rules(const EngineConfig& o, const io::NatMaps& maps, Queueing
     // reads nothing of the router's own, LAN-to-LAN or routed flows (classify). Whether a flow
     // is NATed is known once the nat chains ran: at postrouting for what is forwarded or sent, at
     // input for what the router receives (both before the flow is confirmed, when its NEW event
-    // would go out). The NAT's flows keep every event: other listeners (conntrackd) may read
-    // their updates, and dropping those measured no gain.
-    // --conntrack-events all: every flow keeps its events (conntrackd syncs them all).
-    if (!o.conntrack_events_all)
-        for (auto [name, hook] : {std::pair{kChainEvents, Hook::Postrouting}, {kChainEventsLocal, Hook::Input}})
-            r.chains.push_back({name, BaseChain{"filter", hook, kEventsPriority},
-                                {{ct_state_new(), ct_status_no_nat(), ct_event_set(0)}}});
+    // would go out). The NAT's flows keep their updates and DESTROY: other listeners (conntrackd)
+    // read them, and dropping those measured no gain. An outbound flow whose first packet the
+    // queue thread sent round (the mark, no DNAT) has no NEW event: that thread has entered it
+    // in the table already (first_packets.cpp), so the event would only cost both CPUs again.
+    // --conntrack-events all: every flow keeps all its events (conntrackd syncs them all).
+    if (!o.conntrack_events_all) {
+        r.chains.push_back({kChainEvents, BaseChain{"filter", Hook::Postrouting, kEventsPriority},
+                            {{ct_state_new(), ct_status_no_nat(), ct_event_set(0)},
+                             {ct_state_new(), ct_status_no_dnat(), mark_has(o.mark), ct_event_set(kAllEventsButNew)}}});
+        r.chains.push_back({kChainEventsLocal, BaseChain{"filter", Hook::Input, kEventsPriority},
+                            {{ct_state_new(), ct_status_no_nat(), ct_event_set(0)}}});
+    }
     return r;
 }
 

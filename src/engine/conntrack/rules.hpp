@@ -67,6 +67,10 @@ constexpr int kDnatQueuePriority = -80;
 // After every nat chain (srcnat 100 and the guard at 110), before conntrack confirms the flow
 // (INT_MAX), where its NEW event is sent.
 constexpr int kEventsPriority = 200;
+// The events of a flow but NEW: related, destroy, reply, assured, protoinfo, seqadj and label
+// (bits 1-5, 8, 10 of the event mask). helper, mark and secmark are left out: nft cannot read
+// them back in a list (`nft -f` of our --print-rules).
+constexpr std::uint32_t kAllEventsButNew = 0x53e;
 
 // The table for `config`, queueing first packets by `queueing` (Elsewhere: the queue chains
 // only count them; examples/iptables-conntrack.sh queues them after these chains).
