@@ -98,4 +98,17 @@ TEST_CASE("retire: a takeover's synced binding replaces a live mapping of the sa
     CHECK(t.consistency_error() == "");
 }
 
+TEST_CASE("adopt: a kernel flow on a quarantined port (RFC 6888 REQ-8) is adopted; a new mapping never gets the port") {
+    MappingTable t(small_config(NatType::FullCone), 1); // EIF: freed UDP ports are quarantined
+    Counter why{};
+    const MappingId m = t.adopt(Proto::Udp, ep("10.0.0.2:5000"), ep("203.0.113.5:7000"), ep("198.51.100.254:20001"), 0, why);
+    REQUIRE(m != kNil);
+    t.retire(m, 1);
+    CHECK(t.ports().claim(Proto::Udp, ep("198.51.100.254:20001")) == false); // quarantined: claim refuses
+    const MappingId synced = t.adopt(Proto::Udp, ep("10.0.0.3:6000"), ep("203.0.113.5:7000"), ep("198.51.100.254:20001"), 2, why);
+    REQUIRE(synced != kNil);
+    CHECK(t.find_inbound(Proto::Udp, ep("198.51.100.254:20001"), 2) == synced);
+    CHECK(t.consistency_error() == "");
+}
+
 } // TEST_SUITE

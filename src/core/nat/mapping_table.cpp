@@ -211,7 +211,9 @@ MappingId MappingTable::adopt(Proto p, Endpoint internal, Endpoint remote, Endpo
     if (owner != kNil && !live(owner, now)) reap_mapping(owner, now);
     why = admit(p, internal.addr);
     if (why != Counter::translated_out) return kNil;
-    if (!m_ports.claim(p, external)) {
+    // A quarantined port (RFC 6888 REQ-8) is taken too: the kernel's flow already uses it (a
+    // state sync brings the peer router's flow onto a port that expired here).
+    if (!m_ports.reserve(p, external)) {
         why = Counter::drop_ports_exhausted;
         return kNil;
     }

@@ -43,6 +43,9 @@ void ConntrackEngine::apply(const io::FlowEvent& e, TimeMs now, bool dumped) {
         if (synced && keys[i].outbound) yield_to_synced(keys[i], now);
         apply(keys[i], e.type == io::FlowEvent::Destroy, now);
     }
+    if (m_yielded.empty()) return;
+    // The maps first: a packet of a deleted flow must find the synced binding, not ours.
+    (void)flush_elements();
     for (const auto& [proto, external] : m_yielded) (void)io::delete_conntrack_nat(proto, external);
     m_yielded.clear();
 }
