@@ -9,6 +9,7 @@
 #include "conenat/core/nat/flow_key.hpp"
 #include "conenat/core/packet/icmp_build.hpp"
 #include "conenat/io/poll.hpp"
+#include "engine/conntrack/rules.hpp"
 
 #include <chrono>
 
@@ -144,7 +145,7 @@ void ConntrackEngine::queue_loop() {
             t1 = std::chrono::steady_clock::now();
             const bool programmed = flush_elements().ok();
             t2 = std::chrono::steady_clock::now();
-            if (programmed)
+            if (programmed && !queued_flows_keep_new(m_config)) // else their NEW events do (rules.hpp)
                 for (std::size_t i = 0; i < no; ++i) flow_begun(begun[i], now);
             // A repeated packet carries the mark: the queue chains skip it, so it can never loop.
             // Every outbound packet received gets its verdict now, in id order (none is held):

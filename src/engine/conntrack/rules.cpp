@@ -159,9 +159,11 @@ RuleSet conntrack_rules(const EngineConfig& o, const io::NatMaps& maps, Queueing
     // in the table already (first_packets.cpp), so the event would only cost both CPUs again.
     // --conntrack-events all: every flow keeps all its events (conntrackd syncs them all).
     if (!o.conntrack_events_all) {
-        r.chains.push_back({kChainEvents, BaseChain{"filter", Hook::Postrouting, kEventsPriority},
-                            {{ct_state_new(), ct_status_no_nat(), ct_event_set(0)},
-                             {ct_state_new(), ct_status_no_dnat(), mark_has(o.mark), ct_event_set(kAllEventsButNew)}}});
+        Chain events{kChainEvents, BaseChain{"filter", Hook::Postrouting, kEventsPriority},
+                     {{ct_state_new(), ct_status_no_nat(), ct_event_set(0)}}};
+        if (!queued_flows_keep_new(o)) // an HA pair's conntrackd needs them (rules.hpp)
+            events.rules.push_back({ct_state_new(), ct_status_no_dnat(), mark_has(o.mark), ct_event_set(kAllEventsButNew)});
+        r.chains.push_back(std::move(events));
         r.chains.push_back({kChainEventsLocal, BaseChain{"filter", Hook::Input, kEventsPriority},
                             {{ct_state_new(), ct_status_no_nat(), ct_event_set(0)}}});
     }

@@ -72,6 +72,12 @@ constexpr int kEventsPriority = 200;
 // them back in a list (`nft -f` of our --print-rules).
 constexpr std::uint32_t kAllEventsButNew = 0x53e;
 
+// Do the flows whose first packet the queue thread sent round keep their NEW event? Yes with
+// --conntrack-events all, and for one router of an HA pair (--takeover-grace): conntrackd
+// syncs a flow from its NEW event (an unanswered flow gives no other). Then the events thread
+// enters those flows in the table (from the event), else the queue thread does.
+inline bool queued_flows_keep_new(const EngineConfig& o) { return o.conntrack_events_all || o.takeover_grace_ms > 0; }
+
 // The table for `config`, queueing first packets by `queueing` (Elsewhere: the queue chains
 // only count them; examples/iptables-conntrack.sh queues them after these chains).
 io::nft::RuleSet conntrack_rules(const EngineConfig& config, io::nft::Queueing queueing);
