@@ -202,11 +202,15 @@ echo "$LAB_Y2 7050" >>"$CTLD/peers"
 sent_7050() { lab_exec "$RA" conntrack -L -p udp --orig-port-src "$HOST_PORT" --orig-port-dst 7050 2>/dev/null | grep -q .; }
 wait_for 50 0.1 sent_7050
 sed -i '/ 7050$/d' "$CTLD/peers"
+# An unanswered flow of a new mapping (its first packet went through A's queue): conntrackd
+# hears of it from its NEW event alone.
+udp_send "$LAN" "$HOST" 5002 "$LAB_Y2" 7060
 synced() {
   local c; c=$(ctd_ext b)
-  grep -q "sport=$HOST_PORT dport=7000" <<<"$c" && grep -q "dport=8000" <<<"$c" && grep -q "sport=$HOST_PORT dport=7050" <<<"$c"
+  grep -q "sport=$HOST_PORT dport=7000" <<<"$c" && grep -q "dport=8000" <<<"$c" &&
+    grep -q "sport=$HOST_PORT dport=7050" <<<"$c" && grep -q "sport=5002 dport=7060" <<<"$c"
 }
-check "B's conntrackd has the UDP and TCP flows" wait_for 100 0.1 synced
+check "B's conntrackd has the flows (the stream, TCP, to Y2:7050, the unanswered one of a new mapping)" wait_for 100 0.1 synced
 
 # before_takeover ROLE: where the logs and counters stand before the primary fails (N0 C0 B0)
 before_takeover() { N0=$(lines "$LAB_DIR/peer1.log") C0=$(oks) B0=$(counter "$1"); }
@@ -249,6 +253,7 @@ after_takeover b a 1 "failover" 7001 "$LAB_A2" 7200
 # The permit of a synced flow came back with it: once its kernel flow is gone (deleted here),
 # its peer's datagrams open a new flow through the permit alone (port-restricted: the dnat
 # queue asks B's table); another port of that peer is refused under port-restricted.
+check "failover: B adopted the mapping of the unanswered flow of $HOST:5002" eval "ctl b mappings | grep -qE '$HOST:5002( |$)'"
 lab_exec "$RB" conntrack -D -p udp --orig-port-src "$HOST_PORT" --orig-port-dst 7050 >/dev/null 2>&1
 check "failover: the synced flow to $LAB_Y2:7050 deleted on B" eval "! lab_exec $RB conntrack -L -p udp --orig-port-dst 7050 2>/dev/null | grep -q ."
 if [ "$NAT_TYPE" = full-cone ]; then
