@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 12: two routers, one cone. keepalived (VRRP) and conntrackd (FTFW) for real, conenatd
-# (conntrack engine) on both routers with examples/ha/'s configuration; router A fails (its
-# keepalived stops), B takes over, then A comes back and takes over again. Each time:
+# (conntrack engine) on both routers with examples/ha/'s configuration; router A fails (its LAN
+# and WAN links go down, or its keepalived stops: argument FAILURE), B takes over, then A comes
+# back and takes over again. Each time:
 # traffic flows through the new primary, the UDP stream keeps its external endpoint, the TCP
 # connection lives on, a NEW flow from the same internal endpoint to a NEW peer gets the same
 # external endpoint, and a new outside peer reaches it (full cone) or is refused
@@ -25,7 +26,13 @@ for t in keepalived conntrackd; do
   command -v "$t" >/dev/null || { echo "skipped: $t is missing (Debian package $t; scripts/deps.sh test installs it)"; exit 77; }
 done
 NAT_TYPE=${1:-full-cone}
-case $NAT_TYPE in full-cone | port-restricted-cone) ;; *) echo "usage: $0 [full-cone|port-restricted-cone]"; exit 2 ;; esac
+# How router A fails: links (its LAN and WAN links go down: keepalived's FAULT; they come back
+# for the fail back) or keepalived (it stops; started again for the fail back).
+FAILURE=${2:-links}
+case $NAT_TYPE/$FAILURE in
+  full-cone/links | full-cone/keepalived | port-restricted-cone/links | port-restricted-cone/keepalived) ;;
+  *) echo "usage: $0 [full-cone|port-restricted-cone [links|keepalived]]"; exit 2 ;;
+esac
 BUILD=${BUILD:-build}
 BIN=$BUILD/conenatd
 CTL=$BUILD/conenatctl
@@ -221,11 +228,13 @@ after_takeover() {
   check "$when: conenatctl status: ${r^^} active, ${from^^} standby" \
     wait_for 50 0.1 eval "[ \"\$(role_of $r) \$(role_of $from)\" = 'active standby' ]"
   check "$when: the stream flows through ${r^^}" wait_for 100 0.1 eval "[ \$(counter $r) -ge $((b0 + 10)) ]"
-  check "$when: the stream reaches its peer again" wait_for 100 0.1 eval "[ \$(lines $LAB_DIR/peer1.log) -ge $((n0 + 10)) ]"
-  local other
+  # From here on the stream and the connection go through the new primary.
+  local n1 c1 other
+  n1=$(lines "$LAB_DIR/peer1.log") c1=$(oks)
+  check "$when: the stream reaches its peer through ${r^^}" wait_for 100 0.1 eval "[ \$(lines $LAB_DIR/peer1.log) -ge $((n1 + 5)) ]"
   other=$(tail -n +"$((n0 + 1))" "$LAB_DIR/peer1.log" | awk -v e="$E" '$2 != e' | sort | uniq -c)
   check "$when: the UDP stream kept its external endpoint $E${other:+ (also seen: $other)}" test -z "$other"
-  check "$when: the TCP connection survived" wait_for 100 0.1 eval "[ \$(oks) -ge $((c0 + 5)) ]"
+  check "$when: the TCP connection survived: echoes through ${r^^}" wait_for 150 0.1 eval "[ \$(oks) -ge $((c1 + 3)) ]"
   check "$when: no TCP error" eval "! grep -q '^error' $LAB_DIR/chat.log"
   # A NEW flow from the same internal endpoint to a NEW peer.
   lab_bg "$LAB_INET" "peer-$np" "$LAB_PY" "$TRAFFIC" peer "$LAB_Y2" "$np" 60
@@ -248,7 +257,13 @@ after_takeover() {
 
 # ---------------------------------------------------------------- A fails: B takes over
 before_takeover b
-lab_kill "${KEEPALIVED[a]}" 10
+echo "== router A fails ($FAILURE)"
+if [ "$FAILURE" = links ]; then
+  ip -n "$RA" link set lan0 down
+  ip -n "$RA" link set wan0 down
+else
+  lab_kill "${KEEPALIVED[a]}" 10
+fi
 after_takeover b a 1 "failover" 7001 "$LAB_A2" 7200
 # The permit of a synced flow came back with it: once its kernel flow is gone (deleted here),
 # its peer's datagrams open a new flow through the permit alone (port-restricted: the dnat
@@ -265,7 +280,15 @@ fi
 
 # ---------------------------------------------------------------- A comes back: fail back
 before_takeover a
-start_keepalived a
+echo "== router A comes back ($FAILURE)"
+if [ "$FAILURE" = links ]; then
+  ip -n "$RA" link set lan0 up
+  ip -n "$RA" link set wan0 up
+  # Down took the default route with it; a router's network setup puts it back.
+  ip -n "$RA" route replace default via "$LAB_R" dev wan0
+else
+  start_keepalived a
+fi
 after_takeover a b 2 "fail back" 7002 "$LAB_A1" 7300
 
 for r in a b; do
