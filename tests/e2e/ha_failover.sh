@@ -161,6 +161,10 @@ start_keepalived b
 if ! wait_for 150 0.1 notified b backup 1; then echo "FAIL: router B did not become backup"; show_logs; exit 1; fi
 check "router A primary, B backup: the VIP on A only" eval '! has_vip b'
 check "conenatctl status: A active, B standby" wait_for 50 0.1 eval '[ "$(role_of a) $(role_of b)" = "active standby" ]'
+if "$LAB_PY" -c 'import jsonschema' 2>/dev/null; then
+  check "conenatctl status --json (role) validates" eval \
+    'ctl b status --json | tee "$LAB_DIR/status-b.json" | "$LAB_PY" tests/e2e/ctl_json.py validate status && grep -q "\"role\": *\"standby\"" "$LAB_DIR/status-b.json"'
+fi
 
 # ---------------------------------------------------------------- traffic through A
 RUN_S=170 # bounds every traffic process

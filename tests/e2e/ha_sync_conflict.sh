@@ -54,4 +54,17 @@ check "in1:5001 leaves from $x2 (got $x)" test "$x" = "$x2"
 x=$(mapped "$LAB_IN2" "$LAB_IN2_ADDR" 6000 "$LAB_Y1" 7004)
 check "in2:6000 gets another endpoint (got $x)" eval '[ "${x%:*}" = "$LAB_E1" ] && [ "$x" != "$x2" ]'
 daemon_stop
+
+# --takeover-grace is an HA pair's: bad uses are refused, named; the control passes.
+opts() { lab_exec "$LAB_RT" "$BIN" --external-if wan0 --internal-net 10.0.0.0/24 --print-rules "$@" 2>&1; }
+refused() { # WANT ARGS...: exit non-zero with WANT in the output
+  local want=$1 out rc; shift
+  out=$(opts "$@"); rc=$?
+  [ "$rc" -ne 0 ] && grep -q -- "$want" <<<"$out" || { echo "   (exit $rc: $(head -c 200 <<<"$out"))"; return 1; }
+}
+check "--takeover-grace without --external-ip: refused" refused "--takeover-grace: needs --external-ip" --takeover-grace 2000
+check "--takeover-grace with the queue engine: refused" refused "--takeover-grace: only for --engine conntrack" \
+  --engine queue --external-ip "$LAB_E1" --takeover-grace 2000
+check "--takeover-grace 70000: refused" refused "--takeover-grace: expected a number in 0..60000" --external-ip "$LAB_E1" --takeover-grace 70000
+check "control: --takeover-grace 2000 --external-ip $LAB_E1 is taken" eval 'opts --external-ip "$LAB_E1" --takeover-grace 2000 | grep -q "^table ip conenatd"'
 checks_done ha_sync_conflict
