@@ -7,7 +7,11 @@
 #                         default wan0: LINK up with its peer LINKp; wan0 198.51.100.254/24, lan0
 #                         10.0.0.1/24) and a scratch directory $TMP, both removed when the script
 #                         ends, after the caller's e2e_cleanup (if it defines one)
+#   e2e_daemon_ready TOOL...  ends the script unless $BIN (the daemon, default $BUILD/conenatd) is
+#                         built, and (lib.sh's e2e_require_root) skips it unless root with the tools
 failures=0
+BUILD=${BUILD:-build}
+BIN=${BIN:-$BUILD/conenatd}
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 pass() { echo "ok: $*"; }
 check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
@@ -39,4 +43,9 @@ e2e_scratch_cleanup() {
   declare -F e2e_cleanup >/dev/null && e2e_cleanup
   ip netns del "$NS" 2>/dev/null
   rm -rf "$TMP"
+}
+
+e2e_daemon_ready() {
+  e2e_built "$BIN"
+  e2e_require_root "$@"
 }

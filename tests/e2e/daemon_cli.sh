@@ -6,12 +6,9 @@
 #   one private namespace ("router": lo and a veth wan0 198.51.100.254): nothing else is needed
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-BIN=$BUILD/conenatd
 source tests/e2e/lib.sh
 source tests/e2e/check_lib.sh
-e2e_built "$BIN"
-e2e_require_root ip nft
+e2e_daemon_ready ip nft
 e2e_scratch_ns cncli
 
 # expect_bad "option the message must name" args...

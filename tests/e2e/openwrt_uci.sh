@@ -11,12 +11,9 @@
 #   one private namespace with a veth wan0 (conenatd checks the WAN interface): no lab
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-BUILD=${BUILD:-build}
-BIN=$BUILD/conenatd
 source tests/e2e/lib.sh
 source tests/e2e/check_lib.sh
-e2e_built "$BIN"
-e2e_require_root busybox dash awk
+e2e_daemon_ready busybox dash awk
 
 FILES=openwrt/conenatd/files
 U2C=$FILES/conenatd-uci2conf

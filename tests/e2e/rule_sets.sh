@@ -17,12 +17,9 @@
 # Root only (namespaces, nftables); exit 77 (skip) otherwise.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-BIN=$BUILD/conenatd
 source tests/e2e/lib.sh
 source tests/e2e/check_lib.sh
-e2e_built "$BIN"
-e2e_require_root ip nft
+e2e_daemon_ready ip nft
 
 DAEMON=
 e2e_cleanup() { [ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null; }
