@@ -16,7 +16,7 @@
 #     R .9, Y1 203.0.113.5, Y2 .6               └─ wan0 B 198.51.100.251         external-ip)
 #   (br-lan and br-wan: one switch namespace)
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 source tests/e2e/lib.sh
 source tests/e2e/check_lib.sh
 pass() { echo "ok: $(date +%T.%N | cut -c1-12) $*"; } # timed: the logs of a failure line up
@@ -105,7 +105,7 @@ fi
 conf_of() { # ROLE FILE
   if [ "$1" = a ]; then sed -E 's/[[:space:]]*# B: .*$//' "$2"; else sed -E 's/^([[:space:]]*)[^#]*# B: (.*)$/\1\2/' "$2"; fi
 }
-declare -A NS=([a]=$RA [b]=$RB) CONENATD CTD KEEPALIVED
+declare -A NS=([a]=$RA [b]=$RB) KEEPALIVED # every PID is in the lab's list too (lab_down ends them)
 for r in a b; do
   { conf_of "$r" "$EX/conntrackd.conf" |
       sed -e "s#/var/lock/conntrackd.lock#$LAB_DIR/ctd-$r.lock#" -e "s#/var/run/conntrackd.ctl#$LAB_DIR/ctd-$r.ctl#" \
@@ -120,12 +120,10 @@ done
 start_conenatd() {
   lab_bg "${NS[$1]}" "conenatd-$1" "$BIN" --config "$LAB_DIR/conenatd-$1.conf" --foreground --log-level debug \
     --pid-file "$LAB_DIR/conenatd-$1.pid" --control-socket "$LAB_DIR/conenatd-$1.sock" --stats-file "$LAB_DIR/stats-$1"
-  CONENATD[$1]=$LAB_BG_PID
   wait_for 100 0.1 test -s "$LAB_DIR/stats-$1"
 }
 start_conntrackd() {
   lab_bg "${NS[$1]}" "conntrackd-$1" conntrackd -C "$LAB_DIR/ctd-$1.conf"
-  CTD[$1]=$LAB_BG_PID
   wait_for 100 0.1 test -S "$LAB_DIR/ctd-$1.ctl"
 }
 start_keepalived() {
@@ -223,11 +221,11 @@ synced() {
 }
 check "B's conntrackd has the flows (the stream, TCP, to Y2:7050, the unanswered one of a new mapping)" wait_for 100 0.1 synced
 
-# before_takeover ROLE: where the logs and counters stand before the primary fails (N0 C0 B0)
-before_takeover() { N0=$(lines "$LAB_DIR/peer1.log") C0=$(oks) B0=$(counter "$1"); }
+# before_takeover ROLE: where the stream's log and ROLE's counter stand before the primary fails
+before_takeover() { N0=$(lines "$LAB_DIR/peer1.log") B0=$(counter "$1"); }
 # after_takeover ROLE FROM N WHEN NEW_PEER_PORT POKE_SRC POKE_PORT: the checks after ROLE took over
 after_takeover() {
-  local r=$1 from=$2 n=$3 when=$4 np=$5 ps=$6 pp=$7 n0=$N0 c0=$C0 b0=$B0
+  local r=$1 from=$2 n=$3 when=$4 np=$5 ps=$6 pp=$7 n0=$N0 b0=$B0
   check "$when: ${r^^} primary (the VIP and the commit)" wait_for 300 0.1 eval "has_vip $r && notified $r primary $n"
   check "$when: conenatctl status: ${r^^} active, ${from^^} standby" \
     wait_for 50 0.1 eval "[ \"\$(role_of $r) \$(role_of $from)\" = 'active standby' ]"

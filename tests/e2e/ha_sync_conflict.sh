@@ -11,7 +11,7 @@
 #
 # Root only; exit 77 (skip) otherwise.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 source tests/e2e/daemon_lib.sh
 e2e_require_root conntrack
 
