@@ -66,6 +66,9 @@ po::options_description describe() {
          "external port ranges, e.g. 20000-29999 (default 1024-65535 without net.ipv4.ip_local_port_range)")
         ("port-block-size", po::value<std::string>(), "give each LAN host its own block of N ports (RFC 7422)")
         ("map-e", po::value<std::string>(), "MAP-E port set: psid=P,psid-len=K,offset=A (RFC 7597)")
+        ("port-secret", po::value<std::string>(),
+         "HA pair: a shared secret (16-128 printable characters, the same on both routers) that makes a port "
+         "which cannot be preserved a keyed choice (RFC 6056 3.3.3), so an idle mapping keeps its port on failover")
         ("per-host-limit", po::value<std::string>(), "mappings per LAN host (default 4096; 0: none)")
         ("inbound-per-mapping", po::value<std::string>(), "sessions outside hosts may open on one mapping (default 1024)")
         ("inbound-per-remote", po::value<std::string>(), "sessions one outside address may open, all mappings (default 128)")
@@ -176,6 +179,17 @@ Options build(const po::variables_map& vm) {
         o.nat.pool.internal_base = o.internal.front().addr & o.internal.front().mask();
         if (o.nat.pool.block_size > o.nat.pool.ports.size())
             throw BadOption("port-block-size", "larger than the port set (" + std::to_string(o.nat.pool.ports.size()) + " ports)");
+    }
+    if (vm.count("port-secret")) {
+        // The value is a secret: the message says what is wrong with it, never the value itself.
+        const std::string& secret = vm["port-secret"].as<std::string>();
+        if (secret.size() < 16 || secret.size() > 128)
+            throw BadOption("port-secret", "expected 16..128 printable characters, got " + std::to_string(secret.size()));
+        const auto bad = std::find_if(secret.begin(), secret.end(), [](char c) { return c < 0x21 || c > 0x7e; });
+        if (bad != secret.end())
+            throw BadOption("port-secret", "character " + std::to_string(bad - secret.begin() + 1) +
+                                               " is not printable ASCII (no spaces)");
+        o.nat.pool.port_key = core::sip_key_of(secret);
     }
     if (vm.count("forward"))
         for (const std::string& s : vm["forward"].as<std::vector<std::string>>()) {

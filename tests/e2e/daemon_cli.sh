@@ -53,6 +53,16 @@ expect_bad --held-syns-per-source "${ok[@]}" --held-syns-per-source x
 expect_bad --map-e "${ok[@]}" --map-e psid=300,psid-len=8,offset=4
 expect_bad --map-e "${ok[@]}" --map-e psid=1,psid-len=8,offset=4 --ports 2000-3000
 expect_bad --port-block-size "${ok[@]}" --ports 20000-20099 --port-block-size 200
+expect_bad --port-secret "${ok[@]}" --port-secret short-secret
+expect_bad --port-secret "${ok[@]}" --port-secret "$(printf 'x%.0s' {1..129})"
+# A secret is never echoed in the message; the control: a good one starts (below).
+out=$(ip netns exec "$NS" "$BIN" "${ok[@]}" --port-secret "sixteen chars with spaces" --print-rules 2>&1)
+[ $? -eq 2 ] && grep -q -- "--port-secret: character 8 is not printable" <<<"$out" && ! grep -q "with spaces" <<<"$out" ||
+  fail "a --port-secret with a space: not refused, or its value echoed: $out"
+out=$(ip netns exec "$NS" "$BIN" "${ok[@]}" --port-secret 'k3yed-ports.HA!pair~0123' --print-rules 2>&1) ||
+  fail "control: a good --port-secret refused: $out"
+printf 'external-if = wan0\ninternal-net = 10.0.0.0/24\nport-secret = 0123456789\n' >"$TMP/bad6.conf"
+expect_bad "bad6.conf:3: port-secret: expected 16..128" --config "$TMP/bad6.conf"
 expect_bad --udp-timeout "${ok[@]}" --udp-timeout 60
 expect_bad --log-level "${ok[@]}" --log-level loud
 expect_bad --rules "${ok[@]}" --rules sometimes

@@ -482,4 +482,83 @@ TEST_CASE("RFC 7422: a host's ports stay in its block, and a full block fails") 
     CHECK(a.allocate(Proto::Udp, {make_ipv4(10, 0, 0, 6), 40000}, 0));
 }
 
+// RFC 6056 §3.3.3 with a port key (--port-secret): what two routers of an HA pair share.
+TEST_CASE("RFC 6056 3.3.3: keyed choice") {
+    auto keyed = pool({kE1}, range(20000, 20999));
+    keyed.port_key = sip_key_of("both-routers-share-this-secret");
+    // Host kIn1 keeps 20010 on both routers (its flow was synced); the others from 20010 are drawn.
+    auto other = [](std::uint32_t i) { return Endpoint{make_ipv4(10, 0, 1, 0) + i, 20010}; };
+
+    SUBCASE("the same on two routers whose other allocations differ, whenever the first choice is free") {
+        PortAllocator a(keyed, kSeed), b(keyed, kSeed + 1); // their PRNGs play no part
+        REQUIRE(a.allocate(Proto::Udp, {kIn1, 20010}, 0) == Endpoint{kE1, 20010});
+        REQUIRE(b.allocate(Proto::Udp, {kIn1, 20010}, 0) == Endpoint{kE1, 20010});
+        for (std::uint32_t i = 0; i < 150; ++i) { // each router's own history
+            REQUIRE(a.allocate(Proto::Udp, {make_ipv4(10, 0, 2, 0) + i, 40000}, 0));
+            REQUIRE(b.allocate(Proto::Tcp, {make_ipv4(10, 0, 3, 0) + i, 40000}, 0)); // another protocol:
+            REQUIRE(b.allocate(Proto::Udp, {make_ipv4(10, 0, 4, 0) + i, 40001}, 0)); // and UDP
+        }
+        PortAllocator fresh(keyed, kSeed + 2);
+        REQUIRE(fresh.allocate(Proto::Udp, {kIn1, 20010}, 0));
+        std::uint32_t free_in_both = 0, same = 0;
+        for (std::uint32_t i = 0; i < 200; ++i) {
+            PortAllocator fa = fresh, aa = a, bb = b; // each endpoint on the state above
+            const auto first = fa.allocate(Proto::Udp, other(i), 0); // its first keyed choice
+            REQUIRE(first);
+            CHECK(first->port != 20010);
+            CHECK((first->port & 1) == 0); // parity kept (REQ-4)
+            if (aa.in_use(Proto::Udp, *first) || bb.in_use(Proto::Udp, *first))
+                continue;
+            ++free_in_both;
+            const auto on_a = aa.allocate(Proto::Udp, other(i), 0), on_b = bb.allocate(Proto::Udp, other(i), 0);
+            same += on_a == first && on_b == first;
+        }
+        CHECK(free_in_both > 100);
+        CHECK(same == free_in_both);
+    }
+    SUBCASE("the control: without a key, two routers differ for most endpoints") {
+        auto random = keyed;
+        random.port_key.reset();
+        PortAllocator a(random, kSeed), b(random, kSeed + 1);
+        REQUIRE(a.allocate(Proto::Udp, {kIn1, 20010}, 0));
+        REQUIRE(b.allocate(Proto::Udp, {kIn1, 20010}, 0));
+        std::uint32_t same = 0;
+        for (std::uint32_t i = 0; i < 200; ++i)
+            same += a.allocate(Proto::Udp, other(i), 0) == b.allocate(Proto::Udp, other(i), 0);
+        CHECK(same < 10);
+    }
+    SUBCASE("another secret, other choices for most of 1000 endpoints") {
+        auto other_key = pool({kE1}, range(1024, 65535));
+        auto one_key = other_key;
+        one_key.port_key = keyed.port_key;
+        other_key.port_key = sip_key_of("another-pair-another-secret");
+        PortAllocator a(one_key, kSeed), b(other_key, kSeed);
+        std::uint32_t same = 0, next_door = 0;
+        std::uint16_t last = 0;
+        for (std::uint32_t i = 0; i < 1000; ++i) {
+            const Endpoint in{make_ipv4(10, 0, 8, 0) + i, 80}; // below the set: never preserved
+            const auto x = a.allocate(Proto::Udp, in, 0), y = b.allocate(Proto::Udp, in, 0);
+            REQUIRE(x);
+            REQUIRE(y);
+            same += x == y;
+            next_door += x->port > last && x->port - last <= 8;
+            last = x->port;
+        }
+        CHECK(same < 10);
+        CHECK(next_door < 10); // spread over the set, not a walk on from one start
+    }
+    SUBCASE("odd stays odd, and every port is handed out once until the set is full (CGN-11)") {
+        PortAllocator a(keyed, kSeed);
+        std::set<std::uint16_t> seen;
+        for (std::uint32_t i = 0; i < 1000; ++i) { // one endpoint again and again: the scan goes on
+            const auto ext = a.allocate(Proto::Udp, {kIn2, 20011}, 0);
+            REQUIRE(ext);
+            CHECK(seen.insert(ext->port).second);
+            if (i < 500)
+                CHECK((ext->port & 1) == 1);
+        }
+        CHECK_FALSE(a.allocate(Proto::Udp, {kIn2, 20011}, 0));
+    }
+}
+
 } // TEST_SUITE

@@ -15,7 +15,7 @@ bool same_pool(const PoolConfig& a, const PoolConfig& b) {
     return a.external_addrs == b.external_addrs && a.ports.ranges() == b.ports.ranges() &&
            a.block_size == b.block_size && a.internal_base == b.internal_base && a.preserve_port == b.preserve_port &&
            a.preserve_parity == b.preserve_parity && a.quarantine_ms == b.quarantine_ms &&
-           a.quarantine_max == b.quarantine_max;
+           a.quarantine_max == b.quarantine_max && a.port_key == b.port_key;
 }
 
 bool same_timers(const Timeouts& a, const Timeouts& b) {

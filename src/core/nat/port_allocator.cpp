@@ -146,15 +146,16 @@ std::optional<Endpoint> PortAllocator::allocate(Proto proto, Endpoint internal, 
 
     // RFC 4787 REQ-4 / RFC 7857 §9: random, with the parity forced; parity outranks the class.
     const int parity = m_config.preserve_parity ? (internal.port & 1) : kAnyParity;
-    auto pick = draw(used, own, parity);
+    const Drawer d{slot, internal};
+    auto pick = draw(used, own, parity, d);
     if (!pick)
-        pick = scan(used, own, parity);
+        pick = scan(used, own, parity, d);
     if (!pick)
-        pick = scan(used, other, parity);
+        pick = scan(used, other, parity, d);
     if (!pick && parity != kAnyParity) {
-        pick = scan(used, own, kAnyParity);
+        pick = scan(used, own, kAnyParity, d);
         if (!pick)
-            pick = scan(used, other, kAnyParity);
+            pick = scan(used, other, kAnyParity, d);
     }
     if (!pick)
         return std::nullopt;
@@ -295,11 +296,25 @@ void PortAllocator::pop_quarantine() {
     --m_q_count;
 }
 
-std::optional<std::uint32_t> PortAllocator::draw(const std::uint64_t* used, IndexRange r, int parity) {
+std::uint32_t PortAllocator::choice(const Drawer& d, std::uint32_t i, std::uint32_t bound) {
+    if (!m_config.port_key)
+        return m_rng.below(bound);
+    // RFC 6056 §3.3.3 (Simple Hash-Based): F(key, internal endpoint, i). Outsiders without the
+    // key cannot predict it; both routers of a pair compute the same, so an endpoint whose
+    // mapping was idle at a failover (conntrackd carried no flow of it) gets its port back.
+    std::uint8_t in[11] = {std::uint8_t(d.slot)};
+    for (int b = 0; b < 4; ++b) in[1 + b] = std::uint8_t(d.internal.addr >> (8 * b));
+    in[5] = std::uint8_t(d.internal.port);
+    in[6] = std::uint8_t(d.internal.port >> 8);
+    for (int b = 0; b < 4; ++b) in[7 + b] = std::uint8_t(i >> (8 * b));
+    return scale_below(std::uint32_t(siphash24(*m_config.port_key, in, sizeof in)), bound);
+}
+
+std::optional<std::uint32_t> PortAllocator::draw(const std::uint64_t* used, IndexRange r, int parity, const Drawer& d) {
     if (r.lo == r.hi)
         return std::nullopt;
     for (int i = 0; i < kRandomDraws; ++i) {
-        std::uint32_t index = r.lo + m_rng.below(r.hi - r.lo);
+        std::uint32_t index = r.lo + choice(d, std::uint32_t(i), r.hi - r.lo);
         // A draw of the wrong parity moves to its neighbour, so that no draw is wasted.
         if (parity != kAnyParity && int(bit(m_odd.data(), index)) != parity) {
             if (index + 1 < r.hi && int(bit(m_odd.data(), index + 1)) == parity)
@@ -315,11 +330,11 @@ std::optional<std::uint32_t> PortAllocator::draw(const std::uint64_t* used, Inde
     return std::nullopt;
 }
 
-std::optional<std::uint32_t> PortAllocator::scan(const std::uint64_t* used, IndexRange r, int parity) {
+std::optional<std::uint32_t> PortAllocator::scan(const std::uint64_t* used, IndexRange r, int parity, const Drawer& d) {
     if (r.lo == r.hi)
         return std::nullopt;
-    // RFC 6056 §3.3.1: walk on from a random start, wrapping once.
-    const std::uint32_t start = r.lo + m_rng.below(r.hi - r.lo);
+    // RFC 6056 §3.3.1: walk on from a random (or keyed) start, wrapping once.
+    const std::uint32_t start = r.lo + choice(d, kRandomDraws, r.hi - r.lo);
     auto first_free = [&](std::uint32_t from, std::uint32_t to) -> std::optional<std::uint32_t> {
         for (std::uint32_t w = from / 64; w * 64 < to; ++w) {
             std::uint64_t free = ~used[w];

@@ -4,6 +4,7 @@
 
 #include "conenat/core/nat/port_set.hpp"
 #include "conenat/core/nat/random.hpp"
+#include "conenat/core/nat/siphash.hpp"
 #include "conenat/core/types.hpp"
 
 #include <algorithm>
@@ -24,6 +25,9 @@ struct PoolConfig {
     bool preserve_parity = true;         // RFC 4787 REQ-4
     std::uint32_t quarantine_ms = 120000; // CGN-8: a released port stays unused this long
     std::uint32_t quarantine_max = 4096;  // CGN-8: at most this many ports in quarantine
+    // Set: a port that is not preserved comes from a keyed hash of the internal endpoint (RFC 6056
+    // §3.3.3), the same on every router with this key (an HA pair); unset: from the PRNG.
+    std::optional<SipKey> port_key;
 
     // Whether `a` is one of ours: traffic to it from inside is hairpinned.
     bool is_external(Ipv4 a) const { return std::find(external_addrs.begin(), external_addrs.end(), a) != external_addrs.end(); }
@@ -51,8 +55,8 @@ public:
     std::optional<Ipv4> host_for(Endpoint ext) const;
 
     // A free external endpoint for `internal` on `proto`: on its paired address, inside its
-    // block if any; the internal port if allowed and free, else a random free port of the
-    // same parity (any parity as a last resort). nullopt when none is free.
+    // block if any; the internal port if allowed and free, else a random (or keyed) free port of
+    // the same parity (any parity as a last resort). nullopt when none is free.
     std::optional<Endpoint> allocate(Proto proto, Endpoint internal, TimeMs now);
     // Marks `ext` used (state rebuilt from the kernel). False if it is not in the pool or taken.
     bool claim(Proto proto, Endpoint ext);
@@ -85,8 +89,14 @@ private:
     void free_now(unsigned slot, std::uint32_t addr_index, std::uint32_t index);
     void expire(TimeMs now);
     void pop_quarantine();
-    std::optional<std::uint32_t> draw(const std::uint64_t* used, IndexRange r, int parity);
-    std::optional<std::uint32_t> scan(const std::uint64_t* used, IndexRange r, int parity);
+    // Who a draw is for: with a port key, the choices depend on it alone.
+    struct Drawer {
+        unsigned slot;
+        Endpoint internal;
+    };
+    std::uint32_t choice(const Drawer& d, std::uint32_t i, std::uint32_t bound);
+    std::optional<std::uint32_t> draw(const std::uint64_t* used, IndexRange r, int parity, const Drawer& d);
+    std::optional<std::uint32_t> scan(const std::uint64_t* used, IndexRange r, int parity, const Drawer& d);
 
     PoolConfig m_config;
     Random m_rng;

@@ -6,6 +6,11 @@
 
 namespace conenat::core {
 
+// `x` (uniform over 32 bits) scaled to [0, bound), bound > 0 (Lemire's multiply-shift; bias < 2^-32).
+constexpr std::uint32_t scale_below(std::uint32_t x, std::uint32_t bound) {
+    return std::uint32_t((std::uint64_t(x) * bound) >> 32);
+}
+
 class Random {
 public:
     explicit Random(std::uint64_t seed) : m_state(seed) {}
@@ -15,10 +20,8 @@ public:
         z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
         return z ^ (z >> 31);
     }
-    // Uniform in [0, bound), bound > 0 (Lemire's multiply-shift; bias < 2^-32).
-    std::uint32_t below(std::uint32_t bound) {
-        return std::uint32_t((std::uint64_t(std::uint32_t(next())) * bound) >> 32);
-    }
+    // Uniform in [0, bound), bound > 0.
+    std::uint32_t below(std::uint32_t bound) { return scale_below(std::uint32_t(next()), bound); }
 
 private:
     std::uint64_t m_state;
