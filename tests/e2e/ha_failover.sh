@@ -5,7 +5,8 @@
 # back and takes over again. Each time:
 # traffic flows through the new primary, the UDP stream keeps its external endpoint, the TCP
 # connection lives on, a NEW flow from the same internal endpoint to a NEW peer gets the same
-# external endpoint, and a new outside peer reaches it (full cone) or is refused
+# external endpoint (also for a mapping idle at the failover: port-secret's keyed port choice),
+# and a new outside peer reaches it (full cone) or is refused
 # (port-restricted cone; argument NAT_TYPE), each refusal beside its positive control; the
 # permit of a synced flow works on B once its kernel flow is gone; both classifiers agree.
 #
@@ -221,6 +222,36 @@ synced() {
 }
 check "B's conntrackd has the flows (the stream, TCP, to Y2:7050, the unanswered one of a new mapping)" wait_for 100 0.1 synced
 
+# An idle mapping (port-secret, RFC 6056 3.3.3): $HOST:$IDLE_PORT sends once through A, then its
+# flow is deleted on A (conntrackd syncs the DESTROY): A keeps the mapping, B hears of nothing.
+# The pool (ports 20000-29999) holds no port of the host, so its external port is a keyed choice,
+# which B makes alike after the takeover (after_takeover: idle_comes_back).
+IDLE_PORT=5010
+mapped_of() { ctl "$1" mappings 2>/dev/null | awk -v i="$HOST:$IDLE_PORT" '$2 == i { print $3 }'; }
+idle_synced() { ctd_ext b | grep -q "sport=$IDLE_PORT dport=7080"; }
+udp_send "$LAN" "$HOST" "$IDLE_PORT" "$LAB_Y2" 7080
+wait_for 50 0.1 eval '[ -n "$(mapped_of a)" ]'
+K=$(mapped_of a)
+check "idle: A maps $HOST:$IDLE_PORT to '$K', a drawn port of the VIP" eval '[ "${K%:*}" = "$VIP" ] && [ "${K#*:}" != "$IDLE_PORT" ]'
+check "idle: B's conntrackd has its flow" wait_for 100 0.1 idle_synced
+lab_exec "$RA" conntrack -D -p udp --orig-port-src "$IDLE_PORT" --orig-port-dst 7080 >/dev/null 2>&1
+# The control in the same look: B's cache still holds the stream's flow.
+check "idle: its flow deleted on A, and from B's conntrackd (the DESTROY synced; the stream's flow stays)" \
+  wait_for 100 0.1 eval '! idle_synced && ctd_ext b | grep -q "sport=$HOST_PORT dport=7000"'
+check "idle: A still holds the mapping, idle" eval '[ "$(mapped_of a)" = "$K" ]'
+# idle_comes_back: on the new primary B, the idle mapping is not there (the control: nothing
+# carried it); a new flow from its internal endpoint to a new peer gets the same $K back.
+idle_comes_back() {
+  check "failover: B has no mapping of the idle $HOST:$IDLE_PORT (conntrackd carried none)" eval '[ -z "$(mapped_of b)" ]'
+  local i got=""
+  for ((i = 0; i < 10; i++)); do # one datagram may meet an ARP miss
+    udp_send "$LAN" "$HOST" "$IDLE_PORT" "$LAB_Y2" 7081
+    wait_for 10 0.1 eval '[ -n "$(mapped_of b)" ]' && break
+  done
+  got=$(mapped_of b)
+  check "failover: the idle $HOST:$IDLE_PORT comes back on B with the same $K (port-secret; got '$got')" test "$got" = "$K"
+}
+
 # before_takeover ROLE: where the stream's log and ROLE's counter stand before the primary fails
 before_takeover() { N0=$(lines "$LAB_DIR/peer1.log") B0=$(counter "$1"); }
 # after_takeover ROLE FROM N WHEN NEW_PEER_PORT POKE_SRC POKE_PORT: the checks after ROLE took over
@@ -254,6 +285,7 @@ after_takeover() {
   # dropped): conenatctl status says when it is over.
   check "$when: ${r^^}'s takeover is over (conenatctl status)" \
     wait_for 300 0.1 eval "ctl $r status | grep -q '^role' && ! ctl $r status | grep -q 'taking over'"
+  [ "$r" = b ] && idle_comes_back # before the classifiers make mappings of their own on B
   check_classifiers "$NAT_TYPE" "$when"
 }
 
