@@ -55,12 +55,7 @@ export LAB_DIR LAB_INET LAB_IN1
 lab_trap
 # HA_KEEP_LOGS=DIR: every log of the run is copied there at the end (the lab's dir goes).
 trap '[ -n "${HA_KEEP_LOGS:-}" ] && mkdir -p "$HA_KEEP_LOGS" && cp "$LAB_DIR"/*.log "$LAB_DIR"/*.conf "$HA_KEEP_LOGS"/ 2>/dev/null; lab_down' EXIT
-for ns in "$LAN" "$SW" "$RA" "$RB" "$LAB_INET"; do
-  ip netns add "$ns" || { echo "FAIL: cannot create namespace $ns"; exit 1; }
-  echo "$ns" >>"$LAB_DIR/namespaces"
-  ip -n "$ns" link set lo up
-  lab_exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
+lab_namespaces "$LAN" "$SW" "$RA" "$RB" "$LAB_INET" || { echo "FAIL: cannot create the namespaces"; exit 1; }
 lab_exec "$SW" sh -c 'echo 0 > /proc/sys/net/bridge/bridge-nf-call-iptables' 2>/dev/null || true
 for br in br-lan br-wan; do ip -n "$SW" link add "$br" type bridge; ip -n "$SW" link set "$br" up; done
 ip -n "$LAN" link add eth0 type veth peer name p-lan netns "$SW"

@@ -23,6 +23,7 @@
 #   e2e_require_root [tool...]      exit 77 "skipped: ..." unless root with ip netns and the tools
 #                                   ("${LAB_TOOLS[@]}": everything the lab itself needs)
 #   lab_up / lab_down / lab_trap    create / destroy (idempotent) / destroy on EXIT, INT, TERM
+#   lab_namespaces NS...            create namespaces lab_down removes (lo up, IPv6 off)
 #   lab_exec NS cmd...              run a command inside a namespace
 #   lab_bg NS NAME cmd...           start a background process in NS, log $LAB_DIR/NAME.log; sets
 #                                   LAB_BG_PID (not printed: a PID started inside $(...) would be
@@ -110,6 +111,19 @@ wait_for() {
   return 1
 }
 
+# lab_namespaces NS...: creates each namespace (recorded in $LAB_DIR/namespaces, which lab_down
+# removes), with lo up and IPv6 off.
+lab_namespaces() {
+  local ns
+  for ns in "$@"; do
+    ip netns add "$ns" || { lab_log "cannot create namespace $ns"; return 1; }
+    echo "$ns" >>"$LAB_DIR/namespaces"
+    ip -n "$ns" link set lo up
+    # No IPv6: keeps captures and the daemon's view free of DAD / router solicitations.
+    lab_exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  done
+}
+
 # Names are unique per run (this shell's PID + random; never inherited, since LAB_PREFIX is
 # exported to children that may build their own lab), so parallel runs and leftovers of a
 # crashed run never collide. Leftovers are easy to spot: `ip netns list | grep ^cnl`.
@@ -120,14 +134,7 @@ lab_up() {
   LAB_DIR=$(mktemp -d "/tmp/conenat-lab.${LAB_PREFIX}XXXX")
   : >"$LAB_DIR/pids"
   export LAB_PREFIX LAB_RT LAB_SW LAB_IN1 LAB_IN2 LAB_INET LAB_DIR
-  local ns
-  for ns in "$LAB_RT" "$LAB_SW" "$LAB_IN1" "$LAB_IN2" "$LAB_INET"; do
-    ip netns add "$ns" || { lab_log "cannot create namespace $ns"; return 1; }
-    echo "$ns" >>"$LAB_DIR/namespaces"
-    ip -n "$ns" link set lo up
-    # No IPv6: keeps captures and the daemon's view free of DAD / router solicitations.
-    lab_exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-  done
+  lab_namespaces "$LAB_RT" "$LAB_SW" "$LAB_IN1" "$LAB_IN2" "$LAB_INET" || return 1
 
   # Every veth is created directly inside its namespaces: nothing ever appears in the root one.
   ip -n "$LAB_SW" link add br0 type bridge

@@ -1,6 +1,7 @@
 #include "engine.hpp"
 
 #include "conenat/core/nat/flow_key.hpp"
+#include "conenat/util/ctl_request.hpp"
 #include "conenat/util/log.hpp"
 #include "conenat/util/rate_limit.hpp"
 #include "engine/conntrack/rules.hpp"
@@ -45,7 +46,7 @@ void ConntrackEngine::mapping_created(const Mapping& m, TimeMs now) {
     (void)m_programmed.add(e, m.policy.mapping);
     // RFC 6888 §4: protocol, subscriber, external address and port (no destination, REQ-12).
     m_mapping_log.mapping_created(m, now);
-    LOG_DEBUG("mapping created: %s %s -> %s", m.proto == Proto::Udp ? "udp" : m.proto == Proto::Tcp ? "tcp" : "icmp",
+    LOG_DEBUG("mapping created: %s %s -> %s", std::string(ctl::proto_name(m.proto)).c_str(),
               text::format_endpoint(m.internal()).c_str(), text::format_endpoint(m.external()).c_str());
 }
 
@@ -63,7 +64,7 @@ void ConntrackEngine::mapping_removed(const Mapping& m, TimeMs created, TimeMs n
         if (pending != m_to_add.end()) m_to_add.erase(pending);
         else m_to_remove.push_back(x);
     }
-    LOG_DEBUG("mapping removed: %s %s -> %s", m.proto == Proto::Udp ? "udp" : m.proto == Proto::Tcp ? "tcp" : "icmp",
+    LOG_DEBUG("mapping removed: %s %s -> %s", std::string(ctl::proto_name(m.proto)).c_str(),
               text::format_endpoint(m.internal()).c_str(), text::format_endpoint(m.external()).c_str());
 }
 

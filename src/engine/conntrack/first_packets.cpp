@@ -61,12 +61,13 @@ io::Verdict ConntrackEngine::decide_out(const io::QueuedPacket& p, TimeMs now, B
 // resync ends it (resync-interval), as a lost DESTROY event would.
 void ConntrackEngine::flow_begun(const Begun& b, TimeMs now) {
     if (b.mapping == kNil) return;
-    const Mapping& m = m_table.mapping(b.mapping);
+    const Proto proto = m_table.mapping(b.mapping).proto;
+    const Endpoint external = m_table.mapping(b.mapping).external();
     (void)m_table.flow_begin(b.mapping, b.remote, now, Direction::Outbound);
     ++m_flows_begun;
     // RFC 5382 REQ-4: an outbound SYN of a connection whose inbound SYN is held: drop that one.
-    if (m.proto == Proto::Tcp)
-        if (const std::uint32_t token = m_syn_hold.release(m.external(), b.remote)) m_released.push_back(token);
+    if (proto == Proto::Tcp)
+        if (const std::uint32_t token = m_syn_hold.release(external, b.remote)) m_released.push_back(token);
 }
 
 // Inbound first packet the dnat chain did not take (m_mutex held). nullopt: held.

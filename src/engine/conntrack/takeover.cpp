@@ -5,6 +5,7 @@
 
 #include "conenat/engine/clock.hpp"
 #include "conenat/io/rtnetlink.hpp"
+#include "conenat/util/ctl_request.hpp"
 #include "conenat/util/log.hpp"
 #include "conenat/util/text.hpp"
 
@@ -94,7 +95,7 @@ void ConntrackEngine::yield_to_synced(const FlowKey& k, TimeMs now) {
         const Mapping& x = m_table.mapping(m);
         if ((x.external() == k.external && x.internal() == k.internal) || x.forward) continue;
         LOG_INFO("takeover: %s mapping %s -> %s ends: the synced flow of %s holds %s",
-                 x.proto == Proto::Udp ? "udp" : x.proto == Proto::Tcp ? "tcp" : "icmp",
+                 std::string(ctl::proto_name(x.proto)).c_str(),
                  text::format_endpoint(x.internal()).c_str(), text::format_endpoint(x.external()).c_str(),
                  text::format_endpoint(k.internal).c_str(), text::format_endpoint(k.external).c_str());
         m_yielded.emplace_back(x.proto, x.external());
