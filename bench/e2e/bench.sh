@@ -74,7 +74,8 @@
 #                     SIGTERM; --daemon-ready is polled there (10 s at most) before measuring.
 # CPUs (two or more): the contender's processes run on the last CPU, the UDP senders on the
 # others (BENCH_PIN=0: anywhere); see PIN_DAEMON below.
-# Environment: BENCH_ROUNDS (default 4), BENCH_ENGINES, BENCH_PIN, BENCH_DAEMON_CMD / _STOP / _READY,
+# Environment: BENCH_ROUNDS (default 4), BENCH_FLOWS_ONLY=1 (only the two unpaced new-flow floods:
+# "new flows/s" and "reuse", for work on that path), BENCH_ENGINES, BENCH_PIN, BENCH_DAEMON_CMD / _STOP / _READY,
 # BENCH_DAEMON_ARGS (extra conenatd arguments), BENCH_MAP_FLOWS (default 30000), BENCH_LEVEL_FLOWS
 # (default 15000; 2 x this must stay under the pool), CONENATD,
 # NFQ_PASSTHROUGH (default $BUILD/nfq_passthrough: make $BUILD/nfq_passthrough), BUILD, CXX.
@@ -405,6 +406,7 @@ TWO="$LAB_IN2 $LAB_IN2_ADDR 40000 1 9000 1 0"   # another from in2 (overload's s
 measure() {
   local out=$LAB_DIR/res.$1.$2 line pct peak offered d o
   : >"$out"
+  if [ "${BENCH_FLOWS_ONLY:-0}" = 1 ]; then measure_new_flows "$out"; return 0; fi
   # Latency first, on an empty conntrack table.
   line=$(timeout 60 ip netns exec "$LAB_IN1" "$probe" latency "$LAB_IN1_ADDR" "$LAB_Y1" 7777 \
            "$PROBES" "$PROBE_GAP_US" 20000) || line=""
@@ -434,6 +436,12 @@ measure() {
     awk -v p="$peak" -v d="$d" -v o="$o" \
       'BEGIN { printf "overload=%.2f\noverload_offered_x=%.2f\n", d / p, o / p }' >>"$out"
   fi
+  measure_new_flows "$out"
+}
+
+# The unpaced new-flow floods: new mappings, then new flows on them.
+measure_new_flows() {
+  local out=$1
   # From the second address: none of its endpoints has a mapping yet.
   flood "$out" flows_kps "$FLOWS_SECONDS" 0 "$LAB_IN1 $LAB_IN1_ADDR2 1024 $MAP_FLOWS 9001 1 $MAP_FLOWS"
   flood "$out" reuse_kps "$FLOWS_SECONDS" 0 \
@@ -494,6 +502,7 @@ for ((r = 1; r <= rounds; r++)); do
     fi
     measure "$c" "$r"
     c_stop "$c" "$r"
+    [ "${BENCH_FLOWS_ONLY:-0}" = 0 ] || continue
     for part in 1 2 3; do
       if ! c_start "$c" "$r"; then
         echo "bench: could not restart $c" >&2

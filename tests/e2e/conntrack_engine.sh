@@ -366,9 +366,10 @@ stop_daemon
 
 echo "== forced event overflow: lost events are recovered by a resync"
 lab_conntrack_flush
-start_daemon --nat-type full-cone --event-buffer 4096 || fail "daemon did not start"
+start_daemon --nat-type port-restricted-cone --event-buffer 4096 || fail "daemon did not start"
 # The flows that make the 3000 mappings give no NEW event (the queue thread enters them); 3000
-# more flows of the same mappings to another port do, all at once.
+# more flows of the same mappings to another port do, all at once (port-restricted: each is a
+# permit; under full cone they would give none).
 lab_exec "$LAB_IN2" "$LAB_PY" "$FLOWS" udp-flows "$LAB_IN2_ADDR" 40000 3000 "$LAB_Y2" 9300 1
 lab_exec "$LAB_IN2" "$LAB_PY" "$FLOWS" udp-flows "$LAB_IN2_ADDR" 40000 3000 "$LAB_Y2" 9301 1
 sleep 2

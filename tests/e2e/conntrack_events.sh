@@ -8,14 +8,17 @@
 #   - the router's own: in1 -> the router's LAN address (UDP and ping; input) and the router
 #     from E1 -> Y1 (output);
 #   - their deletion (`conntrack -D`) sends no DESTROY either.
-# The NAT's flows keep their events, but for one: a flow whose first packet made a new mapping
-# (queued, sent round with the mark) has no NEW event: the queue thread entered it in the table
-# itself (flows_begun); its updates and DESTROY stay.
+# The NAT's flows keep their events, but for two kinds: a flow whose first packet made a new
+# mapping (queued, sent round with the mark) has no NEW event: the queue thread entered it in
+# the table itself (flows_begun); its updates and DESTROY stay. And under endpoint-independent
+# filtering (full cone) a new flow on an existing mapping (not queued) has no event at all: the
+# engine needs nothing of it (its mapping ends only after a dump shows no flow on it:
+# conntrack_release.sh).
 # Controls in the same run, with the same watcher: a NAT flow in1 -> Y1 is mapped (Y1 sees E1),
-# counted in flows_begun, and deleted gives DESTROY; a second flow of the same mapping (to Y2:
-# not queued) gives NEW and moves events_new; a NAT flow that Y1 answers keeps its update
+# counted in flows_begun, and deleted gives DESTROY; a NAT flow that Y1 answers keeps its update
 # events; the same kinds of flows generate events once conenatd's table is gone (a user's table
-# keeps conntrack on), so the watcher would have seen them.
+# keeps conntrack on), so the watcher would have seen them; and under port-restricted filtering
+# the second flow of a mapping (its permit) gives NEW and moves events_new.
 #
 # With --conntrack-events all (issue 12) the table has no events chains: the same flows give
 # events (conntrackd on an HA pair syncs them all).
@@ -91,17 +94,35 @@ check "ping to the router (answered): no event" bash -c "! grep -Eq 'icmp .*src=
 check "ping to the router: the flow is in conntrack" grep -Eq "icmp .*src=$LAB_IN1_ADDR dst=$LAB_LAN_GW " "$LAB_DIR/listed"
 check "control: the NAT flow is mapped (Y1 sees $x from E1)" test "${x%%:*}" = "$LAB_E1"
 check "the NAT flow that made the mapping gave no NEW (the queue thread entered it)" eval '! seen_to NEW 5200 "$LAB_Y1"'
-check "control: the same mapping's flow to Y2 ($y, not queued) gave NEW" eval 'test "$y" = "$x" && seen_to NEW 5200 "$LAB_Y2"'
+check "the same mapping's flow to Y2 ($y, not queued) gave no event, not even DESTROY when deleted (full cone)" \
+  eval 'test "$y" = "$x" && ! grep -q "dst=$LAB_Y2 sport=5200 " "$WATCH_LOG"'
 check "control: the NAT flow, deleted, gave DESTROY" seen_to DESTROY 5200 "$LAB_Y1"
 check "control: a NAT flow answered by Y1 ($answered)" test "$answered" = "from $LAB_Y1:7201"
 check "the NAT's flows keep their other events: the answered one gave UPDATE" seen UPDATE 5201
 read -r n0 d0 i0 b0 <<<"$before"
 read -r n1 d1 i1 b1 <<<"$after"
 # A resync (every --resync-interval, 1 h here) would count the dump's entries too.
-check "control: events_new and events_destroy moved by the NAT flows' own (new $n0 -> $n1, destroy $d0 -> $d1)" \
-  test $((n1 - n0)) -eq 1 -a $((d1 - d0)) -eq 2
+check "events_new and events_destroy moved by the queued NAT flow's DESTROY only (new $n0 -> $n1, destroy $d0 -> $d1)" \
+  test $((n1 - n0)) -eq 0 -a $((d1 - d0)) -eq 1
 check "flows_begun moved by the two flows that made mappings ($b0 -> $b1)" test $((b1 - b0)) -eq 2
 check "events_ignored did not move: no event of the other flows reached the daemon ($i0 -> $i1)" test "$i1" -eq "$i0"
+daemon_stop
+
+echo "== control: port-restricted cone: a second flow of a mapping (its permit) gives NEW"
+lab_conntrack_flush
+daemon_start --engine conntrack --nat-type port-restricted-cone --resync-interval 3600 || fail "daemon did not start"
+before=$(events)
+watch_start events_prc
+x=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 5250 "$LAB_Y1" 7250)
+y=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 5250 "$LAB_Y2" 7250)
+watch_stop
+after=$(events)
+read -r n0 d0 i0 b0 <<<"$before"
+read -r n1 d1 i1 b1 <<<"$after"
+check "port-restricted: the flow to Y2 ($y) has the mapping ($x) and gave NEW" \
+  eval 'test "$y" = "$x" && seen_to NEW 5250 "$LAB_Y2" && ! seen_to NEW 5250 "$LAB_Y1"'
+check "port-restricted: events_new moved by it ($n0 -> $n1), flows_begun by the first ($b0 -> $b1)" \
+  test $((n1 - n0)) -eq 1 -a $((b1 - b0)) -eq 1
 daemon_stop
 
 echo "== control: without conenatd's table the same kinds of flows generate events"

@@ -27,12 +27,12 @@ check "the mapping of in1:5000 is logged once" \
   test "$(grep -c "mapping created: udp $LAB_IN1_ADDR:5000 -> $x1\$" "$LAB_DIR/conenatd.log")" -eq 1
 
 echo "== coexistence: another conntrack -E listener still gets events; conntrack -L shows the flows"
-# in1:5000's mapping exists (above): its new flow is not queued and gives NEW.
+# in1:5000's mapping exists (above): a new flow from outside through it (full cone) gives NEW.
 lab_bg "$LAB_RT" ctevents timeout 4 conntrack -E -e NEW -p udp
 sleep 0.5
-udp_send "$LAB_IN1" "$LAB_IN1_ADDR" 5000 "$LAB_Y1" 7100
+udp_send "$LAB_INET" "$LAB_Y1" 7100 "${x1%%:*}" "${x1##*:}"
 sleep 1
-check "conntrack -E saw the new flow" grep -q "dport=7100" "$LAB_DIR/ctevents.log"
+check "conntrack -E saw the new flow" grep -q "sport=7100 dport=${x1##*:}" "$LAB_DIR/ctevents.log"
 check "conntrack -L lists it, translated" bash -c "ip netns exec $LAB_RT conntrack -L -p udp 2>/dev/null | grep 'dport=7100' | grep -q 'dst=$LAB_E1'"
 stop_daemon
 

@@ -67,6 +67,60 @@ TEST_CASE("resync: flows missing from a fresh dump end; the ones present stay") 
     CHECK(t.consistency_error() == "");
 }
 
+TEST_CASE("release check: a mapping past its timer waits, live, until settled; a flow found then keeps it") {
+    MappingTable t(small_config(NatType::FullCone), 1);
+    t.set_release_check(true);
+    Counter why{};
+    const MappingId a = t.create(Proto::Udp, ep("10.0.0.2:5000"), ep("203.0.113.5:7000"), 0, why);
+    const MappingId b = t.create(Proto::Udp, ep("10.0.0.3:5000"), ep("203.0.113.5:7000"), 0, why);
+    REQUIRE(a != kNil);
+    REQUIRE(b != kNil);
+    const Endpoint ext_a = t.mapping(a).external(), ext_b = t.mapping(b).external();
+    REQUIRE(t.flow_begin(a, ep("203.0.113.5:7000"), 0));
+    t.flow_end(a, ep("203.0.113.5:7000"), 0);
+    t.expire(300'000 + 301'000); // b's timer and a's (its flow's end + 300 s) are over
+    CHECK(t.due_count() == 2);
+    CHECK(t.mapping_count() == 2);
+    // Still live: lookups find them, no other host can take their ports, and they are listed.
+    CHECK(t.find_inbound(Proto::Udp, ext_a, 700'000) == a);
+    CHECK(t.find_outbound(Proto::Udp, ep("10.0.0.3:5000"), ep("203.0.113.9:1"), 700'000) == b);
+    CHECK(t.adopt(Proto::Udp, ep("10.0.0.4:5000"), ep("203.0.113.5:7000"), ext_b, 700'000, why) == kNil);
+    std::vector<MappingRow> rows;
+    CHECK(t.view_mappings(700'000, ViewFilter{}, 10, rows));
+    CHECK(rows.size() == 2);
+    t.expire(10'000'000); // the sweep leaves them be
+    CHECK(t.due_count() == 2);
+    // The check found a kernel flow of b's (one we were not told of), none of a's.
+    REQUIRE(t.flow_begin(b, ep("203.0.113.8:53"), 10'000'000));
+    int seen = 0;
+    t.for_each_due([&](MappingId, const Mapping&) { ++seen; });
+    CHECK(seen == 2);
+    CHECK(t.settle(a, 10'000'000));
+    CHECK_FALSE(t.settle(b, 10'000'000));
+    CHECK(t.due_count() == 0);
+    CHECK(t.mapping_count() == 1);
+    CHECK(t.find_inbound(Proto::Udp, ext_a, 10'000'000) == kNil);
+    CHECK(t.find_inbound(Proto::Udp, ext_b, 10'000'000) == b);
+    CHECK(t.consistency_error() == "");
+    // b's flow ends: its timer runs again, then it is due again, and settles.
+    t.flow_end(b, ep("203.0.113.8:53"), 10'000'000);
+    t.expire(10'000'000 + 299'000);
+    CHECK(t.due_count() == 0);
+    t.expire(10'000'000 + 10'000'000);
+    CHECK(t.due_count() == 1);
+    CHECK(t.consistency_error() == "");
+    // Outbound traffic on a due mapping refreshes it: off the due list, nothing to settle.
+    CHECK(t.refresh_outbound(b, ep("203.0.113.8:53"), 20'000'001));
+    CHECK(t.due_count() == 0);
+    CHECK_FALSE(t.settle(b, 20'000'001));
+    CHECK(t.mapping_count() == 1);
+    // Turned off, the sweep ends mappings again (the control).
+    t.set_release_check(false);
+    t.expire(40'000'000);
+    CHECK(t.mapping_count() == 0);
+    CHECK(t.consistency_error() == "");
+}
+
 TEST_CASE("adopt: state rebuilt from the kernel claims the same external endpoint") {
     MappingTable t(small_config(NatType::FullCone), 1);
     Counter why{};

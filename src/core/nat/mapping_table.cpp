@@ -101,7 +101,7 @@ std::uint64_t MappingTable::session_hash(MappingId m, Endpoint remote) const {
 // recomputed from the mapping's sessions only after a deadline went down.
 bool MappingTable::live(MappingId id, TimeMs now) {
     Mapping& m = m_mappings[id];
-    if (m.deadline > now || m.held) return true;
+    if (m.deadline > now || m.held || m_release_check || m.list == kMapDue) return true;
     if (m.sessions == 0) return false;
     if (m.sessions_stale) {
         m.sessions_until = 0;
@@ -264,7 +264,7 @@ void MappingTable::arm_mapping(MappingId id, TimeMs now, std::uint16_t remote_po
         m.deadline = deadline;
         return;
     }
-    if (m.list != kParked) m_mapping_lists[m.list].remove(m_mappings, id);
+    unlist_mapping(id);
     m.list = list;
     m.deadline = deadline;
     m_mapping_lists[list].push_back(m_mappings, id);
@@ -428,12 +428,13 @@ std::uint32_t MappingTable::expire(TimeMs now, std::uint32_t budget) {
     for (auto& list : m_session_lists)
         for (SessionId s; done < budget && (s = list.front()) != kNil && m_sessions[s].deadline <= now; ++done)
             destroy_session(s, now);
-    for (auto& list : m_mapping_lists)
-        for (MappingId m; done < budget && (m = list.front()) != kNil && m_mappings[m].deadline <= now; ++done) {
+    for (std::uint8_t l = 0; l < kMapLists; ++l)
+        for (MappingId m; done < budget && (m = m_mapping_lists[l].front()) != kNil && m_mappings[m].deadline <= now;
+             ++done) {
             if (m_mappings[m].sessions == 0) {
-                destroy_mapping(m, now);
+                mapping_over(m, now);
             } else { // sessions outlive the mapping's own timer: park it until the last one goes
-                list.remove(m_mappings, m);
+                m_mapping_lists[l].remove(m_mappings, m);
                 m_mappings[m].list = kParked;
             }
         }
@@ -459,7 +460,7 @@ void MappingTable::destroy_session(SessionId id, TimeMs now, bool cascade) {
     m_sessions.free(id);
     m_counters.add(Counter::sessions_removed);
     if (--map.sessions == 0 && cascade && map.deadline <= now) {
-        destroy_mapping(m, now);
+        mapping_over(m, now);
     } else if (map.sessions == 0 && map.list == kParked && !map.forward) {
         // Its own timer ran out while sessions kept it: back on its list, due now.
         map.list = mapping_list(map.proto, 0);
@@ -470,7 +471,7 @@ void MappingTable::destroy_session(SessionId id, TimeMs now, bool cascade) {
 // Only a dead mapping whose last session record is gone (the sweep, a session's cascade, a reap).
 void MappingTable::destroy_mapping(MappingId id, TimeMs now) {
     Mapping& m = m_mappings[id];
-    if (m.list != kParked) m_mapping_lists[m.list].remove(m_mappings, id);
+    unlist_mapping(id);
     m_in2out.erase(m_mappings, in2out_hash(m), id);
     m_out2in.erase(m_mappings, out2in_hash(m.proto, m.external()), id);
     // RFC 6888 REQ-8: quarantine freed ports, except TCP (fully tracked), ADF/APDF mappings and
@@ -485,6 +486,35 @@ void MappingTable::destroy_mapping(MappingId id, TimeMs now) {
     if (host.addr && host.count == 0) tell_block(host, false, now);
     m.proto = Proto(0); // marks the slot free for consistency_error()
     m_mappings.free(id);
+}
+
+void MappingTable::unlist_mapping(MappingId id) {
+    Mapping& m = m_mappings[id];
+    if (m.list == kParked) return;
+    m_mapping_lists[m.list].remove(m_mappings, id);
+    if (m.list == kMapDue) --m_due;
+    m.list = kParked;
+}
+
+void MappingTable::mapping_over(MappingId id, TimeMs now) {
+    if (!m_release_check) {
+        destroy_mapping(id, now);
+        return;
+    }
+    unlist_mapping(id);
+    m_mappings[id].list = kMapDue;
+    m_mapping_lists[kMapDue].push_back(m_mappings, id);
+    ++m_due;
+}
+
+bool MappingTable::settle(MappingId id, TimeMs now) {
+    if (m_mappings[id].list != kMapDue) return false;
+    if (m_mappings[id].sessions == 0) {
+        destroy_mapping(id, now);
+        return true;
+    }
+    unlist_mapping(id); // parked: its last session's end brings it back
+    return false;
 }
 
 std::uint32_t MappingTable::HostCounts::get(Ipv4 addr, std::uint64_t seed) const {

@@ -21,7 +21,7 @@ Row row_of(const Mapping& m) {
 // Live as live(MappingId) says; `until`: when it ends if nothing happens (kNoExpiry: held).
 bool MappingTable::live_view(const Mapping& m, TimeMs now, TimeMs* until) const {
     TimeMs end = m.deadline;
-    bool held = m.forward || m.held > 0;
+    bool held = m.forward || m.held > 0 || m.list == kMapDue; // due: live until settled
     for (SessionId s = m.first_session; s != kNil; s = m_sessions[s].map_next) {
         const Session& r = m_sessions[s];
         if (r.refs) held = true;

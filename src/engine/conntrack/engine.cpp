@@ -27,6 +27,7 @@ ConntrackEngine::ConntrackEngine(const EngineConfig& config)
       m_maps(conntrack_maps(config)), m_table(config.nat, random_seed()),
       m_syn_hold(config.nat.max_held_syns, config.nat.max_held_syns_per_source) {
     m_table.set_observer(this);
+    m_table.set_release_check(release_check(config));
 }
 
 ConntrackEngine::~ConntrackEngine() { stop(); }
@@ -54,8 +55,9 @@ void ConntrackEngine::mapping_removed(const Mapping& m, TimeMs created, TimeMs n
     m_mapping_log.mapping_removed(m, created, now);
     const io::MappingElement e{m.proto, m.internal(), {m.rem_addr, m.rem_port}, m.external()};
     if (m_reconfiguring) m_ended.emplace_back(m.proto, m.external());
+    const bool withdrawn = m_programmed.withdrawn(e); // a release check took them out already
     std::vector<io::MappingElement> elements = m_programmed.take(e); // with its per-flow ones
-    if (elements.empty()) elements.push_back(e);
+    if (elements.empty() && !withdrawn) elements.push_back(e);
     for (const io::MappingElement& x : elements) {
         // Not yet in the kernel: forget it; otherwise delete it.
         const auto pending = std::find_if(m_to_add.begin(), m_to_add.end(), [&](const io::MappingElement& a) {
@@ -193,6 +195,7 @@ std::string ConntrackEngine::stats() {
         text.add_core(m_table.counters());
         text.add("mappings", m_table.mapping_count());
         text.add("sessions", m_table.session_count());
+        text.add("mappings_due", m_table.due_count());
         text.add("table_checks", m_check.runs());
         text.add("table_consistency_errors", m_check.failures());
         if (m_rules)
@@ -211,7 +214,8 @@ std::string ConntrackEngine::stats() {
         {"elements_added", &m_elements_added}, {"elements_removed", &m_elements_removed},
         {"icmp_replies_sent", &m_replies_sent}, {"rules_reinstalled", &m_rules_reinstalled},
         {"conntrack_full", &m_conntrack_full}, {"conntrack_full_drops", &m_conntrack_drops},
-        {"sync_replaced", &m_sync_replaced}, {"takeover_drops", &m_takeover_drops}};
+        {"sync_replaced", &m_sync_replaced}, {"takeover_drops", &m_takeover_drops},
+        {"release_checks", &m_release_checks}, {"release_kept", &m_release_kept}};
     for (const auto& [name, value] : own) text.add(name, value->load());
     text.add("event_buffer", m_event_buffer.load());
     text.add_lines(MappingLog::instance().stats());

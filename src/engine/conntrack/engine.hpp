@@ -81,6 +81,16 @@ private:
     // A flow committed by a state sync (conntrackd): our mappings in its way end.
     void yield_to_synced(const FlowKey& k, core::TimeMs now);
     void resync(core::TimeMs now);
+    bool dump(std::vector<io::FlowEvent>& entries); // a conntrack dump; false (logged) on failure
+    void apply_dump(const std::vector<io::FlowEvent>& entries, core::TimeMs now); // a resync (m_mutex held)
+    void check_release(core::TimeMs now);
+    bool due() {
+        std::lock_guard lock(m_mutex);
+        return m_table.due_count() != 0;
+    }
+    // A mapping a first packet goes through: its elements back in the maps if a release check
+    // took them out (m_mutex held).
+    void reinstate(core::MappingId m);
     // The kernel's table full (nf_conntrack_max): counted, and logged once an episode.
     void watch_conntrack_table(core::TimeMs now);
 
@@ -166,7 +176,7 @@ private:
         m_events_new{0}, m_events_destroy{0}, m_events_ignored{0}, m_events_lost{0}, m_resyncs{0}, m_nft_errors{0},
         m_elements_added{0}, m_elements_removed{0}, m_replies_sent{0}, m_event_buffer{0}, m_rules_reinstalled{0},
         m_conntrack_full{0}, m_conntrack_drops{0}, m_sync_replaced{0},
-        m_takeover_drops{0};
+        m_takeover_drops{0}, m_release_checks{0}, m_release_kept{0};
 };
 
 } // namespace conenat::engine

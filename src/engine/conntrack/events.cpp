@@ -7,6 +7,7 @@
 #include "conenat/util/text.hpp"
 #include "conenat/io/poll.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -81,19 +82,76 @@ void ConntrackEngine::apply(const FlowKey& k, bool destroy, TimeMs now) {
         if (const std::uint32_t token = m_syn_hold.release(k.external, k.remote)) m_released.push_back(token);
 }
 
-void ConntrackEngine::resync(TimeMs now) {
-    std::vector<io::FlowEvent> entries;
+bool ConntrackEngine::dump(std::vector<io::FlowEvent>& entries) {
+    entries.clear();
     if (Status s = io::dump_conntrack([&](const io::FlowEvent& e) { entries.push_back(e); }); !s) {
         LOG_ERROR("conntrack dump: %s", s.error().c_str());
-        return;
+        return false;
     }
-    std::lock_guard lock(m_mutex);
+    return true;
+}
+
+// Called with m_mutex held.
+void ConntrackEngine::apply_dump(const std::vector<io::FlowEvent>& entries, TimeMs now) {
     m_table.resync_begin();
     for (const io::FlowEvent& e : entries) apply(e, now, true);
     m_table.resync_end(now);
-    (void)flush_elements();
     ++m_resyncs;
     LOG_DEBUG("resync: %zu conntrack entries, %u mappings", entries.size(), m_table.mapping_count());
+}
+
+void ConntrackEngine::resync(TimeMs now) {
+    std::vector<io::FlowEvent> entries;
+    if (!dump(entries)) return;
+    std::lock_guard lock(m_mutex);
+    apply_dump(entries, now);
+    (void)flush_elements();
+}
+
+// The release check (rules.hpp, unseen_flows): the kernel starts flows on our mappings without
+// telling us, so a mapping past its timer with no flow we know of may still carry some. Its
+// elements leave the maps first (from then on no flow can start on it but through the queue
+// thread, which puts them back), then a dump shows the flows it has: a mapping with none ends,
+// the others take their flows as sessions and their elements return. Between two checks at
+// least kReleaseCheckMs pass, and 20 times the last check's time: each is a full dump (a
+// resync, which it also stands for).
+void ConntrackEngine::check_release(TimeMs now) {
+    struct Due {
+        MappingId id;
+        Proto proto;
+        Endpoint internal, external;
+    };
+    std::vector<Due> due;
+    {
+        std::lock_guard lock(m_mutex);
+        m_table.for_each_due([&](MappingId id, const Mapping& m) {
+            due.push_back({id, m.proto, m.internal(), m.external()});
+            for (const io::MappingElement& e : m_programmed.withdraw(m.proto, m.internal(), m.external()))
+                m_to_remove.push_back(e);
+        });
+        if (!flush_elements()) { // still in the maps: nothing is settled this time
+            for (const Due& d : due) (void)m_programmed.reinstate(d.proto, d.internal, d.external);
+            return;
+        }
+    }
+    std::vector<io::FlowEvent> entries;
+    const bool dumped = dump(entries);
+    std::lock_guard lock(m_mutex);
+    if (dumped) apply_dump(entries, now);
+    std::uint64_t released = 0;
+    for (const Due& d : due) {
+        const Mapping& m = m_table.mapping(d.id);
+        const bool same = m.proto == d.proto && m.internal() == d.internal && m.external() == d.external;
+        if (dumped && same && m_table.due(d.id) && m_table.settle(d.id, now)) ++released;
+        // Kept (a flow found, traffic since, or no dump): back into the maps.
+        for (const io::MappingElement& e : m_programmed.reinstate(d.proto, d.internal, d.external))
+            m_to_add.push_back(e);
+    }
+    (void)flush_elements();
+    ++m_release_checks;
+    m_release_kept += due.size() - released;
+    LOG_DEBUG("release check: %zu mappings due, %llu ended, %zu conntrack entries", due.size(),
+              (unsigned long long)released, entries.size());
 }
 
 // No event tells of a full table: the kernel drops the new flow before it exists, or makes room
@@ -125,12 +183,16 @@ void ConntrackEngine::watch_conntrack_table(TimeMs now) {
 
 namespace {
 constexpr std::size_t kStreamBatch = 2;
+// At most one release check (a full conntrack dump) this often, and never more than 1/20 of the
+// time on dumps (a big table's dump takes long); a due mapping waits that long.
+constexpr TimeMs kReleaseCheckMs = 5000;
+constexpr TimeMs kReleaseCheckShare = 20;
 constexpr auto kGather = std::chrono::milliseconds(1);
 } // namespace
 
 void ConntrackEngine::event_loop() {
     std::vector<io::FlowEvent> batch;
-    TimeMs last_expire = now_ms(), last_resync = last_expire;
+    TimeMs last_expire = now_ms(), last_resync = last_expire, last_release = 0, release_gap = kReleaseCheckMs;
     m_event_buffer = m_events->buffer_size();
     bool check_table = true;
     const TimeMs resync_ms = TimeMs(m_config.resync_interval_s) * 1000; // not changed live
@@ -148,7 +210,7 @@ void ConntrackEngine::event_loop() {
             std::lock_guard lock(m_mutex);
             for (const io::FlowEvent& e : batch) apply(e, now);
             if (now - last_expire >= 1000) {
-                m_table.expire(now);
+                m_table.expire(now); // under the release check, mappings past their timer become due
                 last_expire = now;
                 check_table = true;
             }
@@ -159,6 +221,11 @@ void ConntrackEngine::event_loop() {
         if (check_table) {
             watch_conntrack_table(now);
             check_table = false;
+            if (due() && now - last_release >= release_gap) {
+                check_release(now);
+                last_release = last_resync = now_ms();
+                release_gap = std::max(kReleaseCheckMs, kReleaseCheckShare * (last_release - now));
+            }
         }
         // Events come in a stream (more than one a wake-up): let the next ones gather in the
         // socket's buffer (8 MB by default) for a moment. While nobody waits on the socket, the

@@ -49,10 +49,17 @@ io::Verdict ConntrackEngine::decide_out(const io::QueuedPacket& p, TimeMs now, B
     }
     m_table.counters().add(Counter::translated_out);
     if (d.mapping != kNil) {
+        reinstate(d.mapping);
         program_flow(d.mapping, v.dst);
         begun = {d.mapping, remote_of(m_table.mapping(d.mapping).proto, v.dst)};
     }
     return io::Verdict::Repeat;
+}
+
+void ConntrackEngine::reinstate(MappingId id) {
+    if (m_programmed.withdrawn() == 0) return;
+    const Mapping& m = m_table.mapping(id);
+    for (const io::MappingElement& e : m_programmed.reinstate(m.proto, m.internal(), m.external())) m_to_add.push_back(e);
 }
 
 // What a NEW event of the flow would do (events.cpp, apply), once its packet goes round: the
@@ -76,7 +83,10 @@ std::optional<io::Verdict> ConntrackEngine::decide_in(const io::QueuedPacket& p,
     const bool hairpin = internal(v.src.addr); // from inside to one of our addresses
     const FirstPacket d = first_inbound(m_table, m_syn_hold, p.bytes, v, hairpin, now);
     m_table.counters().add(d.reason);
-    if (d.action == FirstAction::Pass) return io::Verdict::Repeat;
+    if (d.action == FirstAction::Pass) {
+        if (d.mapping != kNil) reinstate(d.mapping);
+        return io::Verdict::Repeat;
+    }
     if (d.action == FirstAction::Hold) { // RFC 5382 REQ-4: its packet waits in the queue
         (void)m_syn_hold.keep(d.token, p.id);
         ++m_held;

@@ -33,21 +33,47 @@ public:
         entry.remotes.push_back(e.remote);
         return true;
     }
-    // Every element of the mapping of `e` (proto, internal, external), forgotten.
+    // Every element of the mapping of `e` (proto, internal, external) that is in the maps,
+    // forgotten (none while it is withdrawn).
     std::vector<io::MappingElement> take(const io::MappingElement& e) {
         std::vector<io::MappingElement> out;
         const auto it = m_entries.find(key_of(e));
         if (it == m_entries.end()) return out;
-        for (const core::Endpoint& r : it->second.remotes) out.push_back({e.proto, e.internal, r, e.external});
+        if (!it->second.withdrawn) out = elements(it->first, it->second);
+        else --m_withdrawn;
         m_entries.erase(it);
         return out;
     }
-    // Every element, for a replay.
+    // Every element in the maps, for a replay.
     std::vector<io::MappingElement> all() const {
         std::vector<io::MappingElement> out;
         for (const auto& [k, entry] : m_entries)
-            for (const core::Endpoint& r : entry.remotes) out.push_back({k.proto, k.internal, r, k.external});
+            if (!entry.withdrawn)
+                for (const core::Endpoint& r : entry.remotes) out.push_back({k.proto, k.internal, r, k.external});
         return out;
+    }
+    // The release check (events.cpp) takes a due mapping's elements out of the maps while it
+    // looks for its flows, so that no new flow can start on it unseen meanwhile: its elements
+    // to delete, remembered (none if it has none in the maps).
+    std::vector<io::MappingElement> withdraw(core::Proto p, core::Endpoint internal, core::Endpoint external) {
+        const auto it = m_entries.find({p, internal, external});
+        if (it == m_entries.end() || it->second.withdrawn) return {};
+        it->second.withdrawn = true;
+        ++m_withdrawn;
+        return elements(it->first, it->second);
+    }
+    // A withdrawn mapping's elements again (to add), or none if it is not withdrawn.
+    std::vector<io::MappingElement> reinstate(core::Proto p, core::Endpoint internal, core::Endpoint external) {
+        const auto it = m_entries.find({p, internal, external});
+        if (it == m_entries.end() || !it->second.withdrawn) return {};
+        it->second.withdrawn = false;
+        --m_withdrawn;
+        return elements(it->first, it->second);
+    }
+    std::size_t withdrawn() const { return m_withdrawn; }
+    bool withdrawn(const io::MappingElement& e) const {
+        const auto it = m_entries.find(key_of(e));
+        return it != m_entries.end() && it->second.withdrawn;
     }
     // The finest of `wanted` and the behaviours of the live mappings of `p`: a key of that
     // granularity expresses each of them (a coarser mapping through per-flow elements).
@@ -57,7 +83,10 @@ public:
         return wanted;
     }
     std::size_t size() const { return m_entries.size(); }
-    void clear() { m_entries.clear(); }
+    void clear() {
+        m_entries.clear();
+        m_withdrawn = 0;
+    }
 
 private:
     struct Key {
@@ -76,9 +105,16 @@ private:
     struct Entry {
         core::Behaviour behaviour{};
         std::vector<core::Endpoint> remotes; // the stored remote first, then per-flow ones
+        bool withdrawn = false;              // out of the maps for a release check
     };
     static Key key_of(const io::MappingElement& e) { return {e.proto, e.internal, e.external}; }
+    static std::vector<io::MappingElement> elements(const Key& k, const Entry& entry) {
+        std::vector<io::MappingElement> out;
+        for (const core::Endpoint& r : entry.remotes) out.push_back({k.proto, k.internal, r, k.external});
+        return out;
+    }
     std::unordered_map<Key, Entry, Hash> m_entries;
+    std::size_t m_withdrawn = 0;
 };
 
 } // namespace conenat::engine

@@ -57,6 +57,7 @@ Status ConntrackEngine::apply(const EngineConfig& next) {
     m_reconfiguring = true;
     m_table.reconfigure(next.nat, now_ms()); // ends the mappings outside the new pool
     m_reconfiguring = false;
+    m_table.set_release_check(release_check(next)); // due mappings are settled all the same
     m_config = next;
     m_maps = maps;
     // The fresh table holds no element yet: every live one goes in, new forwards included.

@@ -163,6 +163,12 @@ RuleSet conntrack_rules(const EngineConfig& o, const io::NatMaps& maps, Queueing
                      {{ct_state_new(), ct_status_no_nat(), ct_event_set(0)}}};
         if (!queued_flows_keep_new(o)) // an HA pair's conntrackd needs them (rules.hpp)
             events.rules.push_back({ct_state_new(), ct_status_no_dnat(), mark_has(o.mark), ct_event_set(kAllEventsButNew)});
+        const bool udp = unseen_flows(o, Proto::Udp), tcp = unseen_flows(o, Proto::Tcp);
+        if (udp || tcp) // new flows on existing mappings, where nothing of them is needed (rules.hpp)
+            events.rules.push_back({ct_state_new(), ct_status_no_dnat(), mark_lacks(o.mark),
+                                    udp && tcp ? l4proto({Proto4::Udp, Proto4::Tcp})
+                                               : l4proto({udp ? Proto4::Udp : Proto4::Tcp}),
+                                    ct_event_set(0)});
         r.chains.push_back(std::move(events));
         r.chains.push_back({kChainEventsLocal, BaseChain{"filter", Hook::Input, kEventsPriority},
                             {{ct_state_new(), ct_status_no_nat(), ct_event_set(0)}}});

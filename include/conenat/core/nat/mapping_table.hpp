@@ -141,6 +141,24 @@ public:
     void retire(MappingId m, TimeMs now) { reap_mapping(m, now); }
     void resync_end(TimeMs now);
 
+    // Release check (the conntrack engine, when the kernel starts flows on a mapping without
+    // telling us: rules.hpp, events chain): a mapping whose timer ran out with no session does
+    // not end then. It waits among the *due* mappings, live, until the caller has looked at the
+    // kernel's flows (flow_begin() for each it found) and settles it. While on, no mapping ends
+    // but through settle(), retire() or a reconfiguration.
+    void set_release_check(bool on) { m_release_check = on; }
+    bool release_check() const { return m_release_check; }
+    std::uint32_t due_count() const { return m_due; }
+    bool due(MappingId m) const { return m_mappings[m].list == kMapDue; }
+    template <typename F>
+    void for_each_due(F&& f) const {
+        for (MappingId id = m_mapping_lists[kMapDue].front(); id != kNil; id = m_mappings[id].list_next)
+            f(id, m_mappings[id]);
+    }
+    // Ends due mapping `m` (observer told) unless a session now holds it: then it waits for its
+    // sessions as any mapping past its own timer. True when it ended.
+    bool settle(MappingId m, TimeMs now);
+
     // Warms the cache for the lookups of a packet of flow (local, remote), `local` being the
     // internal endpoint outbound and the external one inbound. A batch runs step 0 (index
     // bucket), 1 (mapping record, session bucket) and 2 (session record) over all its packets
@@ -178,7 +196,8 @@ public:
 
 private:
     // One list per timeout, so that appending on refresh keeps each sorted.
-    enum : std::uint8_t { kMapUdp, kMapTcp, kMapIcmp, kMapUdpShort, kMapLists, kParked = 0xff };
+    // kMapDue: past their timer, waiting for the release check (not a timer list).
+    enum : std::uint8_t { kMapUdp, kMapTcp, kMapIcmp, kMapUdpShort, kMapLists, kMapDue = kMapLists, kParked = 0xff };
     enum : std::uint8_t { kPermitUdp, kPermitTcp, kPermitIcmp, kTcpTrans, kTcpEst, kPermitUdpShort, kSessionLists };
     // A count per address: mappings per inside host, inbound sessions per remote host.
     struct Host {
@@ -234,6 +253,10 @@ private:
     SessionId find_session(MappingId m, Endpoint remote, TimeMs now);
     SessionId add_session(MappingId m, Endpoint remote, std::uint8_t list, TimeMs now, bool inbound = false);
     void destroy_mapping(MappingId m, TimeMs now);
+    // Off its list (a timer list or the due one); the caller puts it on another or frees it.
+    void unlist_mapping(MappingId m);
+    // Its own timer is over and no session is left: it ends, or under the release check waits.
+    void mapping_over(MappingId m, TimeMs now);
     void destroy_session(SessionId s, TimeMs now, bool cascade = true);
 
     NatConfig m_config;
@@ -244,7 +267,9 @@ private:
     Slab<Mapping> m_mappings;
     HashIndex<Mapping, &Mapping::in2out_next> m_in2out;
     HashIndex<Mapping, &Mapping::out2in_next> m_out2in;
-    DeadlineList<Mapping> m_mapping_lists[kMapLists];
+    DeadlineList<Mapping> m_mapping_lists[kMapLists + 1]; // and the due mappings
+    bool m_release_check = false;
+    std::uint32_t m_due = 0; // mappings on the due list
     Slab<Session> m_sessions;
     HashIndex<Session, &Session::hash_next> m_session_index;
     DeadlineList<Session> m_session_lists[kSessionLists];
