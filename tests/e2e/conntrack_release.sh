@@ -12,6 +12,10 @@
 #   - control, released: in1:6100's mapping has only its known flow; deleted, the mapping ends
 #     after the check (gone from conenatctl, release_checks moved), and a new flow of in1:6100
 #     gets a mapping again (the path stays live).
+#   - during a check: in1:6200 starts a new flow every ~0.4 ms across its mapping's check (the
+#     dump made long by 20000 other conntrack entries); the first that finds the elements out
+#     goes through the queue thread, which puts them back: Y1 gets every datagram, all from the
+#     one external endpoint.
 # Root only; exit 77 (skip) otherwise.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -80,6 +84,37 @@ check "a release check ran (release_checks $c1 -> $c2) and in1:6100's mapping is
 check "in1:6000's mapping, still used, is still there ($(mapped 6000))" test "$(mapped 6000)" = "$x"
 v=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 6100 "$LAB_Y1" 9)
 check "a new flow of in1:6100 gets a mapping again ($v)" test "${v%%:*}" = "$LAB_E1"
+
+echo "== new flows while a check has the mapping's elements out: they go through the queue, from the same endpoint"
+# A conntrack table of 20000 more entries (in2 -> the router: not the NAT's) makes the check's
+# dump last a while; in1:6200 sends a new flow every ~0.4 ms for ~12 s, to Y1:30000.., across the
+# check of its mapping. Y1's set records every source it saw, its counter every datagram.
+lab_exec "$LAB_INET" nft -f - <<EOF
+table ip spray {
+  set seen { type ipv4_addr . inet_service; flags dynamic; size 64; }
+  counter n { }
+  chain pre {
+    type filter hook prerouting priority raw;
+    ip daddr $LAB_Y1 udp dport 30000-60000 counter name n add @seen { ip saddr . udp sport } drop
+  }
+}
+EOF
+lab_exec "$LAB_IN2" "$LAB_PY" "$FLOWS" udp-spray "$LAB_IN2_ADDR" 6300 "$LAB_LAN_GW" 20000 20000 0
+s=$(udp_mapped_port "$LAB_IN1" "$LAB_IN1_ADDR" 6200 "$LAB_Y1" 7)
+check "in1:6200 is mapped ($s); the conntrack table holds $(lab_exec "$LAB_RT" conntrack -C) entries" \
+  test "${s%%:*}" = "$LAB_E1"
+q0=$(stat queued_out) k0=$(stat release_kept)
+delete_flow 6200 "$LAB_Y1"
+lab_exec "$LAB_IN1" timeout 30 "$LAB_PY" "$FLOWS" udp-spray "$LAB_IN1_ADDR" 6200 "$LAB_Y1" 30000 30000 0.0003
+sleep 0.5
+q1=$(stat queued_out) k1=$(stat release_kept)
+sent=$(lab_exec "$LAB_INET" nft list counter ip spray n | awk '/packets/ { print $2 }')
+seen=$(lab_exec "$LAB_INET" nft list set ip spray seen | grep -oE '[0-9]+(\.[0-9]+){3} \. [0-9]+' | tr -d ' ')
+check "a check kept the mapping meanwhile (release_kept $k0 -> $k1)" test "$k1" -gt "$k0"
+check "the first flow that came while the elements were out went through the queue, which put them back (queued_out $q0 -> $q1)" test "$q1" -gt "$q0"
+check "Y1 got all 30000 flows' datagrams ($sent)" test "${sent:-0}" -eq 30000
+check "all from $s, none from elsewhere (sources: $(tr '\n' ' ' <<<"$seen"))" test "$seen" = "${s%%:*}.${s##*:}"
+check "conenatctl still lists in1:6200 -> $s ($(mapped 6200))" test "$(mapped 6200)" = "$s"
 check "the table stayed consistent ($(stat table_consistency_errors) errors)" test "$(stat table_consistency_errors)" = 0
 daemon_stop
 

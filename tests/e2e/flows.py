@@ -2,6 +2,8 @@
 """Traffic for the conntrack-engine e2e tests (run inside a namespace). Bounded in count and time.
 
   udp-flows SRC FIRST_PORT COUNT DST DPORT PACKETS [GAP_S]  COUNT flows, PACKETS datagrams each
+  udp-spray SRC SPORT DST FIRST_DPORT COUNT GAP_S  COUNT flows from one endpoint, one datagram each, to
+                                                  FIRST_DPORT, FIRST_DPORT + 1, ..., GAP_S apart
   udp-count ADDR PORT SECONDS                     print "datagrams N sources M firsts F" (F: flows whose
                                                   datagram 0 arrived), stop after SECONDS of silence
   udp-stream SRC SPORT DST DPORT SECONDS GAP_S    one flow, a datagram every GAP_S
@@ -52,6 +54,14 @@ def udp_flows(src, first, count, dst, dport, packets, gap="0"):
         for i, s in enumerate(socks):
             s.sendto(f"flow{i}-{k}".encode(), (dst, int(dport)))
         time.sleep(float(gap))
+
+
+def udp_spray(src, sport, dst, first, count, gap):
+    s = udp_socket(src, sport)
+    for i in range(int(count)):
+        s.sendto(f"spray{i}".encode(), (dst, int(first) + i))
+        if float(gap) > 0:
+            time.sleep(float(gap))
 
 
 def udp_count(addr, port, secs):
@@ -247,7 +257,7 @@ def tcp_many(src, dst, dport, n, secs):
 
 
 def main(argv):
-    cmds = {"udp-flows": udp_flows, "udp-count": udp_count, "udp-stream": udp_stream, "udp-watch": udp_watch,
+    cmds = {"udp-flows": udp_flows, "udp-spray": udp_spray, "udp-count": udp_count, "udp-stream": udp_stream, "udp-watch": udp_watch,
             "tcp-punch": tcp_punch, "tcp-serve": tcp_serve, "udp-sized": udp_sized, "udp-recv": udp_recv,
             "udp-exchange": udp_exchange, "tcp-meet": tcp_meet, "tcp-connect": tcp_connect, "tcp-many": tcp_many}
     if len(argv) < 2 or argv[1] not in cmds:

@@ -144,10 +144,16 @@ soak_engine() {
   check "$engine: the table's consistency check ran $checks times, $errors failed" \
     test "${checks:-0}" -gt 0 -a "${errors:-1}" -eq 0
   check "$engine: $removed mappings expired and were removed during the run" test "${removed:-0}" -gt 0
+  if [ "$engine" = conntrack ] && [ "$type" = full-cone ]; then
+    # Full cone: new flows on existing mappings carry no event, so every mapping that went was
+    # released by a conntrack dump that showed no flow on it (events.cpp, check_release).
+    check "conntrack: release checks ran ($(stat release_checks); $(stat release_kept) due mappings kept by a flow or traffic)" \
+      test "$(stat release_checks)" -gt 0
+  fi
   if grep -q "inconsistent" "$LAB_DIR/conenatd.log"; then
     fail "$engine: the log reports: $(grep -m1 inconsistent "$LAB_DIR/conenatd.log")"
   fi
-  echo "$engine: stats: $(grep -E '^(mappings_created|mappings_removed|sessions_created|drop_[a-z_]*|syn_held|translated_in|translated_out) ' "$STATS" | awk '$2 != 0' | tr '\n' ' ')"
+  echo "$engine: stats: $(grep -E '^(mappings_created|mappings_removed|sessions_created|drop_[a-z_]*|syn_held|translated_in|translated_out|release_checks|release_kept) ' "$STATS" | awk '$2 != 0' | tr '\n' ' ')"
   daemon_stop
   mv "$LAB_DIR/conenatd.log" "$LAB_DIR/conenatd.$engine.log" 2>/dev/null
   lab_conntrack_flush
