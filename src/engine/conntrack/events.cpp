@@ -3,6 +3,7 @@
 
 #include "conenat/core/nat/flow_key.hpp"
 #include "conenat/util/log.hpp"
+#include "conenat/util/rate_limit.hpp"
 #include "conenat/engine/clock.hpp"
 #include "conenat/util/text.hpp"
 #include "conenat/io/poll.hpp"
@@ -120,19 +121,26 @@ void ConntrackEngine::check_release(TimeMs now) {
         MappingId id;
         Proto proto;
         Endpoint internal, external;
+        bool withdrawn; // its elements went out (it had some in the maps)
     };
     std::vector<Due> due;
     {
         std::lock_guard lock(m_mutex);
+        std::vector<io::MappingElement> out;
         m_table.for_each_due([&](MappingId id, const Mapping& m) {
-            due.push_back({id, m.proto, m.internal(), m.external()});
-            for (const io::MappingElement& e : m_programmed.withdraw(m.proto, m.internal(), m.external()))
-                m_to_remove.push_back(e);
+            const std::vector<io::MappingElement> elements = m_programmed.withdraw(m.proto, m.internal(), m.external());
+            due.push_back({id, m.proto, m.internal(), m.external(), !elements.empty()});
+            out.insert(out.end(), elements.begin(), elements.end());
         });
-        if (!flush_elements()) { // still in the maps: nothing is settled this time
+        // Their own batch (all or nothing): refused, they are still in the maps, or none is (our
+        // table is gone, and its reinstall puts them back): nothing is settled this time.
+        if (Status s = out.empty() ? Status{} : m_rules->nft().remove_elements(m_maps, out); !s) {
+            ++m_nft_errors;
+            LOG_ERROR_LIMITED(10, "nftables: release check: %s", s.error().c_str());
             for (const Due& d : due) (void)m_programmed.reinstate(d.proto, d.internal, d.external);
             return;
         }
+        m_elements_removed += out.size();
     }
     std::vector<io::FlowEvent> entries;
     const bool dumped = dump(entries);
@@ -142,7 +150,11 @@ void ConntrackEngine::check_release(TimeMs now) {
     for (const Due& d : due) {
         const Mapping& m = m_table.mapping(d.id);
         const bool same = m.proto == d.proto && m.internal() == d.internal && m.external() == d.external;
-        if (dumped && same && m_table.due(d.id) && m_table.settle(d.id, now)) ++released;
+        // Its elements back already: the queue thread let a first packet through it meanwhile,
+        // maybe an inbound one whose flow the events thread has not entered yet. It waits for
+        // the next check.
+        const bool used = d.withdrawn && !m_programmed.withdrawn({d.proto, d.internal, {}, d.external});
+        if (dumped && same && !used && m_table.due(d.id) && m_table.settle(d.id, now)) ++released;
         // Kept (a flow found, traffic since, or no dump): back into the maps.
         for (const io::MappingElement& e : m_programmed.reinstate(d.proto, d.internal, d.external))
             m_to_add.push_back(e);
