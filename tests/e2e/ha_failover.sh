@@ -138,7 +138,7 @@ stat_of() { awk -v k="$2" '$1 == k { print $2 }' "$LAB_DIR/stats-$1"; }
 ctd_ext() { lab_exec "${NS[$1]}" conntrackd -C "$LAB_DIR/ctd-$1.conf" -e 2>/dev/null; }
 show_logs() {
   local f
-  for f in notify-a notify-b keepalived-a keepalived-b conntrackd-a conntrackd-b conenatd-a conenatd-b host peer1; do
+  for f in notify-a notify-b keepalived-a keepalived-b conntrackd-a conntrackd-b conenatd-a conenatd-b host peer1 chat; do
     [ -f "$LAB_DIR/$f.log" ] && { echo "--- $f.log (tail)"; tail -n 15 "$LAB_DIR/$f.log"; }
   done
 }
