@@ -333,6 +333,8 @@ section7() {
   wait_for 50 0.1 lab_tcp_listening "$LAB_INET" "$LAB_Y1" 8080
   fresh
   r=$(fl "$RL_GUEST" 3 tcp-connect "$RL_GUEST_ADDR" "$FRESH" "$LAB_Y1" 8080 3 | cut -d' ' -f1)
+  # The client returns once the handshake is done; the server may not have run accept() yet.
+  [ "$r" != connected ] || wait_for 30 0.1 grep -q accepted "$LAB_DIR/rl_guest_tcp.log"
   lab_kill "$pid" 2
   a=$(grep -o 'accepted .*' "$LAB_DIR/rl_guest_tcp.log" | head -n 1 | cut -d' ' -f2)
   [ -n "$a" ] && rl_seen "$RL_GUEST_ADDR:$FRESH/tcp" "$a/tcp"
